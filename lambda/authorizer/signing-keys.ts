@@ -1,0 +1,175 @@
+/**
+ * The authorization server's signing keys (its JWKS), kept in memory across
+ * invocations of one Lambda instance.
+ *
+ * jose's `createRemoteJWKSet` does most of this, but refuses every token, even
+ * under a key it already holds, once its cache is stale and the endpoint is down.
+ * Here:
+ * - keys are fetched on first use, refreshed every `refreshIntervalMs`, and on an
+ *   unknown `kid` at most once per `unknownKeyCooldownMs`, so a flood of junk kids
+ *   cannot hammer the authorization server;
+ * - a failed refresh keeps the keys already held: tokens under them keep working;
+ * - only when a key is needed and cannot be had because the endpoint fails does
+ *   the caller get `SigningKeysUnavailableError` (a 503, not a 401);
+ * - the JWKS response is bounded in time and size, and only RSA keys usable for
+ *   RS256 signatures are taken from it.
+ */
+import { importJWK, type JWK } from 'jose';
+import { readLimited } from '../shared/http.js';
+
+export class SigningKeysUnavailableError extends Error {
+  override readonly name = 'SigningKeysUnavailableError';
+}
+
+/** The token names no key the authorization server publishes. */
+export class UnknownSigningKeyError extends Error {
+  override readonly name = 'UnknownSigningKeyError';
+}
+
+export interface SigningKeySourceOptions {
+  readonly jwksUrl: string;
+  readonly fetch?: typeof fetch;
+  readonly timeoutMs?: number;
+  readonly maxResponseBytes?: number;
+  readonly refreshIntervalMs?: number;
+  readonly unknownKeyCooldownMs?: number;
+  readonly now?: () => number;
+}
+
+export const JWKS_DEFAULTS = {
+  timeoutMs: 3_000,
+  maxResponseBytes: 64 * 1024,
+  maxKeys: 50,
+  refreshIntervalMs: 10 * 60_000,
+  unknownKeyCooldownMs: 30_000,
+} as const;
+
+type VerificationKey = Awaited<ReturnType<typeof importJWK>>;
+
+export interface SigningKeySource {
+  /** The key for a token's protected header, fetching the JWKS only when it must. */
+  keyFor(header: { kid?: unknown; alg?: unknown }): Promise<VerificationKey>;
+}
+
+export function createSigningKeySource(options: SigningKeySourceOptions): SigningKeySource {
+  const fetchImpl = options.fetch ?? fetch;
+  const timeoutMs = options.timeoutMs ?? JWKS_DEFAULTS.timeoutMs;
+  const maxBytes = options.maxResponseBytes ?? JWKS_DEFAULTS.maxResponseBytes;
+  const refreshIntervalMs = options.refreshIntervalMs ?? JWKS_DEFAULTS.refreshIntervalMs;
+  const cooldownMs = options.unknownKeyCooldownMs ?? JWKS_DEFAULTS.unknownKeyCooldownMs;
+  const now = options.now ?? Date.now;
+
+  let keys = new Map<string, VerificationKey>();
+  /** Keys published without a `kid`; usable only when a token has none either. */
+  let unnamedKeys: VerificationKey[] = [];
+  let fetchedAt = Number.NEGATIVE_INFINITY; // last successful fetch
+  let attemptedAt = Number.NEGATIVE_INFINITY; // last attempt, successful or not
+  let inFlight: Promise<void> | undefined;
+
+  async function fetchKeys(): Promise<void> {
+    attemptedAt = now();
+    let response: Response;
+    try {
+      response = await fetchImpl(options.jwksUrl, {
+        headers: { Accept: 'application/jwk-set+json, application/json' },
+        redirect: 'error',
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+    } catch (error) {
+      throw new SigningKeysUnavailableError(`JWKS fetch failed: ${(error as Error).name}`);
+    }
+    if (response.status !== 200) {
+      await response.body?.cancel().catch(() => undefined);
+      throw new SigningKeysUnavailableError(`JWKS endpoint answered HTTP ${response.status}`);
+    }
+    let body;
+    try {
+      body = await readLimited(response.body, maxBytes);
+    } catch (error) {
+      throw new SigningKeysUnavailableError(`JWKS response could not be read: ${(error as Error).name}`);
+    }
+    if (!body.ok) throw new SigningKeysUnavailableError(`JWKS response exceeds ${maxBytes} bytes`);
+    let document: unknown;
+    try {
+      document = JSON.parse(Buffer.from(body.bytes).toString('utf8'));
+    } catch {
+      throw new SigningKeysUnavailableError('JWKS response is not JSON');
+    }
+    const published = (document as { keys?: unknown })?.keys;
+    if (!Array.isArray(published) || published.length > JWKS_DEFAULTS.maxKeys) {
+      throw new SigningKeysUnavailableError('JWKS response has no usable "keys" array');
+    }
+    const named = new Map<string, VerificationKey>();
+    const unnamed: VerificationKey[] = [];
+    for (const jwk of published as JWK[]) {
+      if (!isRs256SigningKey(jwk)) continue;
+      let key: VerificationKey;
+      try {
+        key = await importJWK({ kty: jwk.kty, n: jwk.n, e: jwk.e }, 'RS256');
+      } catch {
+        continue; // one broken key must not take the others down
+      }
+      if (typeof jwk.kid === 'string' && jwk.kid) named.set(jwk.kid, key);
+      else unnamed.push(key);
+    }
+    if (named.size === 0 && unnamed.length === 0) {
+      throw new SigningKeysUnavailableError('JWKS response holds no RSA signing key');
+    }
+    keys = named;
+    unnamedKeys = unnamed;
+    fetchedAt = now();
+  }
+
+  /** One fetch at a time: concurrent callers share it. */
+  function refresh(): Promise<void> {
+    inFlight ??= fetchKeys().finally(() => {
+      inFlight = undefined;
+    });
+    return inFlight;
+  }
+
+  function lookup(kid: unknown): VerificationKey | undefined {
+    if (typeof kid === 'string') return keys.get(kid);
+    if (kid === undefined && keys.size + unnamedKeys.length === 1) return unnamedKeys[0] ?? keys.values().next().value;
+    return undefined;
+  }
+
+  return {
+    async keyFor(header) {
+      const haveKeys = fetchedAt !== Number.NEGATIVE_INFINITY;
+      const stale = now() - fetchedAt >= refreshIntervalMs;
+      const coolingDown = now() - attemptedAt < cooldownMs;
+      if (!haveKeys || (stale && !coolingDown)) {
+        try {
+          await refresh();
+        } catch (error) {
+          // Keys already held stay good through an outage of the endpoint.
+          if (!haveKeys) throw error;
+        }
+      }
+      const known = lookup(header.kid);
+      if (known) return known;
+      if (now() - attemptedAt < cooldownMs) throw new UnknownSigningKeyError('No signing key matches the token');
+      await refresh(); // a rotated key: fetch once, then the cooldown applies
+      const rotated = lookup(header.kid);
+      if (rotated) return rotated;
+      throw new UnknownSigningKeyError('No signing key matches the token');
+    },
+  };
+}
+
+/** RS256 needs a modulus of 2048 bits or more (RFC 7518 section 3.3); weaker keys are skipped. */
+const RSA_2048_MODULUS_BASE64URL_LENGTH = Math.ceil(2048 / 6);
+
+function isRs256SigningKey(jwk: JWK): boolean {
+  return (
+    typeof jwk === 'object' &&
+    jwk !== null &&
+    jwk.kty === 'RSA' &&
+    typeof jwk.n === 'string' &&
+    jwk.n.length >= RSA_2048_MODULUS_BASE64URL_LENGTH &&
+    typeof jwk.e === 'string' &&
+    (jwk.use === undefined || jwk.use === 'sig') &&
+    (jwk.alg === undefined || jwk.alg === 'RS256')
+  );
+}

@@ -1,0 +1,128 @@
+/**
+ * The token decision: from an Authorization header to allow, deny (missing
+ * scope), unauthorized (with a reason) or unavailable (keys unreachable).
+ * Pure of AWS: policy.ts maps decisions to what API Gateway understands.
+ *
+ * The steps: take the Bearer token, check its shape cheaply, verify it with jose
+ * (RS256 only, issuer, audience, exp/nbf with a small tolerance), read its scopes.
+ */
+import { createHash } from 'node:crypto';
+import { errors, jwtVerify, type JWTPayload } from 'jose';
+import { CLOCK_TOLERANCE_SECONDS, type Caller } from '../shared/caller.js';
+import { SigningKeysUnavailableError, UnknownSigningKeyError, type SigningKeySource } from './signing-keys.js';
+
+export { CLOCK_TOLERANCE_SECONDS, type Caller };
+
+/** Why a token was refused with 401. */
+export type RejectionReason =
+  | 'missing'
+  | 'malformed'
+  | 'bad_signature'
+  | 'expired'
+  | 'not_yet_valid'
+  | 'wrong_audience'
+  | 'wrong_issuer';
+
+export type Decision =
+  | { readonly outcome: 'allow'; readonly caller: Caller }
+  | { readonly outcome: 'insufficient_scope'; readonly caller: Caller; readonly missingScopes: readonly string[] }
+  | { readonly outcome: 'unauthorized'; readonly reason: RejectionReason; readonly tokenId?: string }
+  | { readonly outcome: 'unavailable'; readonly reason: 'jwks_unavailable'; readonly tokenId?: string };
+
+/**
+ * Far above any real access token (Scalekit's are ~1 KB), far below anything
+ * costly: longer headers are refused before any parsing.
+ */
+export const MAX_AUTHORIZATION_HEADER_LENGTH = 8 * 1024;
+
+const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+
+export interface AccessTokenPolicy {
+  /** Accepted `iss` values, compared exactly. */
+  readonly issuers: readonly string[];
+  /** The token's `aud` must contain one of these, compared exactly. */
+  readonly audiences: readonly string[];
+  readonly requiredScopes: readonly string[];
+  readonly keys: SigningKeySource;
+  readonly now?: () => number;
+}
+
+/** The token from `Bearer <token>` (scheme case-insensitive); `null` when the header is anything else. */
+export function bearerToken(authorization: string): string | null {
+  const match = /^Bearer +([^\s]+) *$/i.exec(authorization);
+  return match ? match[1]! : null;
+}
+
+export function shortHash(token: string): string {
+  return createHash('sha256').update(token).digest('base64url').slice(0, 12);
+}
+
+/** Scopes from a space-separated `scope` string and/or a `scopes` array (Scalekit issues both forms). */
+export function grantedScopes(payload: JWTPayload): string[] {
+  const granted = new Set<string>();
+  if (typeof payload.scope === 'string') {
+    for (const scope of payload.scope.split(' ')) if (scope) granted.add(scope);
+  }
+  if (Array.isArray(payload.scopes)) {
+    for (const scope of payload.scopes) if (typeof scope === 'string' && scope) granted.add(scope);
+  }
+  return [...granted];
+}
+
+function rejectionFor(error: unknown): RejectionReason | 'jwks_unavailable' {
+  if (error instanceof SigningKeysUnavailableError) return 'jwks_unavailable';
+  if (error instanceof UnknownSigningKeyError) return 'bad_signature';
+  if (error instanceof errors.JWSSignatureVerificationFailed) return 'bad_signature';
+  if (error instanceof errors.JWTExpired) return 'expired';
+  if (error instanceof errors.JWTClaimValidationFailed) {
+    if (error.claim === 'iss') return 'wrong_issuer';
+    if (error.claim === 'aud') return 'wrong_audience';
+    if (error.claim === 'nbf') return 'not_yet_valid';
+    return 'malformed'; // exp missing or not a number, iat in the future, and the like
+  }
+  // JWSInvalid, JWTInvalid, JOSEAlgNotAllowed, JOSENotSupported (crit), and
+  // anything else a hostile token can provoke: refused, never an outage.
+  return 'malformed';
+}
+
+export function createAccessTokenVerifier(policy: AccessTokenPolicy) {
+  const verifyOptions = {
+    algorithms: ['RS256'],
+    issuer: [...policy.issuers],
+    audience: [...policy.audiences],
+    requiredClaims: ['exp'],
+    clockTolerance: CLOCK_TOLERANCE_SECONDS,
+  };
+  const keyFor = (header: { kid?: unknown; alg?: unknown }) => policy.keys.keyFor(header);
+
+  return async function verifyAccessToken(authorization: string | undefined): Promise<Decision> {
+    if (authorization === undefined || authorization === '') return { outcome: 'unauthorized', reason: 'missing' };
+    if (authorization.length > MAX_AUTHORIZATION_HEADER_LENGTH) return { outcome: 'unauthorized', reason: 'malformed' };
+    const token = bearerToken(authorization);
+    if (token === null || !COMPACT_JWS.test(token)) return { outcome: 'unauthorized', reason: 'malformed' };
+    const tokenId = shortHash(token);
+
+    let payload: JWTPayload;
+    try {
+      const options = policy.now ? { ...verifyOptions, currentDate: new Date(policy.now()) } : verifyOptions;
+      ({ payload } = await jwtVerify(token, keyFor, options));
+    } catch (error) {
+      const reason = rejectionFor(error);
+      return reason === 'jwks_unavailable'
+        ? { outcome: 'unavailable', reason, tokenId }
+        : { outcome: 'unauthorized', reason, tokenId };
+    }
+
+    const scopes = grantedScopes(payload);
+    const caller: Caller = {
+      sub: typeof payload.sub === 'string' ? payload.sub : '',
+      clientId: typeof payload.client_id === 'string' ? payload.client_id : typeof payload.azp === 'string' ? payload.azp : '',
+      scopes,
+      exp: payload.exp as number,
+      tokenId: typeof payload.jti === 'string' && payload.jti.length <= 128 ? payload.jti : tokenId,
+    };
+    const missingScopes = policy.requiredScopes.filter((scope) => !scopes.includes(scope));
+    if (missingScopes.length > 0) return { outcome: 'insufficient_scope', caller, missingScopes };
+    return { outcome: 'allow', caller };
+  };
+}

@@ -1,0 +1,143 @@
+/**
+ * The MCP server: the SDK's protocol engine with this project's tools. It
+ * knows nothing of HTTP; mcp-endpoint.ts connects it to one request at a time.
+ *
+ * It uses the SDK's low-level `Server` rather than `McpServer`: McpServer turns
+ * every tool's zod schema into JSON Schema again on each tools/list, and cannot
+ * show each caller only the tools its scopes allow. Here listings are built once
+ * per instance (per set of scopes), and tool calls are checked against a
+ * tool-to-scopes table before anything runs.
+ */
+import { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import {
+  CallToolRequestSchema,
+  ErrorCode,
+  ListToolsRequestSchema,
+  McpError,
+  type CallToolResult,
+  type Tool,
+} from '@modelcontextprotocol/sdk/types.js';
+import type { TavilyClient } from './tavily.js';
+import { capText, DEFAULT_OUTPUT_BUDGET_CHARS, fitToBudget } from './tools/output-budget.js';
+import { jsonSchemaOf, type ToolDefinition } from './tools/tool.js';
+import { invalidArgumentsMessage, toolFailureMessage } from './tools/tool-errors.js';
+
+export const SERVER_NAME = 'web-search-mcp';
+export const SERVER_VERSION = '0.1.0';
+
+const INSTRUCTIONS =
+  'Web tools backed by Tavily. Use web_search to find current information and pages; results carry URLs to cite.';
+
+/** What the endpoint passes per request, through the SDK's `authInfo.extra`. */
+export interface RequestFacts {
+  /** Absolute time (ms since the epoch) by which the response must be ready. */
+  readonly deadline: number;
+  readonly requestId: string;
+}
+
+export interface ToolCallReport {
+  readonly tool: string;
+  readonly outcome: 'ok' | 'tool_error' | 'invalid_arguments' | 'forbidden';
+  readonly errorKind?: string;
+  readonly durationMs: number;
+  readonly tavilyStatus?: number;
+}
+
+export interface McpServerOptions {
+  readonly tools: readonly ToolDefinition[];
+  /** Scopes each tool needs; a tool missing from the table needs none beyond the authorizer's. */
+  readonly toolScopes: Readonly<Record<string, readonly string[]>>;
+  readonly tavily: TavilyClient;
+  readonly outputBudgetChars?: number;
+  readonly now?: () => number;
+  readonly onToolCall?: (report: ToolCallReport) => void;
+}
+
+function errorResult(text: string): CallToolResult {
+  return { content: [{ type: 'text', text }], isError: true };
+}
+
+export function createMcpServer(options: McpServerOptions): Server {
+  const now = options.now ?? Date.now;
+  const budget = options.outputBudgetChars ?? DEFAULT_OUTPUT_BUDGET_CHARS;
+  const server = new Server(
+    { name: SERVER_NAME, title: 'Web Search MCP', version: SERVER_VERSION },
+    { capabilities: { tools: { listChanged: false } }, instructions: INSTRUCTIONS },
+  );
+
+  const entries = options.tools.map((tool) => {
+    const listing: Tool = {
+      name: tool.name,
+      title: tool.title,
+      description: tool.description,
+      inputSchema: jsonSchemaOf(tool.input, 'input'),
+      outputSchema: jsonSchemaOf(tool.output, 'output'),
+      annotations: { title: tool.title, readOnlyHint: true, openWorldHint: true, destructiveHint: false, idempotentHint: true },
+    };
+    return { tool, listing, scopes: options.toolScopes[tool.name] ?? [] };
+  });
+  const byName = new Map(entries.map((entry) => [entry.tool.name, entry]));
+  const listings = new Map<string, Tool[]>();
+
+  server.setRequestHandler(ListToolsRequestSchema, async (_request, extra) => {
+    const granted = extra.authInfo?.scopes ?? [];
+    const key = [...granted].sort().join(' ');
+    let tools = listings.get(key);
+    if (!tools) {
+      tools = entries.filter((entry) => entry.scopes.every((scope) => granted.includes(scope))).map((entry) => entry.listing);
+      if (listings.size < 64) listings.set(key, tools);
+    }
+    return { tools };
+  });
+
+  server.setRequestHandler(CallToolRequestSchema, async (request, extra): Promise<CallToolResult> => {
+    const started = now();
+    const entry = byName.get(request.params.name);
+    if (!entry) {
+      throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${request.params.name.slice(0, 100)}. Call tools/list to see the tools available.`);
+    }
+    const { tool } = entry;
+    const report = (outcome: ToolCallReport['outcome'], more: Partial<ToolCallReport> = {}) =>
+      options.onToolCall?.({ tool: tool.name, outcome, durationMs: now() - started, ...more });
+
+    const granted = extra.authInfo?.scopes ?? [];
+    const missing = entry.scopes.filter((scope) => !granted.includes(scope));
+    if (missing.length > 0) {
+      report('forbidden');
+      return errorResult(
+        `${tool.name} needs the scope "${missing.join(' ')}", which your access token does not grant. Authorize again requesting it.`,
+      );
+    }
+
+    const parsed = tool.input.safeParse(request.params.arguments ?? {});
+    if (!parsed.success) {
+      report('invalid_arguments');
+      return errorResult(invalidArgumentsMessage(tool.name, parsed.error.issues));
+    }
+
+    const facts = extra.authInfo?.extra as Partial<RequestFacts> | undefined;
+    let tavilyStatus: number | undefined;
+    try {
+      const result = await tool.run(parsed.data, {
+        tavily: options.tavily,
+        deadline: facts?.deadline ?? now() + 25_000,
+        signal: extra.signal,
+        onTavilyAttempt: (status) => {
+          tavilyStatus = status;
+        },
+      });
+      const { value, notice } = fitToBudget(result, budget);
+      const structured = notice ? { ...value, notice } : value;
+      report('ok', { tavilyStatus });
+      return {
+        content: [{ type: 'text', text: capText(tool.render(structured), budget) }],
+        structuredContent: structured as Record<string, unknown>,
+      };
+    } catch (error) {
+      report('tool_error', { errorKind: (error as { kind?: string }).kind ?? 'internal', tavilyStatus });
+      return errorResult(toolFailureMessage(error, tool));
+    }
+  });
+
+  return server;
+}

@@ -1,0 +1,208 @@
+/**
+ * Tavily's REST API over `fetch`: `POST {base}/{search,extract,crawl,map}` with
+ * the server's own key (never the client's token). Every call runs under a
+ * deadline, retries 429 and 5xx with backoff and jitter while the deadline
+ * allows (honouring Retry-After), and fails with a typed `TavilyError` that the
+ * tools turn into advice for the agent.
+ */
+import { decodeUtf8, readLimited } from '../shared/http.js';
+
+export type TavilyEndpoint = 'search' | 'extract' | 'crawl' | 'map';
+
+export type TavilyErrorKind =
+  | 'bad_request' // 400: a parameter Tavily refused
+  | 'invalid_key' // 401/403: the key is wrong or revoked
+  | 'rate_limited' // 429
+  | 'plan_limit' // 432: the plan's credits are used up
+  | 'paygo_limit' // 433: the pay-as-you-go spending limit is reached
+  | 'unavailable' // 5xx, or no connection
+  | 'timeout' // the deadline passed
+  | 'bad_response' // not JSON, too big, or not the expected shape
+  | 'missing_key'; // no key configured or readable
+
+export class TavilyError extends Error {
+  override readonly name = 'TavilyError';
+  constructor(
+    readonly kind: TavilyErrorKind,
+    message: string,
+    readonly status?: number,
+    /** Tavily's own one-line explanation (400s), cleaned: no raw body is ever passed on. */
+    readonly detail?: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface TavilyClientOptions {
+  readonly baseUrl: string;
+  /** Resolved on the first call, not at cold start. */
+  readonly apiKey: () => Promise<string>;
+  readonly fetch?: typeof fetch;
+  /** Bytes of Tavily response read at most; beyond is `bad_response`. */
+  readonly maxResponseBytes?: number;
+  readonly maxAttempts?: number;
+  readonly baseDelayMs?: number;
+  readonly random?: () => number;
+  readonly sleep?: (ms: number) => Promise<void>;
+  readonly now?: () => number;
+}
+
+export const TAVILY_DEFAULTS = {
+  maxResponseBytes: 8 * 1024 * 1024,
+  maxAttempts: 3,
+  baseDelayMs: 250,
+  /** A retry is only worth starting with at least this much time left. */
+  minAttemptMs: 1_000,
+} as const;
+
+export interface CallOptions {
+  /** Absolute time (ms since the epoch) by which the call must have finished. */
+  readonly deadline: number;
+  readonly signal?: AbortSignal;
+  /** Called once per HTTP attempt with its status (0 when no response), for logs and metrics. */
+  readonly onAttempt?: (status: number, durationMs: number) => void;
+}
+
+const sleepFor = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Seconds or an HTTP date, as milliseconds from now; undefined if absent or unparseable. */
+export function retryAfterMs(value: string | null, now: number): number | undefined {
+  if (!value) return undefined;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}
+
+/** Tavily's error text from `{"detail":{"error":"…"}}` (or similar), as one short clean line. */
+function upstreamDetail(document: unknown): string | undefined {
+  const candidates = [
+    (document as { detail?: { error?: unknown } })?.detail?.error,
+    (document as { detail?: unknown })?.detail,
+    (document as { error?: unknown })?.error,
+    (document as { message?: unknown })?.message,
+  ];
+  const text = candidates.find((candidate): candidate is string => typeof candidate === 'string');
+  if (!text) return undefined;
+  // eslint-disable-next-line no-control-regex
+  const clean = text.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
+  return clean.length > 300 ? `${clean.slice(0, 297)}...` : clean;
+}
+
+function errorForStatus(status: number, detail: string | undefined): TavilyError {
+  switch (status) {
+    case 400:
+      return new TavilyError('bad_request', 'Tavily refused the request parameters', status, detail);
+    case 401:
+    case 403:
+      return new TavilyError('invalid_key', 'Tavily refused the API key', status);
+    case 429:
+      return new TavilyError('rate_limited', 'Tavily rate limit reached', status);
+    case 432:
+      return new TavilyError('plan_limit', "Tavily plan's credit limit reached", status);
+    case 433:
+      return new TavilyError('paygo_limit', 'Tavily pay-as-you-go limit reached', status);
+    default:
+      if (status >= 500) return new TavilyError('unavailable', `Tavily is unavailable (HTTP ${status})`, status);
+      return new TavilyError('bad_request', `Tavily answered HTTP ${status}`, status, detail);
+  }
+}
+
+const retryable = (error: TavilyError) => error.kind === 'rate_limited' || error.kind === 'unavailable';
+
+export function createTavilyClient(options: TavilyClientOptions) {
+  const fetchImpl = options.fetch ?? fetch;
+  const maxBytes = options.maxResponseBytes ?? TAVILY_DEFAULTS.maxResponseBytes;
+  const maxAttempts = options.maxAttempts ?? TAVILY_DEFAULTS.maxAttempts;
+  const baseDelayMs = options.baseDelayMs ?? TAVILY_DEFAULTS.baseDelayMs;
+  const random = options.random ?? Math.random;
+  const sleep = options.sleep ?? sleepFor;
+  const now = options.now ?? Date.now;
+  const base = options.baseUrl.replace(/\/+$/, '');
+
+  async function attempt(
+    endpoint: TavilyEndpoint,
+    body: string,
+    key: string,
+    call: CallOptions,
+  ): Promise<{ ok: true; value: unknown } | { ok: false; error: TavilyError; retryAfter?: number }> {
+    const remaining = call.deadline - now();
+    if (remaining <= 0) return { ok: false, error: new TavilyError('timeout', 'The deadline passed before Tavily answered') };
+    const timeout = AbortSignal.timeout(remaining);
+    const signal = call.signal ? AbortSignal.any([timeout, call.signal]) : timeout;
+    const started = now();
+    let response: Response;
+    try {
+      response = await fetchImpl(`${base}/${endpoint}`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', Accept: 'application/json', Authorization: `Bearer ${key}` },
+        body,
+        signal,
+        redirect: 'error',
+      });
+    } catch (error) {
+      call.onAttempt?.(0, now() - started);
+      if (timeout.aborted) return { ok: false, error: new TavilyError('timeout', 'Tavily did not answer in time') };
+      if (call.signal?.aborted) return { ok: false, error: new TavilyError('timeout', 'The request was cancelled') };
+      return { ok: false, error: new TavilyError('unavailable', `Tavily could not be reached (${(error as Error).name})`) };
+    }
+    let read;
+    try {
+      read = await readLimited(response.body, maxBytes);
+    } catch {
+      call.onAttempt?.(response.status, now() - started);
+      if (timeout.aborted) return { ok: false, error: new TavilyError('timeout', 'Tavily did not finish answering in time') };
+      return { ok: false, error: new TavilyError('unavailable', 'Tavily cut its answer off', response.status) };
+    }
+    call.onAttempt?.(response.status, now() - started);
+    if (!read.ok) {
+      return { ok: false, error: new TavilyError('bad_response', `Tavily's answer exceeds ${maxBytes} bytes`, response.status) };
+    }
+    const text = decodeUtf8(read.bytes);
+    let document: unknown;
+    let parsed = false;
+    if (text !== undefined) {
+      try {
+        document = JSON.parse(text);
+        parsed = true;
+      } catch {
+        parsed = false;
+      }
+    }
+    if (response.status === 200) {
+      if (!parsed) return { ok: false, error: new TavilyError('bad_response', 'Tavily answered with something that is not JSON', 200) };
+      return { ok: true, value: document };
+    }
+    return {
+      ok: false,
+      error: errorForStatus(response.status, parsed ? upstreamDetail(document) : undefined),
+      retryAfter: retryAfterMs(response.headers.get('retry-after'), now()),
+    };
+  }
+
+  return {
+    /** POST `body` to an endpoint; the parsed JSON answer, or a `TavilyError`. */
+    async call(endpoint: TavilyEndpoint, requestBody: Readonly<Record<string, unknown>>, call: CallOptions): Promise<unknown> {
+      let key: string;
+      try {
+        key = await options.apiKey();
+      } catch (error) {
+        if (error instanceof TavilyError) throw error;
+        throw new TavilyError('missing_key', (error as Error).message);
+      }
+      const body = JSON.stringify(requestBody);
+      for (let attemptNumber = 1; ; attemptNumber++) {
+        const result = await attempt(endpoint, body, key, call);
+        if (result.ok) return result.value;
+        const { error } = result;
+        if (!retryable(error) || attemptNumber >= maxAttempts) throw error;
+        // Exponential backoff with full jitter, or Tavily's own Retry-After if longer.
+        const backoff = random() * baseDelayMs * 2 ** (attemptNumber - 1);
+        const delay = Math.max(backoff, result.retryAfter ?? 0);
+        if (now() + delay + TAVILY_DEFAULTS.minAttemptMs > call.deadline) throw error;
+        await sleep(delay);
+      }
+    },
+  };
+}
+
+export type TavilyClient = ReturnType<typeof createTavilyClient>;

@@ -1,0 +1,37 @@
+/** The metadata function: the API Gateway adapter around createMetadataCore. */
+import { publicUrls } from '../../lib/routes.js';
+import { proxyHandler } from '../shared/api-gateway.js';
+import {
+  authorizationServerMetadataUrl,
+  createAuthorizationServerMetadataSource,
+} from '../shared/authorization-server-metadata.js';
+import { createOriginPolicy } from '../shared/cors.js';
+import { createLogger } from '../shared/log.js';
+import { definitions as d, parseSettings } from '../shared/settings.js';
+import { createMetadataCore } from './metadata.js';
+
+const settings = parseSettings(
+  {
+    environmentUrl: ['SCALEKIT_ENVIRONMENT_URL', d.environmentUrl],
+    resourceId: ['SCALEKIT_RESOURCE_ID', d.resourceId],
+    resourceIdentifier: ['RESOURCE_IDENTIFIER', d.resourceIdentifier],
+    requiredScopes: ['REQUIRED_SCOPES', d.requiredScopes],
+    allowedOrigins: ['ALLOWED_ORIGINS', d.allowedOrigins],
+    apiBaseUrl: ['API_BASE_URL', d.apiBaseUrl],
+  },
+  process.env,
+  'metadata function configuration',
+);
+
+const core = createMetadataCore({
+  protectedResource: { ...settings, scopesSupported: settings.requiredScopes },
+  authorizationServerMetadata: createAuthorizationServerMetadataSource({
+    url: authorizationServerMetadataUrl(settings.environmentUrl, settings.resourceId),
+  }),
+  registrationUrl: publicUrls(settings.apiBaseUrl).registrationUrl,
+});
+
+export const handler = proxyHandler(core, {
+  logger: createLogger('metadata'),
+  originPolicy: createOriginPolicy(settings.allowedOrigins),
+});

@@ -1,0 +1,196 @@
+/**
+ * Every setting this project reads, validated with zod in one place.
+ *
+ * The CDK app parses the deploy-time settings at synth time (lib/config.ts) and
+ * each function parses its own subset from its environment at cold start. Both
+ * use the setting definitions below, so a value that passes `cdk synth` also
+ * passes the function's cold start. A bad configuration fails with one message
+ * naming every bad setting and what is expected.
+ *
+ * `zod/mini` keeps these definitions out of the functions' cold start budget:
+ * its tree-shakable API costs a few kilobytes where classic zod costs hundreds.
+ */
+import * as z from 'zod/mini';
+
+export class ConfigurationError extends Error {
+  override readonly name = 'ConfigurationError';
+  constructor(
+    readonly problems: readonly string[],
+    what = 'configuration',
+  ) {
+    super(
+      `Invalid ${what} (${problems.length} ${problems.length === 1 ? 'problem' : 'problems'}):\n` +
+        problems.map((problem) => `  - ${problem}`).join('\n'),
+    );
+  }
+}
+
+type Convert<T> = (text: string) => T | undefined;
+
+/**
+ * One setting read from a string (an environment variable or a CDK context value).
+ * Blank counts as unset. `expected` is what the message tells the operator to supply.
+ */
+function setting<T>(expected: string, convert: Convert<T>, fallback: { required: true } | { value: T }) {
+  return z.pipe(
+    z.optional(z.string({ error: `expected ${expected}` })),
+    z.transform((raw: string | undefined, ctx): T => {
+      const text = raw?.trim();
+      if (!text) {
+        if ('value' in fallback) return fallback.value;
+        ctx.issues.push({ code: 'custom', input: raw, message: `missing; expected ${expected}` });
+        return z.NEVER;
+      }
+      const value = convert(text);
+      if (value === undefined) {
+        const shown = text.length > 80 ? `${text.slice(0, 77)}...` : text;
+        ctx.issues.push({ code: 'custom', input: raw, message: `expected ${expected}, got ${JSON.stringify(shown)}` });
+        return z.NEVER;
+      }
+      return value;
+    }),
+  );
+}
+
+function optionalSetting<T>(expected: string, convert: Convert<T>) {
+  return setting<T | undefined>(expected, convert, { value: undefined });
+}
+
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+export function isLoopbackHost(hostname: string): boolean {
+  return LOOPBACK_HOSTS.has(hostname) || hostname.endsWith('.localhost');
+}
+
+/** https anywhere; plain http only on loopback (the local stack). No query, no fragment. */
+function webUrl(text: string): URL | undefined {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return undefined;
+  }
+  const secure = url.protocol === 'https:' || (url.protocol === 'http:' && isLoopbackHost(url.hostname));
+  if (!secure || url.search || url.hash || url.username || url.password) return undefined;
+  return url;
+}
+
+/** A base URL, without a trailing slash, so that `${base}/keys` is what the operator expects. */
+const baseUrl: Convert<string> = (text) => webUrl(text)?.href.replace(/\/+$/, '');
+
+/** A resource URL as given (RFC 8707 compares resource identifiers as strings). */
+const resourceUrl: Convert<string> = (text) => (webUrl(text) ? text : undefined);
+
+const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/; // RFC 6749 section 3.3
+
+export const scopeList: Convert<readonly string[]> = (text) => {
+  const scopes = [...new Set(text.split(/[\s,]+/).filter(Boolean))];
+  return scopes.length > 0 && scopes.every((scope) => SCOPE_TOKEN.test(scope)) ? scopes : undefined;
+};
+
+function integer(min: number, max: number): Convert<number> {
+  return (text) => {
+    if (!/^-?\d+$/.test(text)) return undefined;
+    const value = Number(text);
+    return value >= min && value <= max ? value : undefined;
+  };
+}
+
+/**
+ * Browser origins allowed to call the API: exact origins (`https://app.example.com`),
+ * `*` for any, or a loopback origin with any port (`http://localhost:*`).
+ */
+const originList: Convert<readonly string[]> = (text) => {
+  const entries = [...new Set(text.split(/[\s,]+/).filter(Boolean))];
+  const normalized: string[] = [];
+  for (const entry of entries) {
+    if (entry === '*') {
+      normalized.push(entry);
+      continue;
+    }
+    const anyPort = entry.endsWith(':*');
+    const url = webUrl(anyPort ? entry.slice(0, -2) : entry);
+    if (!url || url.pathname !== '/' || entry.endsWith('/')) return undefined;
+    if (anyPort && !isLoopbackHost(url.hostname)) return undefined;
+    normalized.push(anyPort ? `${url.origin}:*` : url.origin);
+  }
+  return normalized;
+};
+
+const resourceIdPattern = /^res_[A-Za-z0-9_-]+$/;
+const ssmParameterName: Convert<string> = (text) =>
+  text.length <= 2048 && /^(\/[A-Za-z0-9_.-]+)+$|^[A-Za-z0-9_.-]+$/.test(text) ? text : undefined;
+const nonEmpty: Convert<string> = (text) => text;
+
+/** Names and defaults shared by the CDK app, the functions and the local stack. */
+export const DEFAULT_REQUIRED_SCOPES: readonly string[] = ['web-search:read'];
+export const DEFAULT_TAVILY_API_KEY_PARAMETER = '/web-search-mcp/tavily-api-key';
+export const DEFAULT_TAVILY_API_BASE_URL = 'https://api.tavily.com';
+export const DEFAULT_AUTHORIZER_CACHE_TTL_SECONDS = 300;
+
+const RESOURCE_URL = "this MCP server's resource URL as registered in Scalekit, e.g. https://mcp.example.com/web-search/mcp";
+const SSM_NAME = 'an SSM parameter name, e.g. /web-search-mcp/tavily-api-key';
+
+/** The definitions. Each use names the variable it reads (see `parseSettings`). */
+export const definitions = {
+  environmentUrl: setting('the Scalekit environment URL, e.g. https://acme.scalekit.com (https; http only on loopback)', baseUrl, {
+    required: true,
+  }),
+  resourceId: setting(
+    'the Scalekit resource id of this MCP server, like res_1234567890 (Dashboard > MCP servers)',
+    (text) => (resourceIdPattern.test(text) ? text : undefined),
+    { required: true },
+  ),
+  resourceIdentifier: setting(RESOURCE_URL, resourceUrl, { required: true }),
+  resourceIdentifierOrDefault: optionalSetting(`${RESOURCE_URL} (unset: the deployed MCP endpoint URL)`, resourceUrl),
+  requiredScopes: setting('space- or comma-separated OAuth scopes, e.g. "web-search:read"', scopeList, {
+    value: DEFAULT_REQUIRED_SCOPES,
+  }),
+  tavilyApiKeyParameter: setting(SSM_NAME, ssmParameterName, { value: DEFAULT_TAVILY_API_KEY_PARAMETER }),
+  tavilyApiKeyParameterIfSet: optionalSetting(SSM_NAME, ssmParameterName),
+  tavilyApiKey: optionalSetting('a Tavily API key (tvly-...)', nonEmpty),
+  tavilyApiBaseUrl: setting('the Tavily API base URL (https; http only on loopback)', baseUrl, {
+    value: DEFAULT_TAVILY_API_BASE_URL,
+  }),
+  authorizerCacheTtlSeconds: setting('whole seconds from 0 (no caching) to 3600', integer(0, 3600), {
+    value: DEFAULT_AUTHORIZER_CACHE_TTL_SECONDS,
+  }),
+  allowedOrigins: setting(
+    'comma-separated browser origins such as https://app.example.com, http://localhost:* (any loopback port), or *',
+    originList,
+    { value: [] as readonly string[] },
+  ),
+  throttleRateLimit: setting('requests per second for the whole stage, from 1 to 10000', integer(1, 10_000), { value: 50 }),
+  throttleBurstLimit: setting('a burst size for the whole stage, from 1 to 5000', integer(1, 5000), { value: 100 }),
+  apiBaseUrl: setting('the public base URL of the API (set by the stack or the local gateway)', baseUrl, { required: true }),
+} as const;
+
+type Definition = (typeof definitions)[keyof typeof definitions];
+type Shape = Record<string, readonly [variable: string, definition: Definition]>;
+
+/**
+ * Parse settings from a source of strings (the environment, or CDK context).
+ * `shape` maps each result key to the variable it is read from and its definition.
+ */
+export function parseSettings<const S extends Shape>(
+  shape: S,
+  source: Readonly<Record<string, unknown>>,
+  what = 'configuration',
+): { [K in keyof S]: z.output<S[K][1]> } {
+  const schemaShape: Record<string, Definition> = {};
+  const input: Record<string, string | undefined> = {};
+  for (const [key, [variable, definition]] of Object.entries(shape)) {
+    schemaShape[key] = definition;
+    const raw = source[variable];
+    input[key] = raw === undefined || raw === null ? undefined : String(raw);
+  }
+  const result = z.object(schemaShape).safeParse(input);
+  if (!result.success) {
+    throw new ConfigurationError(
+      result.error.issues.map((issue) => `${shape[String(issue.path[0])]?.[0] ?? String(issue.path[0])}: ${issue.message}`),
+      what,
+    );
+  }
+  // zod cannot carry the per-key output types through the loop above; they are exactly the mapped type.
+  return result.data as never;
+}

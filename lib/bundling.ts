@@ -1,0 +1,44 @@
+/**
+ * How every function is bundled, in one place: the CDK stack hands these options
+ * to `NodejsFunction` (esbuild, no Docker) and the local gateway and the benchmark
+ * run esbuild with the same ones, so what runs locally is what Lambda runs.
+ */
+import type { BuildOptions } from 'esbuild';
+
+/** Lambda's runtime, and the esbuild target that matches it. */
+export const LAMBDA_RUNTIME = 'nodejs22.x';
+export const ESBUILD_TARGET = 'node22';
+
+/**
+ * The AWS SDK v3 ships in the Lambda runtime: bundling it would add hundreds of
+ * kilobytes that cold starts pay for, and only the MCP function uses it (SSM),
+ * lazily, on its first tool call.
+ */
+export const EXTERNAL_MODULES: readonly string[] = ['@aws-sdk/*', '@smithy/*'];
+
+/**
+ * ESM output lets dependencies that are ESM-only (jose) load without a CJS shim;
+ * the banner gives CommonJS dependencies the `require` they expect inside ESM.
+ */
+export const ESM_REQUIRE_BANNER =
+  "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);";
+
+export const MAIN_FIELDS: readonly string[] = ['module', 'main'];
+
+/** esbuild options equal to what the stack's NodejsFunction bundling produces. */
+export function esbuildOptions(entry: string, outfile: string): BuildOptions {
+  return {
+    entryPoints: [entry],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    target: ESBUILD_TARGET,
+    format: 'esm',
+    minify: true,
+    sourcemap: true,
+    mainFields: [...MAIN_FIELDS],
+    external: [...EXTERNAL_MODULES],
+    banner: { js: ESM_REQUIRE_BANNER },
+    logLevel: 'warning',
+  };
+}

@@ -1,0 +1,99 @@
+/**
+ * The four functions: where their code is, how big and how long they may run,
+ * and what environment each receives. The CDK stack and the local gateway both
+ * build functions from this table, so a function sees the same variables in
+ * both places. No CDK imports here.
+ */
+import { fileURLToPath } from 'node:url';
+import type { FunctionName } from './routes.js';
+
+export interface FunctionSpec {
+  readonly name: FunctionName;
+  /** Absolute path of the TypeScript entry point. */
+  readonly entry: string;
+  readonly description: string;
+  readonly memoryMb: number;
+  readonly timeoutSeconds: number;
+}
+
+const entry = (relative: string) => fileURLToPath(new URL(`../lambda/${relative}`, import.meta.url));
+
+/** API Gateway cuts every integration off after 29 s; the MCP function answers before that. */
+export const API_GATEWAY_INTEGRATION_TIMEOUT_SECONDS = 29;
+
+export const functionSpecs: Readonly<Record<FunctionName, FunctionSpec>> = {
+  authorizer: {
+    name: 'authorizer',
+    entry: entry('authorizer/index.ts'),
+    description: 'Verifies Scalekit access tokens for the MCP endpoint (Lambda REQUEST authorizer).',
+    memoryMb: 256,
+    timeoutSeconds: 10,
+  },
+  metadata: {
+    name: 'metadata',
+    entry: entry('metadata/index.ts'),
+    description: 'Serves OAuth protected resource metadata and proxies authorization server metadata.',
+    memoryMb: 256,
+    timeoutSeconds: 10,
+  },
+  register: {
+    name: 'register',
+    entry: entry('register/index.ts'),
+    description: 'Proxies OAuth dynamic client registration to the authorization server.',
+    memoryMb: 256,
+    timeoutSeconds: 10,
+  },
+  mcp: {
+    name: 'mcp',
+    entry: entry('mcp/index.ts'),
+    description: 'Stateless MCP server (streamable HTTP) with Tavily web search tools.',
+    memoryMb: 512,
+    timeoutSeconds: API_GATEWAY_INTEGRATION_TIMEOUT_SECONDS - 1,
+  },
+};
+
+/** What the stack (or the local gateway) knows, from which each function's environment is derived. */
+export interface FunctionEnvironmentInput {
+  readonly environmentUrl: string;
+  readonly resourceId: string;
+  readonly resourceIdentifier: string;
+  readonly requiredScopes: readonly string[];
+  readonly allowedOrigins: readonly string[];
+  readonly apiBaseUrl: string;
+  readonly tavilyApiBaseUrl: string;
+  /** Deployed: the SSM parameter holding the key. */
+  readonly tavilyApiKeyParameter?: string;
+  /** Local only: the key itself. Never set by the stack. */
+  readonly tavilyApiKey?: string;
+}
+
+export function functionEnvironment(name: FunctionName, input: FunctionEnvironmentInput): Record<string, string> {
+  const scalekit = {
+    SCALEKIT_ENVIRONMENT_URL: input.environmentUrl,
+    SCALEKIT_RESOURCE_ID: input.resourceId,
+  };
+  const scopes = { REQUIRED_SCOPES: input.requiredScopes.join(' ') };
+  const origins = { ALLOWED_ORIGINS: input.allowedOrigins.join(',') };
+  switch (name) {
+    case 'authorizer':
+      return { ...scalekit, RESOURCE_IDENTIFIER: input.resourceIdentifier, ...scopes };
+    case 'metadata':
+      return {
+        ...scalekit,
+        RESOURCE_IDENTIFIER: input.resourceIdentifier,
+        ...scopes,
+        ...origins,
+        API_BASE_URL: input.apiBaseUrl,
+      };
+    case 'register':
+      return { ...scalekit, ...origins };
+    case 'mcp':
+      return {
+        ...scopes,
+        ...origins,
+        TAVILY_API_BASE_URL: input.tavilyApiBaseUrl,
+        ...(input.tavilyApiKeyParameter ? { TAVILY_API_KEY_PARAMETER: input.tavilyApiKeyParameter } : {}),
+        ...(input.tavilyApiKey ? { TAVILY_API_KEY: input.tavilyApiKey } : {}),
+      };
+  }
+}

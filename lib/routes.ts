@@ -1,0 +1,60 @@
+/**
+ * The one route table. The CDK stack builds API Gateway from it and the local
+ * gateway serves from it, so the two cannot drift. No CDK imports here: the local
+ * gateway and the functions load this file too.
+ */
+
+export const MCP_PATH = '/web-search/mcp';
+export const PRM_PATH = '/.well-known/oauth-protected-resource';
+export const PRM_FOR_MCP_PATH = `${PRM_PATH}${MCP_PATH}`;
+export const AS_METADATA_PATH = '/.well-known/oauth-authorization-server';
+export const REGISTER_PATH = '/oauth/register';
+
+/** The functions behind the API; `authorizer` guards routes instead of serving them. */
+export type FunctionName = 'authorizer' | 'metadata' | 'register' | 'mcp';
+export type IntegrationFunctionName = Exclude<FunctionName, 'authorizer'>;
+export type HttpMethod = 'GET' | 'POST' | 'DELETE';
+
+export interface Route {
+  readonly method: HttpMethod;
+  readonly path: string;
+  readonly function: IntegrationFunctionName;
+  /** Whether the Lambda REQUEST authorizer must allow the request first. */
+  readonly authorized: boolean;
+  /** Per-method throttling tighter than the stage's, where a route invites abuse. */
+  readonly throttle?: { readonly rateLimit: number; readonly burstLimit: number };
+}
+
+export const routes: readonly Route[] = [
+  { method: 'GET', path: PRM_PATH, function: 'metadata', authorized: false },
+  { method: 'GET', path: PRM_FOR_MCP_PATH, function: 'metadata', authorized: false },
+  { method: 'GET', path: AS_METADATA_PATH, function: 'metadata', authorized: false },
+  { method: 'POST', path: REGISTER_PATH, function: 'register', authorized: false },
+  { method: 'POST', path: MCP_PATH, function: 'mcp', authorized: true },
+  // A stateless server has no SSE stream and no session to delete: the MCP
+  // function answers these with 405 and never needs a token to say so.
+  { method: 'GET', path: MCP_PATH, function: 'mcp', authorized: false },
+  { method: 'DELETE', path: MCP_PATH, function: 'mcp', authorized: false },
+];
+
+/** Every path of the table once, in order; each gets an OPTIONS (CORS preflight) method. */
+export const routePaths: readonly string[] = [...new Set(routes.map((route) => route.path))];
+
+export function methodsAt(path: string): readonly HttpMethod[] {
+  return routes.filter((route) => route.path === path).map((route) => route.method);
+}
+
+export function findRoute(method: string, path: string): Route | undefined {
+  return routes.find((route) => route.method === method && route.path === path);
+}
+
+/** Public URLs derived from the API's base URL (custom domain, or execute-api with its stage). */
+export function publicUrls(apiBaseUrl: string) {
+  const base = apiBaseUrl.replace(/\/+$/, '');
+  return {
+    mcpUrl: `${base}${MCP_PATH}`,
+    /** RFC 9728 path-suffixed metadata URL for the MCP endpoint: what the 401 challenge points at. */
+    protectedResourceMetadataUrl: `${base}${PRM_FOR_MCP_PATH}`,
+    registrationUrl: `${base}${REGISTER_PATH}`,
+  };
+}

@@ -1,0 +1,320 @@
+/**
+ * The whole deployment: a regional REST API built from the route table, a
+ * Lambda REQUEST authorizer in front of the MCP endpoint, the gateway responses
+ * from their table, and the four functions from theirs.
+ */
+import { Aws, CfnOutput, Duration, Fn, RemovalPolicy, Stack, Validations, type StackProps } from 'aws-cdk-lib';
+import * as apigateway from 'aws-cdk-lib/aws-apigateway';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type { Construct } from 'constructs';
+import { ALLOWED_REQUEST_HEADERS, allowedOriginPattern, PREFLIGHT_MAX_AGE_SECONDS } from '../lambda/shared/cors.js';
+import { protectedResourceMetadata } from '../lambda/metadata/metadata.js';
+import { ESM_REQUIRE_BANNER, ESBUILD_TARGET, EXTERNAL_MODULES, MAIN_FIELDS } from './bundling.js';
+import type { DeploySettings } from './config.js';
+import { functionEnvironment, functionSpecs, type FunctionEnvironmentInput } from './functions.js';
+import { gatewayResponseCors, gatewayResponses } from './gateway-responses.js';
+import { methodsAt, publicUrls, routePaths, routes, type FunctionName } from './routes.js';
+
+export const STAGE_NAME = 'prod';
+
+export interface WebSearchMcpStackProps extends StackProps {
+  readonly settings: DeploySettings;
+}
+
+const quoted = (value: string) => `'${value}'`;
+
+export class WebSearchMcpStack extends Stack {
+  readonly api: apigateway.RestApi;
+  readonly functions: Readonly<Record<FunctionName, NodejsFunction>>;
+
+  constructor(scope: Construct, id: string, props: WebSearchMcpStackProps) {
+    super(scope, id, props);
+    const { settings } = props;
+
+    const accessLogs = new logs.LogGroup(this, 'ApiAccessLogs', {
+      retention: logs.RetentionDays.ONE_MONTH,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+
+    this.api = new apigateway.RestApi(this, 'Api', {
+      restApiName: 'web-search-mcp',
+      description: 'Remote MCP server for web search, protected by OAuth 2.1 (Scalekit).',
+      endpointConfiguration: { types: [apigateway.EndpointType.REGIONAL] },
+      cloudWatchRole: true,
+      cloudWatchRoleRemovalPolicy: RemovalPolicy.DESTROY,
+      deployOptions: {
+        stageName: STAGE_NAME,
+        throttlingRateLimit: settings.throttleRateLimit,
+        throttlingBurstLimit: settings.throttleBurstLimit,
+        // ERROR only: INFO-level execution logs and data tracing would record request headers, tokens included.
+        loggingLevel: apigateway.MethodLoggingLevel.ERROR,
+        dataTraceEnabled: false,
+        metricsEnabled: true,
+        accessLogDestination: new apigateway.LogGroupLogDestination(accessLogs),
+        accessLogFormat: apigateway.AccessLogFormat.custom(
+          JSON.stringify({
+            requestId: '$context.requestId',
+            ip: '$context.identity.sourceIp',
+            method: '$context.httpMethod',
+            path: '$context.resourcePath',
+            status: '$context.status',
+            responseLatency: '$context.responseLatency',
+            integrationLatency: '$context.integrationLatency',
+            authorizerLatency: '$context.authorizer.latency',
+            authorizerStatus: '$context.authorizer.status',
+            principal: '$context.authorizer.principalId',
+            error: '$context.error.message',
+            errorType: '$context.error.responseType',
+          }),
+        ),
+      },
+    });
+
+    // The public base URL, assembled from the API id rather than `api.url`: functions
+    // read it, and `api.url` depends on the deployment, which depends on the functions.
+    const apiBaseUrl = `https://${this.api.restApiId}.execute-api.${Aws.REGION}.${Aws.URL_SUFFIX}/${STAGE_NAME}`;
+    const urls = publicUrls(apiBaseUrl);
+    const resourceIdentifier = settings.resourceIdentifier ?? urls.mcpUrl;
+
+    const environmentInput: FunctionEnvironmentInput = {
+      environmentUrl: settings.environmentUrl,
+      resourceId: settings.resourceId,
+      resourceIdentifier,
+      requiredScopes: settings.requiredScopes,
+      allowedOrigins: settings.allowedOrigins,
+      apiBaseUrl,
+      tavilyApiBaseUrl: settings.tavilyApiBaseUrl,
+      tavilyApiKeyParameter: settings.tavilyApiKeyParameter,
+    };
+    this.functions = {
+      authorizer: this.createFunction('authorizer', environmentInput),
+      metadata: this.createFunction('metadata', environmentInput),
+      register: this.createFunction('register', environmentInput),
+      mcp: this.createFunction('mcp', environmentInput),
+    };
+    this.grantTavilyKeyRead(this.functions.mcp, settings.tavilyApiKeyParameter);
+
+    const authorizer = new apigateway.RequestAuthorizer(this, 'TokenAuthorizer', {
+      handler: this.functions.authorizer,
+      identitySources: [apigateway.IdentitySource.header('Authorization')],
+      resultsCacheTtl: Duration.seconds(settings.authorizerCacheTtlSeconds),
+    });
+
+    for (const route of routes) {
+      this.api.root.resourceForPath(route.path).addMethod(
+        route.method,
+        new apigateway.LambdaIntegration(this.functions[route.function], { proxy: true }),
+        route.authorized
+          ? { authorizer, authorizationType: apigateway.AuthorizationType.CUSTOM }
+          : { authorizationType: apigateway.AuthorizationType.NONE },
+      );
+    }
+    for (const path of routePaths) this.addPreflight(this.api.root.resourceForPath(path), methodsAt(path), settings.allowedOrigins);
+
+    this.addGatewayResponses(urls.protectedResourceMetadataUrl, settings);
+
+    new CfnOutput(this, 'McpUrl', { value: urls.mcpUrl, description: 'The MCP endpoint: give this URL to MCP clients.' });
+    new CfnOutput(this, 'ProtectedResourceMetadataUrl', {
+      value: urls.protectedResourceMetadataUrl,
+      description: 'RFC 9728 metadata URL, named in the 401 challenge.',
+    });
+    new CfnOutput(this, 'ResourceIdentifier', {
+      value: resourceIdentifier,
+      description: "The token audience: register exactly this as the MCP server's resource identifier in Scalekit.",
+    });
+    new CfnOutput(this, 'ProtectedResourceMetadata', {
+      value: Fn.toJsonString(
+        protectedResourceMetadata({
+          environmentUrl: settings.environmentUrl,
+          resourceId: settings.resourceId,
+          resourceIdentifier,
+          scopesSupported: settings.requiredScopes,
+        }),
+      ),
+      description: 'The protected resource metadata this server serves (compare with what Scalekit shows).',
+    });
+
+    this.acknowledgeNagFindings();
+  }
+
+  private createFunction(name: FunctionName, input: FunctionEnvironmentInput): NodejsFunction {
+    const spec = functionSpecs[name];
+    const id = `${name[0]!.toUpperCase()}${name.slice(1)}Function`;
+    const logGroup = new logs.LogGroup(this, `${id}Logs`, {
+      retention: logs.RetentionDays.ONE_MONTH,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    // A role of its own per function, allowed to write to its own log group and nothing else.
+    const role = new iam.Role(this, `${id}Role`, {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `Execution role of the ${name} function`,
+    });
+    role.addToPolicy(
+      new iam.PolicyStatement({
+        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        resources: [logGroup.logGroupArn],
+      }),
+    );
+    return new NodejsFunction(this, id, {
+      entry: spec.entry,
+      description: spec.description,
+      runtime: lambda.Runtime.NODEJS_22_X,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: spec.memoryMb,
+      timeout: Duration.seconds(spec.timeoutSeconds),
+      environment: functionEnvironment(name, input),
+      role,
+      logGroup,
+      bundling: {
+        format: OutputFormat.ESM,
+        target: ESBUILD_TARGET,
+        minify: true,
+        sourceMap: true,
+        mainFields: [...MAIN_FIELDS],
+        externalModules: [...EXTERNAL_MODULES],
+        banner: ESM_REQUIRE_BANNER,
+      },
+    });
+  }
+
+  /** The MCP function alone may read the Tavily key, and decrypt it only through SSM, only for that parameter. */
+  private grantTavilyKeyRead(fn: NodejsFunction, parameterName: string) {
+    const parameterArn = Stack.of(this).formatArn({
+      service: 'ssm',
+      resource: 'parameter',
+      resourceName: parameterName.replace(/^\//, ''),
+    });
+    fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['ssm:GetParameter'], resources: [parameterArn] }));
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['kms:Decrypt'],
+        resources: [Stack.of(this).formatArn({ service: 'kms', resource: 'key', resourceName: '*' })],
+        conditions: {
+          StringEquals: {
+            'kms:ViaService': `ssm.${Aws.REGION}.amazonaws.com`,
+            'kms:EncryptionContext:PARAMETER_ARN': parameterArn,
+          },
+        },
+      }),
+    );
+  }
+
+  /**
+   * CORS preflight without a function: a mock integration answers 204, and grants
+   * the origin only when it matches the allowed-origin pattern (the same one the
+   * functions and the local gateway use).
+   */
+  private addPreflight(resource: apigateway.IResource, methods: readonly string[], allowedOrigins: readonly string[]) {
+    const pattern = allowedOriginPattern(allowedOrigins);
+    const grant = [
+      `#set($context.responseOverride.header.Access-Control-Allow-Methods = '${[...methods, 'OPTIONS'].join(', ')}')`,
+      `#set($context.responseOverride.header.Access-Control-Allow-Headers = '${ALLOWED_REQUEST_HEADERS.join(', ')}')`,
+      `#set($context.responseOverride.header.Access-Control-Max-Age = '${PREFLIGHT_MAX_AGE_SECONDS}')`,
+    ];
+    let template = '';
+    if (allowedOrigins.includes('*')) {
+      template = ["#set($context.responseOverride.header.Access-Control-Allow-Origin = '*')", ...grant].join('\n');
+    } else if (pattern) {
+      template = [
+        "#set($origin = $input.params().header.get('Origin'))",
+        "#if(!$origin || $origin == '')#set($origin = $input.params().header.get('origin'))#end",
+        `#if($origin && $origin.length() <= 2048 && $origin.matches('${pattern}'))`,
+        '#set($context.responseOverride.header.Access-Control-Allow-Origin = $origin)',
+        ...grant,
+        '#end',
+      ].join('\n');
+    }
+    const headers = ['Vary', 'Access-Control-Allow-Origin', 'Access-Control-Allow-Methods', 'Access-Control-Allow-Headers', 'Access-Control-Max-Age'];
+    resource.addMethod(
+      'OPTIONS',
+      new apigateway.MockIntegration({
+        requestTemplates: { 'application/json': '{"statusCode": 204}' },
+        passthroughBehavior: apigateway.PassthroughBehavior.WHEN_NO_MATCH,
+        integrationResponses: [
+          {
+            statusCode: '204',
+            responseParameters: { 'method.response.header.Vary': quoted('Origin') },
+            responseTemplates: { 'application/json': template },
+          },
+        ],
+      }),
+      {
+        authorizationType: apigateway.AuthorizationType.NONE,
+        methodResponses: [
+          {
+            statusCode: '204',
+            responseParameters: Object.fromEntries(headers.map((header) => [`method.response.header.${header}`, true])),
+          },
+        ],
+      },
+    );
+  }
+
+  private addGatewayResponses(protectedResourceMetadataUrl: string, settings: DeploySettings) {
+    const cors = gatewayResponseCors(settings.allowedOrigins);
+    for (const spec of gatewayResponses({ protectedResourceMetadataUrl, requiredScopes: settings.requiredScopes })) {
+      const responseHeaders: Record<string, string> = {};
+      for (const [name, value] of Object.entries(spec.headers)) responseHeaders[name] = quoted(value);
+      if (cors) {
+        for (const [name, value] of Object.entries(cors.headers)) responseHeaders[name] = quoted(value);
+        responseHeaders['Access-Control-Allow-Origin'] = cors.allowOrigin === 'any' ? quoted('*') : 'method.request.header.Origin';
+      }
+      const description =
+        spec.body.error_description === undefined ? '$context.error.messageString' : JSON.stringify(spec.body.error_description);
+      this.api.addGatewayResponse(`GatewayResponse${spec.type}`, {
+        type: apigateway.ResponseType.of(spec.type),
+        ...(spec.statusCode === undefined ? {} : { statusCode: String(spec.statusCode) }),
+        responseHeaders,
+        templates: {
+          'application/json': `{"error":${JSON.stringify(spec.body.error)},"error_description":${description}}`,
+        },
+      });
+    }
+  }
+
+  /**
+   * cdk-nag AwsSolutions findings this design accepts, each with its reason.
+   * (cdk-nag v3 uses CDK's own acknowledgements: one per finding.)
+   */
+  private acknowledgeNagFindings() {
+    const ack = (rule: string) => `AwsSolutions::AwsSolutions-${rule}`;
+    Validations.of(this).acknowledge(
+      {
+        id: ack('APIG2'),
+        reason:
+          'Every body is validated by the function that reads it, with an error the client can act on: JSON-RPC by the MCP SDK (400/-32700, 415, 406), client metadata by the registration proxy (400 invalid_client_metadata). The API declares no request parameters to validate.',
+      },
+      {
+        id: ack('APIG3'),
+        reason:
+          "A WAF web ACL is optional and switched by configuration; throttling, the authorizer and the proxies' own limits protect the API without it.",
+      },
+      {
+        id: ack('L1'),
+        reason: 'nodejs22.x is the runtime this project targets and tests against (Node 22 LTS); the bundles are built for it.',
+      },
+      {
+        id: ack('APIG4'),
+        reason:
+          'OAuth discovery (protected resource and authorization server metadata), dynamic client registration and CORS preflight must be reachable without a token (RFC 9728, RFC 8414, RFC 7591); GET/DELETE on the MCP endpoint only answer 405. POST /web-search/mcp, the only route that does work, uses the Lambda authorizer.',
+      },
+      {
+        id: ack('COG4'),
+        reason: 'Tokens come from Scalekit (OAuth 2.1), not Cognito; the Lambda REQUEST authorizer verifies them.',
+      },
+      {
+        id: ack('IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]'),
+        reason:
+          "The API Gateway account role (for execution logs) uses AWS's managed AmazonAPIGatewayPushToCloudWatchLogs policy, which grants exactly what API Gateway needs to write them.",
+      },
+    );
+    Validations.of(this.functions.mcp.role!).acknowledge({
+      id: ack('IAM5[Resource::arn:<AWS::Partition>:kms:<AWS::Region>:<AWS::AccountId>:key/*]'),
+      reason:
+        "The Tavily key's SecureString may be encrypted with any KMS key the operator chooses (aws/ssm by default). The grant is limited to decrypting through SSM (kms:ViaService) that one parameter (kms:EncryptionContext:PARAMETER_ARN).",
+    });
+  }
+}

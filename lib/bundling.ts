@@ -17,11 +17,13 @@ export const ESBUILD_TARGET = 'node22';
 export const EXTERNAL_MODULES: readonly string[] = ['@aws-sdk/*', '@smithy/*'];
 
 /**
- * ESM output lets dependencies that are ESM-only (jose) load without a CJS shim;
- * the banner gives CommonJS dependencies the `require` they expect inside ESM.
+ * CommonJS output, not ESM: in an ESM bundle esbuild hoists every external
+ * import to a static top-level `import`, so the AWS SDK (needed only by the
+ * lazily loaded SSM reader) would load on every cold start. In CommonJS the
+ * external stays a `require` inside the lazily initialised module. ESM-only
+ * dependencies (jose) bundle into CommonJS without trouble.
  */
-export const ESM_REQUIRE_BANNER =
-  "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);";
+export const OUTPUT_FORMAT = 'cjs';
 
 export const MAIN_FIELDS: readonly string[] = ['module', 'main'];
 
@@ -33,12 +35,11 @@ export function esbuildOptions(entry: string, outfile: string): BuildOptions {
     bundle: true,
     platform: 'node',
     target: ESBUILD_TARGET,
-    format: 'esm',
+    format: OUTPUT_FORMAT,
     minify: true,
     sourcemap: true,
     mainFields: [...MAIN_FIELDS],
     external: [...EXTERNAL_MODULES],
-    banner: { js: ESM_REQUIRE_BANNER },
     logLevel: 'warning',
   };
 }

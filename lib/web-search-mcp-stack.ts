@@ -12,7 +12,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { ALLOWED_REQUEST_HEADERS, allowedOriginPattern, PREFLIGHT_MAX_AGE_SECONDS } from '../lambda/shared/cors.js';
 import { protectedResourceMetadata } from '../lambda/metadata/metadata.js';
-import { ESM_REQUIRE_BANNER, ESBUILD_TARGET, EXTERNAL_MODULES, MAIN_FIELDS } from './bundling.js';
+import { ESBUILD_TARGET, EXTERNAL_MODULES, MAIN_FIELDS } from './bundling.js';
 import type { DeploySettings } from './config.js';
 import { functionEnvironment, functionSpecs, type FunctionEnvironmentInput } from './functions.js';
 import { gatewayResponseCors, gatewayResponses } from './gateway-responses.js';
@@ -169,13 +169,12 @@ export class WebSearchMcpStack extends Stack {
       role,
       logGroup,
       bundling: {
-        format: OutputFormat.ESM,
+        format: OutputFormat.CJS, // see lib/bundling.ts
         target: ESBUILD_TARGET,
         minify: true,
         sourceMap: true,
         mainFields: [...MAIN_FIELDS],
         externalModules: [...EXTERNAL_MODULES],
-        banner: ESM_REQUIRE_BANNER,
       },
     });
   }

@@ -1,0 +1,111 @@
+/**
+ * The whole stack on one machine: the four function bundles in their Lambda
+ * instances, behind the local gateway, configured through the same
+ * `functionEnvironment` table as the deployed stack. `npm run dev` and the
+ * integration tests both start it through here.
+ */
+import { functionEnvironment, functionSpecs } from '../lib/functions.js';
+import { publicUrls, type FunctionName } from '../lib/routes.js';
+import { DEFAULT_AUTHORIZER_CACHE_TTL_SECONDS, DEFAULT_REQUIRED_SCOPES, DEFAULT_TAVILY_API_BASE_URL } from '../lambda/shared/settings.js';
+import { LocalGateway, listen, type AccessLogEntry } from './gateway.js';
+import { buildBundles, FunctionPool } from './lambda-runtime.js';
+
+/** Loopback browser origins, any port: the local stack's default allow-list. */
+export const LOOPBACK_ORIGINS: readonly string[] = ['http://localhost:*', 'http://127.0.0.1:*', 'http://[::1]:*'];
+
+export interface LocalStackOptions {
+  /** 0 picks a free port. */
+  readonly port: number;
+  /** Addresses to listen on; loopback only. */
+  readonly hosts?: readonly string[];
+  /** The host name clients use, which the resource identifier must match (`localhost` and `127.0.0.1` differ). */
+  readonly publicHost?: string;
+  readonly environmentUrl: string;
+  readonly resourceId: string;
+  /** Default: the local MCP endpoint URL. */
+  readonly resourceIdentifier?: string;
+  readonly requiredScopes?: readonly string[];
+  readonly allowedOrigins?: readonly string[];
+  readonly authorizerCacheTtlSeconds?: number;
+  readonly tavilyApiKey?: string;
+  readonly tavilyApiKeyParameter?: string;
+  readonly tavilyApiBaseUrl?: string;
+  /** Extra variables for every function (LOG_LEVEL, AWS endpoints for tests...). */
+  readonly extraEnvironment?: Readonly<Record<string, string>>;
+  readonly maxInstances?: number;
+  readonly onLog?: (functionName: FunctionName, line: string) => void;
+  readonly onAccessLog?: (entry: AccessLogEntry) => void;
+}
+
+export interface LocalStack {
+  readonly baseUrl: string;
+  readonly mcpUrl: string;
+  readonly protectedResourceMetadataUrl: string;
+  readonly resourceIdentifier: string;
+  readonly port: number;
+  readonly gateway: LocalGateway;
+  readonly pools: Readonly<Record<FunctionName, FunctionPool>>;
+  close(): Promise<void>;
+}
+
+export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
+  const bundles = await buildBundles();
+  let gateway: LocalGateway | undefined;
+  const server = await listen(() => gateway!, {
+    port: options.port,
+    hosts: options.hosts ?? ['127.0.0.1', '::1'],
+    onAccessLog: options.onAccessLog,
+  });
+  const host = options.publicHost ?? 'localhost';
+  const baseUrl = `http://${host}:${server.port}`;
+  const urls = publicUrls(baseUrl);
+  const resourceIdentifier = options.resourceIdentifier ?? urls.mcpUrl;
+  const requiredScopes = options.requiredScopes ?? DEFAULT_REQUIRED_SCOPES;
+  const allowedOrigins = options.allowedOrigins ?? LOOPBACK_ORIGINS;
+
+  const environmentInput = {
+    environmentUrl: options.environmentUrl,
+    resourceId: options.resourceId,
+    resourceIdentifier,
+    requiredScopes,
+    allowedOrigins,
+    apiBaseUrl: baseUrl,
+    tavilyApiBaseUrl: options.tavilyApiBaseUrl ?? DEFAULT_TAVILY_API_BASE_URL,
+    ...(options.tavilyApiKey ? { tavilyApiKey: options.tavilyApiKey } : {}),
+    ...(options.tavilyApiKeyParameter ? { tavilyApiKeyParameter: options.tavilyApiKeyParameter } : {}),
+  };
+  const pools = Object.fromEntries(
+    Object.values(functionSpecs).map((spec) => [
+      spec.name,
+      new FunctionPool({
+        spec,
+        bundlePath: bundles[spec.name],
+        environment: { ...functionEnvironment(spec.name, environmentInput), ...options.extraEnvironment },
+        maxInstances: options.maxInstances,
+        onLog: options.onLog,
+      }),
+    ]),
+  ) as Record<FunctionName, FunctionPool>;
+
+  gateway = new LocalGateway({
+    pools,
+    protectedResourceMetadataUrl: urls.protectedResourceMetadataUrl,
+    requiredScopes,
+    allowedOrigins,
+    authorizerCacheTtlSeconds: options.authorizerCacheTtlSeconds ?? DEFAULT_AUTHORIZER_CACHE_TTL_SECONDS,
+  });
+
+  return {
+    baseUrl,
+    mcpUrl: urls.mcpUrl,
+    protectedResourceMetadataUrl: urls.protectedResourceMetadataUrl,
+    resourceIdentifier,
+    port: server.port,
+    gateway,
+    pools,
+    async close() {
+      await server.close();
+      await Promise.all(Object.values(pools).map((pool) => pool.close()));
+    },
+  };
+}

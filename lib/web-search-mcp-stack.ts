@@ -7,7 +7,7 @@ import { Aws, CfnOutput, Duration, Fn, RemovalPolicy, Stack, Validations, type S
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogLevel, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { ALLOWED_REQUEST_HEADERS, allowedOriginPattern, PREFLIGHT_MAX_AGE_SECONDS } from '../lambda/shared/cors.js';
@@ -175,6 +175,7 @@ export class WebSearchMcpStack extends Stack {
         sourceMap: true,
         mainFields: [...MAIN_FIELDS],
         externalModules: [...EXTERNAL_MODULES],
+        logLevel: LogLevel.WARNING,
       },
     });
   }

@@ -1,0 +1,278 @@
+/**
+ * The synthesized template, with the settings of .env.example: routes from the
+ * route table, the authorizer, the gateway responses with their exact headers,
+ * runtimes, least-privilege SSM access, and cdk-nag's AwsSolutions rules.
+ */
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseEnv } from 'node:util';
+import { App, Validations } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { parseDeploySettings, type DeploySettings } from '../../lib/config.js';
+import { routePaths, routes } from '../../lib/routes.js';
+import { STAGE_NAME, WebSearchMcpStack } from '../../lib/web-search-mcp-stack.js';
+import { ConfigurationError } from '../../lambda/shared/settings.js';
+
+const exampleEnvironment = parseEnv(readFileSync(new URL('../../.env.example', import.meta.url), 'utf8'));
+
+function settingsFrom(overrides: Record<string, string> = {}): DeploySettings {
+  return parseDeploySettings(() => undefined, { ...exampleEnvironment, ...overrides });
+}
+
+function synth(settings: DeploySettings, { withNag = false, change }: { withNag?: boolean; change?: (stack: WebSearchMcpStack) => void } = {}) {
+  const app = new App({ outdir: mkdtempSync(join(tmpdir(), 'cdk-test-')) });
+  const stack = new WebSearchMcpStack(app, 'WebSearchMcp', { settings });
+  change?.(stack);
+  if (withNag) {
+    Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+    return { app, stack };
+  }
+  return { app, stack, template: Template.fromStack(stack) };
+}
+
+/** Resolve a CloudFormation value to text, with stand-ins for the deploy-time parts. */
+function resolveText(value: unknown): string {
+  if (typeof value === 'string') return value;
+  const join = (value as { 'Fn::Join'?: [string, unknown[]] })['Fn::Join'];
+  if (join) return join[1].map(resolveText).join(join[0]);
+  const ref = (value as { Ref?: string }).Ref;
+  if (ref === 'AWS::Region') return 'eu-west-1';
+  if (ref === 'AWS::URLSuffix') return 'amazonaws.com';
+  if (ref) return 'API_ID';
+  throw new Error(`Cannot resolve ${JSON.stringify(value)}`);
+}
+
+const settings = settingsFrom();
+const template = synth(settings).template!;
+const resources = template.toJSON().Resources as Record<string, { Type: string; Properties: Record<string, any> }>;
+const byType = (type: string) => Object.entries(resources).filter(([, resource]) => resource.Type === type);
+const BASE = `https://API_ID.execute-api.eu-west-1.amazonaws.com/${STAGE_NAME}`;
+const PRM_URL = `${BASE}/.well-known/oauth-protected-resource/web-search/mcp`;
+
+/** Each API Gateway Method as "METHOD /full/path". */
+function methodPaths() {
+  const pathOf = (id: string): string => {
+    const resource = resources[id];
+    if (!resource || resource.Type !== 'AWS::ApiGateway::Resource') return '';
+    const parent = resource.Properties.ParentId;
+    return `${parent?.Ref ? pathOf(parent.Ref) : ''}/${resource.Properties.PathPart}`;
+  };
+  return byType('AWS::ApiGateway::Method').map(([, method]) => ({
+    key: `${method.Properties.HttpMethod} ${method.Properties.ResourceId.Ref ? pathOf(method.Properties.ResourceId.Ref) : '/'}`,
+    method,
+  }));
+}
+
+function functionIdOf(name: string) {
+  const match = byType('AWS::Lambda::Function').find(([id]) => id.startsWith(`${name[0]!.toUpperCase()}${name.slice(1)}Function`));
+  if (!match) throw new Error(`no function ${name}`);
+  return match[0];
+}
+
+describe('routes', () => {
+  const methods = methodPaths();
+
+  test.each(routes.map((route) => [`${route.method} ${route.path}`, route] as const))('%s is built from the route table', (key, route) => {
+    const found = methods.find((method) => method.key === key);
+    expect(found).toBeDefined();
+    const props = found!.method.Properties;
+    expect(props.AuthorizationType).toBe(route.authorized ? 'CUSTOM' : 'NONE');
+    expect(props.Integration.Type).toBe('AWS_PROXY');
+    expect(JSON.stringify(props.Integration.Uri)).toContain(functionIdOf(route.function));
+  });
+
+  test('every route path has a CORS preflight, and there is nothing else', () => {
+    for (const path of routePaths) {
+      const preflight = methods.find((method) => method.key === `OPTIONS ${path}`);
+      expect(preflight?.method.Properties.Integration.Type).toBe('MOCK');
+      expect(preflight?.method.Properties.AuthorizationType).toBe('NONE');
+    }
+    expect(methods).toHaveLength(routes.length + routePaths.length);
+  });
+
+  test('only POST /web-search/mcp is behind the authorizer', () => {
+    const custom = methods.filter((method) => method.method.Properties.AuthorizationType === 'CUSTOM').map((method) => method.key);
+    expect(custom).toEqual(['POST /web-search/mcp']);
+  });
+});
+
+describe('authorizer', () => {
+  test('REQUEST authorizer on the Authorization header, cached for the configured TTL', () => {
+    template.hasResourceProperties('AWS::ApiGateway::Authorizer', {
+      Type: 'REQUEST',
+      IdentitySource: 'method.request.header.Authorization',
+      AuthorizerResultTtlInSeconds: 300,
+    });
+  });
+
+  test('the TTL follows AUTHORIZER_CACHE_TTL_SECONDS', () => {
+    const other = synth(settingsFrom({ AUTHORIZER_CACHE_TTL_SECONDS: '60' })).template!;
+    other.hasResourceProperties('AWS::ApiGateway::Authorizer', { AuthorizerResultTtlInSeconds: 60 });
+  });
+});
+
+describe('gateway responses', () => {
+  const responses = Object.fromEntries(
+    byType('AWS::ApiGateway::GatewayResponse').map(([, response]) => [response.Properties.ResponseType, response.Properties]),
+  );
+  const header = (type: string, name: string) => resolveText(responses[type].ResponseParameters[`gatewayresponse.header.${name}`]);
+
+  test('UNAUTHORIZED: 401 with resource_metadata and scope', () => {
+    expect(responses.UNAUTHORIZED.StatusCode).toBe('401');
+    expect(header('UNAUTHORIZED', 'WWW-Authenticate')).toBe(`'Bearer resource_metadata="${PRM_URL}", scope="web-search:read"'`);
+  });
+
+  test('ACCESS_DENIED: 403 insufficient_scope step-up challenge', () => {
+    expect(responses.ACCESS_DENIED.StatusCode).toBe('403');
+    expect(header('ACCESS_DENIED', 'WWW-Authenticate')).toBe(
+      `'Bearer error="insufficient_scope", scope="web-search:read", resource_metadata="${PRM_URL}"'`,
+    );
+  });
+
+  test('AUTHORIZER_FAILURE: 503 with Retry-After', () => {
+    expect(responses.AUTHORIZER_FAILURE.StatusCode).toBe('503');
+    expect(header('AUTHORIZER_FAILURE', 'Retry-After')).toBe("'5'");
+  });
+
+  test('MISSING_AUTHENTICATION_TOKEN (unknown route): 404', () => {
+    expect(responses.MISSING_AUTHENTICATION_TOKEN.StatusCode).toBe('404');
+  });
+
+  test('every gateway response has a JSON error body', () => {
+    for (const [type, response] of Object.entries(responses)) {
+      expect(header(type, 'Content-Type')).toBe("'application/json'");
+      const body = resolveText(response.ResponseTemplates['application/json']).replace('$context.error.messageString', '"message"');
+      expect(Object.keys(JSON.parse(body))).toEqual(['error', 'error_description']);
+    }
+  });
+
+  test('with allowed origins, gateway responses carry CORS headers', () => {
+    const withOrigins = synth(settingsFrom({ ALLOWED_ORIGINS: 'https://app.example.com,https://inspector.example.com' })).template!;
+    const unauthorized = Object.values(withOrigins.findResources('AWS::ApiGateway::GatewayResponse')).find(
+      (resource) => resource.Properties.ResponseType === 'UNAUTHORIZED',
+    )!;
+    expect(unauthorized.Properties.ResponseParameters).toMatchObject({
+      'gatewayresponse.header.Access-Control-Allow-Origin': 'method.request.header.Origin',
+      'gatewayresponse.header.Access-Control-Expose-Headers': "'WWW-Authenticate, Mcp-Session-Id, Mcp-Protocol-Version, Retry-After'",
+    });
+  });
+});
+
+describe('functions', () => {
+  test('four functions on nodejs22.x, arm64', () => {
+    const functions = byType('AWS::Lambda::Function');
+    expect(functions).toHaveLength(4);
+    for (const [, fn] of functions) {
+      expect(fn.Properties.Runtime).toBe('nodejs22.x');
+      expect(fn.Properties.Architectures).toEqual(['arm64']);
+      expect(fn.Properties.Handler).toBe('index.handler');
+    }
+  });
+
+  test('only the MCP function may read the Tavily parameter, and decrypt it only through SSM', () => {
+    const policies = byType('AWS::IAM::Policy').map(([, policy]) => policy.Properties);
+    const readers = policies.filter((policy) => JSON.stringify(policy.PolicyDocument).includes('ssm:GetParameter'));
+    expect(readers).toHaveLength(1);
+    expect(JSON.stringify(readers[0]!.Roles)).toContain('McpFunctionRole');
+    const statements = readers[0]!.PolicyDocument.Statement as Array<Record<string, any>>;
+    const ssm = statements.find((statement) => statement.Action === 'ssm:GetParameter')!;
+    expect(resolveText(ssm.Resource)).toMatch(/:parameter\/web-search-mcp\/tavily-api-key$/);
+    const kms = statements.find((statement) => statement.Action === 'kms:Decrypt')!;
+    expect(Object.keys(kms.Condition.StringEquals)).toEqual(['kms:ViaService', 'kms:EncryptionContext:PARAMETER_ARN']);
+    const decrypters = policies.filter((policy) => JSON.stringify(policy.PolicyDocument).includes('kms:Decrypt'));
+    expect(decrypters).toHaveLength(1);
+  });
+
+  test('the Tavily key never reaches a function environment; the MCP function gets the parameter name', () => {
+    for (const [id, fn] of byType('AWS::Lambda::Function')) {
+      const variables = fn.Properties.Environment?.Variables ?? {};
+      expect(variables.TAVILY_API_KEY).toBeUndefined();
+      if (id.startsWith('McpFunction')) expect(variables.TAVILY_API_KEY_PARAMETER).toBe('/web-search-mcp/tavily-api-key');
+      else expect(variables.TAVILY_API_KEY_PARAMETER).toBeUndefined();
+    }
+  });
+
+  test('the authorizer checks the deployed endpoint URL as audience unless RESOURCE_IDENTIFIER is set', () => {
+    const authorizer = resources[functionIdOf('authorizer')]!.Properties.Environment.Variables;
+    expect(resolveText(authorizer.RESOURCE_IDENTIFIER)).toBe(`${BASE}/web-search/mcp`);
+    const custom = synth(settingsFrom({ RESOURCE_IDENTIFIER: 'https://mcp.example.com/web-search/mcp' })).template!;
+    custom.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: { RESOURCE_IDENTIFIER: 'https://mcp.example.com/web-search/mcp', SCALEKIT_RESOURCE_ID: 'res_1234567890' } },
+    });
+  });
+});
+
+describe('stage and outputs', () => {
+  test('throttling, access logging and error-level execution logs without data tracing', () => {
+    const [, stage] = byType('AWS::ApiGateway::Stage')[0]!;
+    expect(stage.Properties.StageName).toBe(STAGE_NAME);
+    expect(stage.Properties.MethodSettings[0]).toMatchObject({
+      ThrottlingRateLimit: 50,
+      ThrottlingBurstLimit: 100,
+      LoggingLevel: 'ERROR',
+      DataTraceEnabled: false,
+    });
+    const format = JSON.parse(stage.Properties.AccessLogSetting.Format);
+    expect(format).toMatchObject({ requestId: '$context.requestId', status: '$context.status' });
+  });
+
+  test('outputs: MCP URL, metadata URL, resource identifier and the metadata document', () => {
+    const outputs = template.toJSON().Outputs as Record<string, { Value: unknown }>;
+    expect(resolveText(outputs.McpUrl!.Value)).toBe(`${BASE}/web-search/mcp`);
+    expect(resolveText(outputs.ProtectedResourceMetadataUrl!.Value)).toBe(PRM_URL);
+    expect(resolveText(outputs.ResourceIdentifier!.Value)).toBe(`${BASE}/web-search/mcp`);
+    expect(outputs.ProtectedResourceMetadata).toBeDefined();
+  });
+});
+
+describe('cdk-nag AwsSolutions', () => {
+  type Report = {
+    pluginReports: Array<{ conclusion: string; violations: unknown[]; suppressedViolations: Array<{ ruleName: string; reason: string }> }>;
+  };
+  const reportOf = (app: App): Report => JSON.parse(readFileSync(join(app.outdir, 'validation-report.json'), 'utf8'));
+
+  test('no unacknowledged finding, and every acknowledgement gives a reason', () => {
+    const { app } = synth(settings, { withNag: true });
+    expect(() => app.synth()).not.toThrow();
+    const [nag] = reportOf(app).pluginReports;
+    expect(nag!.conclusion).toBe('success');
+    expect(nag!.violations).toEqual([]);
+    for (const acknowledged of nag!.suppressedViolations) expect(acknowledged.reason.length).toBeGreaterThan(60);
+  });
+
+  test('a new finding fails the synth (the check is live)', () => {
+    const { app } = synth(settings, {
+      withNag: true,
+      change: (stack) => stack.functions.register.addToRolePolicy(new PolicyStatement({ actions: ['s3:*'], resources: ['*'] })),
+    });
+    expect(() => app.synth()).toThrow(/AwsSolutions-IAM5/);
+    expect(JSON.stringify(reportOf(app).pluginReports[0]!.violations)).toContain('AwsSolutions-IAM5');
+  });
+});
+
+describe('configuration', () => {
+  test('every bad setting is named in one message', () => {
+    expect.assertions(4);
+    try {
+      parseDeploySettings(() => undefined, { SCALEKIT_RESOURCE_ID: 'nope', AUTHORIZER_CACHE_TTL_SECONDS: '7200', ALLOWED_ORIGINS: 'ftp://x' });
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigurationError);
+      const message = (error as Error).message;
+      expect(message).toContain('SCALEKIT_ENVIRONMENT_URL: missing');
+      expect(message).toMatch(/SCALEKIT_RESOURCE_ID: expected .*got "nope"/);
+      expect(message).toMatch(/AUTHORIZER_CACHE_TTL_SECONDS: .*got "7200"[\s\S]*ALLOWED_ORIGINS/);
+    }
+  });
+
+  test('context wins over the environment', () => {
+    const parsed = parseDeploySettings(
+      (key) => ({ SCALEKIT_RESOURCE_ID: 'res_fromcontext', THROTTLE_RATE_LIMIT: 7 })[key as 'THROTTLE_RATE_LIMIT'],
+      exampleEnvironment,
+    );
+    expect(parsed.resourceId).toBe('res_fromcontext');
+    expect(parsed.throttleRateLimit).toBe(7);
+  });
+});

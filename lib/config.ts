@@ -14,6 +14,8 @@ export const DEPLOY_SETTINGS = {
   resourceId: ['SCALEKIT_RESOURCE_ID', d.resourceId],
   resourceIdentifier: ['RESOURCE_IDENTIFIER', d.resourceIdentifierOrDefault],
   requiredScopes: ['REQUIRED_SCOPES', d.requiredScopes],
+  toolScopes: ['TOOL_SCOPES', d.toolScopes],
+  toolOutputBudgetChars: ['TOOL_OUTPUT_BUDGET_CHARS', d.toolOutputBudgetChars],
   tavilyApiKeyParameter: ['TAVILY_API_KEY_PARAMETER', d.tavilyApiKeyParameter],
   tavilyApiBaseUrl: ['TAVILY_API_BASE_URL', d.tavilyApiBaseUrl],
   authorizerCacheTtlSeconds: ['AUTHORIZER_CACHE_TTL_SECONDS', d.authorizerCacheTtlSeconds],

@@ -5,6 +5,7 @@
  * both places. No CDK imports here.
  */
 import { fileURLToPath } from 'node:url';
+import { formatToolScopes, type ToolScopes } from '../lambda/shared/settings.js';
 import type { FunctionName } from './routes.js';
 
 export interface FunctionSpec {
@@ -58,6 +59,8 @@ export interface FunctionEnvironmentInput {
   readonly resourceId: string;
   readonly resourceIdentifier: string;
   readonly requiredScopes: readonly string[];
+  readonly toolScopes: ToolScopes;
+  readonly toolOutputBudgetChars: number;
   readonly allowedOrigins: readonly string[];
   readonly apiBaseUrl: string;
   readonly tavilyApiBaseUrl: string;
@@ -72,11 +75,11 @@ export function functionEnvironment(name: FunctionName, input: FunctionEnvironme
     SCALEKIT_ENVIRONMENT_URL: input.environmentUrl,
     SCALEKIT_RESOURCE_ID: input.resourceId,
   };
-  const scopes = { REQUIRED_SCOPES: input.requiredScopes.join(' ') };
+  const scopes = { REQUIRED_SCOPES: input.requiredScopes.join(' '), TOOL_SCOPES: formatToolScopes(input.toolScopes) };
   const origins = { ALLOWED_ORIGINS: input.allowedOrigins.join(',') };
   switch (name) {
     case 'authorizer':
-      return { ...scalekit, RESOURCE_IDENTIFIER: input.resourceIdentifier, ...scopes };
+      return { ...scalekit, RESOURCE_IDENTIFIER: input.resourceIdentifier, REQUIRED_SCOPES: scopes.REQUIRED_SCOPES };
     case 'metadata':
       return {
         ...scalekit,
@@ -92,6 +95,7 @@ export function functionEnvironment(name: FunctionName, input: FunctionEnvironme
         ...scopes,
         ...origins,
         TAVILY_API_BASE_URL: input.tavilyApiBaseUrl,
+        TOOL_OUTPUT_BUDGET_CHARS: String(input.toolOutputBudgetChars),
         ...(input.tavilyApiKeyParameter ? { TAVILY_API_KEY_PARAMETER: input.tavilyApiKeyParameter } : {}),
         ...(input.tavilyApiKey ? { TAVILY_API_KEY: input.tavilyApiKey } : {}),
       };

@@ -12,6 +12,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { ALLOWED_REQUEST_HEADERS, allowedOriginPattern, PREFLIGHT_MAX_AGE_SECONDS } from '../lambda/shared/cors.js';
 import { protectedResourceMetadata } from '../lambda/metadata/metadata.js';
+import { scopesSupported } from '../lambda/shared/settings.js';
 import { ESBUILD_TARGET, EXTERNAL_MODULES, MAIN_FIELDS } from './bundling.js';
 import type { DeploySettings } from './config.js';
 import { functionEnvironment, functionSpecs, type FunctionEnvironmentInput } from './functions.js';
@@ -84,6 +85,8 @@ export class WebSearchMcpStack extends Stack {
       resourceId: settings.resourceId,
       resourceIdentifier,
       requiredScopes: settings.requiredScopes,
+      toolScopes: settings.toolScopes,
+      toolOutputBudgetChars: settings.toolOutputBudgetChars,
       allowedOrigins: settings.allowedOrigins,
       apiBaseUrl,
       tavilyApiBaseUrl: settings.tavilyApiBaseUrl,
@@ -131,7 +134,7 @@ export class WebSearchMcpStack extends Stack {
           environmentUrl: settings.environmentUrl,
           resourceId: settings.resourceId,
           resourceIdentifier,
-          scopesSupported: settings.requiredScopes,
+          scopesSupported: scopesSupported(settings.requiredScopes, settings.toolScopes),
         }),
       ),
       description: 'The protected resource metadata this server serves (compare with what Scalekit shows).',

@@ -6,7 +6,13 @@
  */
 import { functionEnvironment, functionSpecs } from '../lib/functions.js';
 import { publicUrls, type FunctionName } from '../lib/routes.js';
-import { DEFAULT_AUTHORIZER_CACHE_TTL_SECONDS, DEFAULT_REQUIRED_SCOPES, DEFAULT_TAVILY_API_BASE_URL } from '../lambda/shared/settings.js';
+import {
+  DEFAULT_AUTHORIZER_CACHE_TTL_SECONDS,
+  DEFAULT_REQUIRED_SCOPES,
+  DEFAULT_TAVILY_API_BASE_URL,
+  defaultToolScopes,
+  type ToolScopes,
+} from '../lambda/shared/settings.js';
 import { LocalGateway, listen, type AccessLogEntry } from './gateway.js';
 import { buildBundles, FunctionPool } from './lambda-runtime.js';
 
@@ -25,6 +31,8 @@ export interface LocalStackOptions {
   /** Default: the local MCP endpoint URL. */
   readonly resourceIdentifier?: string;
   readonly requiredScopes?: readonly string[];
+  readonly toolScopes?: ToolScopes;
+  readonly toolOutputBudgetChars?: number;
   readonly allowedOrigins?: readonly string[];
   readonly authorizerCacheTtlSeconds?: number;
   readonly tavilyApiKey?: string;
@@ -68,6 +76,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     resourceId: options.resourceId,
     resourceIdentifier,
     requiredScopes,
+    toolScopes: options.toolScopes ?? defaultToolScopes(),
+    toolOutputBudgetChars: options.toolOutputBudgetChars ?? 1_000_000,
     allowedOrigins,
     apiBaseUrl: baseUrl,
     tavilyApiBaseUrl: options.tavilyApiBaseUrl ?? DEFAULT_TAVILY_API_BASE_URL,

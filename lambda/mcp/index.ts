@@ -16,7 +16,8 @@ import { tools } from './tools/index.js';
 const settings = parseSettings(
   {
     allowedOrigins: ['ALLOWED_ORIGINS', d.allowedOrigins],
-    requiredScopes: ['REQUIRED_SCOPES', d.requiredScopes],
+    toolScopes: ['TOOL_SCOPES', d.toolScopes],
+    toolOutputBudgetChars: ['TOOL_OUTPUT_BUDGET_CHARS', d.toolOutputBudgetChars],
     tavilyApiBaseUrl: ['TAVILY_API_BASE_URL', d.tavilyApiBaseUrl],
     tavilyApiKey: ['TAVILY_API_KEY', d.tavilyApiKey],
     tavilyApiKeyParameter: ['TAVILY_API_KEY_PARAMETER', d.tavilyApiKeyParameterIfSet],
@@ -30,7 +31,8 @@ const originPolicy = createOriginPolicy(settings.allowedOrigins);
 
 const server = createMcpServer({
   tools,
-  toolScopes: Object.fromEntries(tools.map((tool) => [tool.name, settings.requiredScopes])),
+  toolScopes: settings.toolScopes,
+  outputBudgetChars: settings.toolOutputBudgetChars,
   tavily: createTavilyClient({
     baseUrl: settings.tavilyApiBaseUrl,
     apiKey: createTavilyKeyProvider({ apiKey: settings.tavilyApiKey, parameterName: settings.tavilyApiKeyParameter }),

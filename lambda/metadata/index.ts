@@ -7,7 +7,7 @@ import {
 } from '../shared/authorization-server-metadata.js';
 import { createOriginPolicy } from '../shared/cors.js';
 import { createLogger } from '../shared/log.js';
-import { definitions as d, parseSettings } from '../shared/settings.js';
+import { definitions as d, parseSettings, scopesSupported } from '../shared/settings.js';
 import { createMetadataCore } from './metadata.js';
 
 const settings = parseSettings(
@@ -16,6 +16,7 @@ const settings = parseSettings(
     resourceId: ['SCALEKIT_RESOURCE_ID', d.resourceId],
     resourceIdentifier: ['RESOURCE_IDENTIFIER', d.resourceIdentifier],
     requiredScopes: ['REQUIRED_SCOPES', d.requiredScopes],
+    toolScopes: ['TOOL_SCOPES', d.toolScopes],
     allowedOrigins: ['ALLOWED_ORIGINS', d.allowedOrigins],
     apiBaseUrl: ['API_BASE_URL', d.apiBaseUrl],
   },
@@ -24,7 +25,7 @@ const settings = parseSettings(
 );
 
 const core = createMetadataCore({
-  protectedResource: { ...settings, scopesSupported: settings.requiredScopes },
+  protectedResource: { ...settings, scopesSupported: scopesSupported(settings.requiredScopes, settings.toolScopes) },
   authorizationServerMetadata: createAuthorizationServerMetadataSource({
     url: authorizationServerMetadataUrl(settings.environmentUrl, settings.resourceId),
   }),

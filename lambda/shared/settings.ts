@@ -117,10 +117,49 @@ const originList: Convert<readonly string[]> = (text) => {
   return normalized;
 };
 
+/** The MCP tools, by name: the tool-to-scopes table may only name these. */
+export const TOOL_NAMES = ['web_search', 'web_extract', 'web_crawl', 'web_map'] as const;
+export type ToolName = (typeof TOOL_NAMES)[number];
+export const DEFAULT_TOOL_SCOPE = 'web-search:read';
+
+export type ToolScopes = Readonly<Record<ToolName, readonly string[]>>;
+
+/**
+ * `tool=scope [scope...]` entries separated by `;`, e.g.
+ * `web_crawl=web-search:crawl;web_map=web-search:crawl`. Tools not named keep
+ * the default scope.
+ */
+export function defaultToolScopes(): ToolScopes {
+  return Object.fromEntries(TOOL_NAMES.map((name) => [name, [DEFAULT_TOOL_SCOPE]])) as unknown as ToolScopes;
+}
+
+const toolScopeTable: Convert<ToolScopes> = (text) => {
+  const table: Record<string, readonly string[]> = { ...defaultToolScopes() };
+  for (const entry of text.split(';').map((part) => part.trim()).filter(Boolean)) {
+    const [name, scopes, ...rest] = entry.split('=');
+    const parsed = scopes === undefined ? undefined : scopeList(scopes);
+    if (rest.length > 0 || !TOOL_NAMES.includes(name?.trim() as ToolName) || !parsed) return undefined;
+    table[name!.trim()] = parsed;
+  }
+  return table as ToolScopes;
+};
+
 const resourceIdPattern = /^res_[A-Za-z0-9_-]+$/;
 const ssmParameterName: Convert<string> = (text) =>
   text.length <= 2048 && /^(\/[A-Za-z0-9_.-]+)+$|^[A-Za-z0-9_.-]+$/.test(text) ? text : undefined;
 const nonEmpty: Convert<string> = (text) => text;
+
+/** The scopes a deployment uses: those every token needs, and those the tools need. */
+export function scopesSupported(requiredScopes: readonly string[], toolScopes: ToolScopes): string[] {
+  return [...new Set([...requiredScopes, ...Object.values(toolScopes).flat()])];
+}
+
+/** The table in its text form, for a function's environment. */
+export function formatToolScopes(toolScopes: ToolScopes): string {
+  return Object.entries(toolScopes)
+    .map(([name, scopes]) => `${name}=${scopes.join(' ')}`)
+    .join(';');
+}
 
 /** Names and defaults shared by the CDK app, the functions and the local stack. */
 export const DEFAULT_REQUIRED_SCOPES: readonly string[] = ['web-search:read'];
@@ -163,6 +202,14 @@ export const definitions = {
   throttleRateLimit: setting('requests per second for the whole stage, from 1 to 10000', integer(1, 10_000), { value: 50 }),
   throttleBurstLimit: setting('a burst size for the whole stage, from 1 to 5000', integer(1, 5000), { value: 100 }),
   apiBaseUrl: setting('the public base URL of the API (set by the stack or the local gateway)', baseUrl, { required: true }),
+  toolScopes: setting(
+    `"tool=scope [scope...]" entries separated by ";" for tools among ${TOOL_NAMES.join(', ')}, e.g. "web_crawl=web-search:crawl"`,
+    toolScopeTable,
+    { value: defaultToolScopes() },
+  ),
+  toolOutputBudgetChars: setting('a number of characters per tool result, from 10000 to 2000000', integer(10_000, 2_000_000), {
+    value: 1_000_000,
+  }),
 } as const;
 
 type Definition = (typeof definitions)[keyof typeof definitions];

@@ -142,7 +142,7 @@ describe('gateway responses', () => {
   });
 
   test('every gateway response has a JSON error body', () => {
-    for (const [type, response] of Object.entries(responses)) {
+    for (const [type, response] of Object.entries(responses) as Array<[string, Record<string, any>]>) {
       expect(header(type, 'Content-Type')).toBe("'application/json'");
       const body = resolveText(response.ResponseTemplates['application/json']).replace('$context.error.messageString', '"message"');
       expect(Object.keys(JSON.parse(body))).toEqual(['error', 'error_description']);

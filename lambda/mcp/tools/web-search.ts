@@ -1,69 +1,127 @@
 /** `web_search`: Tavily Search, the tool the original server offered. */
 import * as z from 'zod/v4';
-import { TavilyError } from '../tavily.js';
+import { markdownLink, pageContentBlock, renderImages, imagesOutput, tavilyImages, toImages } from './page-content.js';
+import { commonOutputFields, requestTavily, tavilySeconds } from './tavily-request.js';
 import { defineTool, oneLine } from './tool.js';
+
+/** The countries Tavily's `country` accepts (docs.tavily.com, search endpoint), as it spells them. */
+export const TAVILY_COUNTRIES = [
+  'afghanistan', 'albania', 'algeria', 'andorra', 'angola', 'argentina', 'armenia', 'australia', 'austria', 'azerbaijan',
+  'bahamas', 'bahrain', 'bangladesh', 'barbados', 'belarus', 'belgium', 'belize', 'benin', 'bhutan', 'bolivia',
+  'bosnia and herzegovina', 'botswana', 'brazil', 'brunei', 'bulgaria', 'burkina faso', 'burundi', 'cambodia', 'cameroon',
+  'canada', 'cape verde', 'central african republic', 'chad', 'chile', 'china', 'colombia', 'comoros', 'congo', 'costa rica',
+  'croatia', 'cuba', 'cyprus', 'czech republic', 'denmark', 'djibouti', 'dominican republic', 'ecuador', 'egypt', 'el salvador',
+  'equatorial guinea', 'eritrea', 'estonia', 'ethiopia', 'fiji', 'finland', 'france', 'gabon', 'gambia', 'georgia', 'germany',
+  'ghana', 'greece', 'guatemala', 'guinea', 'haiti', 'honduras', 'hungary', 'iceland', 'india', 'indonesia', 'iran', 'iraq',
+  'ireland', 'israel', 'italy', 'jamaica', 'japan', 'jordan', 'kazakhstan', 'kenya', 'kuwait', 'kyrgyzstan', 'latvia', 'lebanon',
+  'lesotho', 'liberia', 'libya', 'liechtenstein', 'lithuania', 'luxembourg', 'madagascar', 'malawi', 'malaysia', 'maldives',
+  'mali', 'malta', 'mauritania', 'mauritius', 'mexico', 'moldova', 'monaco', 'mongolia', 'montenegro', 'morocco', 'mozambique',
+  'myanmar', 'namibia', 'nepal', 'netherlands', 'new zealand', 'nicaragua', 'niger', 'nigeria', 'north korea', 'north macedonia',
+  'norway', 'oman', 'pakistan', 'panama', 'papua new guinea', 'paraguay', 'peru', 'philippines', 'poland', 'portugal', 'qatar',
+  'romania', 'russia', 'rwanda', 'saudi arabia', 'senegal', 'serbia', 'singapore', 'slovakia', 'slovenia', 'somalia',
+  'south africa', 'south korea', 'south sudan', 'spain', 'sri lanka', 'sudan', 'sweden', 'switzerland', 'syria', 'taiwan',
+  'tajikistan', 'tanzania', 'thailand', 'togo', 'trinidad and tobago', 'tunisia', 'turkey', 'turkmenistan', 'uganda', 'ukraine',
+  'united arab emirates', 'united kingdom', 'united states', 'uruguay', 'uzbekistan', 'venezuela', 'vietnam', 'yemen', 'zambia',
+  'zimbabwe'
+] as const;
 
 const domainList = (what: string, max: number) =>
   z
-    .array(z.string().min(1).max(253))
-    .max(max)
+    .array(z.string().trim().min(1).max(253))
+    .max(max, `At most ${max} domains`)
     .optional()
     .describe(`${what} (domain names such as "example.com"; at most ${max}).`);
+
+const isCalendarDate = (text: string) => {
+  const date = new Date(`${text}T00:00:00Z`);
+  return !Number.isNaN(date.getTime()) && date.toISOString().startsWith(text);
+};
 
 const isoDate = (what: string) =>
   z
     .string()
-    .regex(/^\d{4}-\d{2}-\d{2}$/, 'Use the format YYYY-MM-DD')
+    .regex(/^\d{4}-\d{2}-\d{2}$/, { error: 'Use the format YYYY-MM-DD', abort: true })
+    .refine(isCalendarDate, 'Not a real calendar date')
     .optional()
-    .describe(`${what}, as YYYY-MM-DD.`);
+    .describe(`${what}, as YYYY-MM-DD. Cannot be combined with time_range.`);
 
-export const webSearchInput = z.object({
-  query: z.string().min(1).max(400).describe('What to search the web for: a question or keywords.'),
-  search_depth: z
-    .enum(['basic', 'advanced', 'fast', 'ultra-fast'])
-    .default('basic')
-    .describe(
-      'Latency versus relevance: "basic" (balanced, 1 credit), "advanced" (most relevant snippets, 2 credits), "fast" or "ultra-fast" (lowest latency).',
-    ),
-  topic: z
-    .enum(['general', 'news', 'finance'])
-    .default('general')
-    .describe('"news" for current events (adds published dates), "finance" for markets, otherwise "general".'),
-  time_range: z
-    .enum(['day', 'week', 'month', 'year'])
-    .optional()
-    .describe('Only results published within this period before today.'),
-  start_date: isoDate('Only results published on or after this date'),
-  end_date: isoDate('Only results published on or before this date'),
-  max_results: z.number().int().min(1).max(20).default(5).describe('How many results to return, from 1 to 20.'),
-  include_answer: z
-    .union([z.boolean(), z.enum(['basic', 'advanced'])])
-    .default(false)
-    .describe('Also return a short LLM-written answer to the query: true or "basic" for a quick one, "advanced" for a detailed one.'),
-  include_raw_content: z
-    .union([z.boolean(), z.enum(['markdown', 'text'])])
-    .default(false)
-    .describe('Also return each page\'s cleaned full content: true or "markdown", or "text". Large: use with few results.'),
-  include_images: z.boolean().default(false).describe('Also return image URLs related to the query.'),
-  include_domains: domainList('Only return results from these domains', 300),
-  exclude_domains: domainList('Never return results from these domains', 150),
-  country: z
-    .string()
-    .regex(/^[a-z][a-z ]{1,40}$/, 'Use a lower-case English country name, e.g. "united states"')
-    .optional()
-    .describe('Boost results from this country (lower-case English name, e.g. "germany"); only with topic "general".'),
-  exact_match: z
-    .boolean()
-    .default(false)
-    .describe('Only return results containing the exact quoted phrases of the query.'),
-});
+export const webSearchInput = z
+  .object({
+    query: z
+      .string()
+      .trim()
+      .min(1)
+      .max(400, 'Tavily accepts at most 400 characters: shorten the query')
+      .describe('What to search the web for: a question or keywords (at most 400 characters).'),
+    search_depth: z
+      .enum(['basic', 'advanced', 'fast', 'ultra-fast'])
+      .default('basic')
+      .describe(
+        'Latency versus relevance: "basic" (balanced, one summary per page, 1 credit), "advanced" (most relevant snippets, slower, 2 credits), "fast" (low latency, good relevance) or "ultra-fast" (lowest latency).',
+      ),
+    topic: z
+      .enum(['general', 'news', 'finance'])
+      .default('general')
+      .describe(
+        'Use "general" for most queries, including those with words like "latest", "newest" or "recent" about general information. Use "finance" for markets, investments, economic data or financial news. Use "news" only for politics, sports or major current events covered by mainstream media (results then carry published dates), not merely because the query asks for something new.',
+      ),
+    time_range: z
+      .enum(['day', 'week', 'month', 'year', 'd', 'w', 'm', 'y'])
+      .optional()
+      .describe(
+        'Only results published or updated within this period before today: "day" (24 h), "week" (7 days), "month" (30 days), "year" (365 days), or "d", "w", "m", "y". Set it only when the user asks for a period; for niche topics prefer "month" or "year". Cannot be combined with start_date/end_date.',
+      ),
+    start_date: isoDate('Only results published or updated on or after this date'),
+    end_date: isoDate('Only results published or updated on or before this date'),
+    max_results: z.number().int().min(1).max(20).default(5).describe('How many results to return, from 1 to 20.'),
+    include_answer: z
+      .union([z.boolean(), z.enum(['basic', 'advanced'])])
+      .default(false)
+      .describe('Also return a short LLM-written answer to the query: true or "basic" for a quick one, "advanced" for a detailed one.'),
+    include_raw_content: z
+      .union([z.boolean(), z.enum(['markdown', 'text'])])
+      .default(false)
+      .describe('Also return each page\'s cleaned full content: true or "markdown", or "text" (may be slower). Large: use with few results.'),
+    include_images: z.boolean().default(false).describe('Also return image URLs related to the query.'),
+    include_domains: domainList('Results will only come from these domains', 300),
+    exclude_domains: domainList('Never return results from these domains', 150),
+    country: z
+      .preprocess(
+        (value) => (typeof value === 'string' ? value.trim().toLowerCase() : value),
+        z.enum(TAVILY_COUNTRIES, { error: 'Use a country\'s English name in lower case, e.g. "united states" or "germany" (ISO codes are not accepted)' }),
+      )
+      .optional()
+      .describe('Boost results from this country, by its English name in lower case (e.g. "united states", "germany"; not an ISO code). Only with topic "general".'),
+    exact_match: z
+      .boolean()
+      .default(false)
+      .describe('Only return results containing the exact phrase(s) written in double quotes in the query, e.g. "\\"John Smith\\" CEO Acme Corp", without synonyms.'),
+  })
+  .superRefine((args, context) => {
+    if (args.time_range && (args.start_date || args.end_date)) {
+      // Tavily errors on the combination; the official server silently drops time_range instead.
+      context.addIssue({
+        code: 'custom',
+        path: ['time_range'],
+        message: 'time_range cannot be combined with start_date/end_date: give either a period back from today or explicit dates',
+      });
+    }
+    if (args.start_date && args.end_date && args.start_date > args.end_date) {
+      context.addIssue({ code: 'custom', path: ['end_date'], message: 'end_date is before start_date' });
+    }
+    if (args.country && args.topic !== 'general') {
+      context.addIssue({
+        code: 'custom',
+        path: ['country'],
+        message: `country only works with topic "general", not "${args.topic}": remove country or set topic to "general"`,
+      });
+    }
+  });
 
-const tavilySearchResponse = z.object({
+const tavilySearchAnswer = z.object({
   query: z.string().optional(),
   answer: z.string().nullish(),
-  images: z
-    .array(z.union([z.string(), z.object({ url: z.string(), description: z.string().nullish() })]))
-    .nullish(),
+  images: tavilyImages,
   results: z.array(
     z.object({
       title: z.string().nullish(),
@@ -74,7 +132,7 @@ const tavilySearchResponse = z.object({
       published_date: z.string().nullish(),
     }),
   ),
-  response_time: z.union([z.number(), z.string()]).nullish(),
+  response_time: tavilySeconds,
 });
 
 export const webSearchOutput = z.object({
@@ -84,37 +142,27 @@ export const webSearchOutput = z.object({
     z.object({
       title: z.string(),
       url: z.string(),
-      content: z.string().describe('The most relevant snippet of the page.'),
+      content: z.string().describe('The most relevant snippet(s) of the page.'),
       score: z.number().optional().describe('Relevance, 0 to 1.'),
       published_date: z.string().optional(),
       raw_content: z.string().optional().describe('The full page content, when include_raw_content was set.'),
     }),
   ),
-  images: z.array(z.object({ url: z.string(), description: z.string().optional() })).optional(),
-  response_time: z.number().optional().describe("Tavily's processing time in seconds."),
-  notice: z.string().optional().describe('Set when part of the result was cut to fit the response size limit.'),
+  images: imagesOutput.optional(),
+  ...commonOutputFields,
 });
 
 export const webSearch = defineTool({
   name: 'web_search',
   title: 'Web search',
   description:
-    'Search the web with Tavily and get ranked results with titles, URLs and relevant snippets, optionally a short answer, page contents and images. Use it for current events, facts to check, and finding pages to read.',
+    'Search the web with Tavily and get ranked results with titles, URLs and relevant snippets, optionally a short answer, page contents and images. Use it for current events, facts to check, and finding pages to read (then web_extract them for their full text).',
   input: webSearchInput,
   output: webSearchOutput,
   timeoutAdvice: 'try search_depth "basic" or "fast", or fewer max_results',
   async run(args, context) {
-    const { country, ...rest } = args;
-    const body: Record<string, unknown> = { ...rest };
-    if (country !== undefined) body.country = country;
-    const answer = await context.tavily.call('search', body, {
-      deadline: context.deadline,
-      signal: context.signal,
-      onAttempt: context.onTavilyAttempt,
-    });
-    const parsed = tavilySearchResponse.safeParse(answer);
-    if (!parsed.success) throw new TavilyError('bad_response', 'Tavily answered search with an unexpected shape');
-    const data = parsed.data;
+    const data = await requestTavily(context, 'search', args, tavilySearchAnswer);
+    const images = toImages(data.images);
     return {
       query: data.query ?? args.query,
       ...(data.answer ? { answer: data.answer } : {}),
@@ -126,14 +174,8 @@ export const webSearch = defineTool({
         ...(result.published_date ? { published_date: result.published_date } : {}),
         ...(result.raw_content ? { raw_content: result.raw_content } : {}),
       })),
-      ...(data.images && data.images.length > 0
-        ? {
-            images: data.images.map((image) =>
-              typeof image === 'string' ? { url: image } : { url: image.url, ...(image.description ? { description: image.description } : {}) },
-            ),
-          }
-        : {}),
-      ...(typeof data.response_time === 'number' ? { response_time: data.response_time } : {}),
+      ...(images ? { images } : {}),
+      ...(data.response_time !== undefined ? { response_time: data.response_time } : {}),
     };
   },
   render(result) {
@@ -142,14 +184,12 @@ export const webSearch = defineTool({
     if (result.results.length === 0) lines.push('No results. Try other keywords, a wider time range, or fewer domain filters.');
     result.results.forEach((item, index) => {
       const published = item.published_date ? ` (${oneLine(item.published_date, 40)})` : '';
-      lines.push(`${index + 1}. [${oneLine(item.title, 200) || item.url}](${item.url})${published}`);
+      lines.push(`${index + 1}. ${markdownLink(item.title, item.url)}${published}`);
       if (item.content) lines.push(`   ${oneLine(item.content, 2_000)}`);
-      if (item.raw_content) lines.push('', '   <page-content>', item.raw_content.trim(), '   </page-content>', '');
+      if (item.raw_content) lines.push(...pageContentBlock(item.raw_content), '');
     });
-    if (result.images?.length) {
-      lines.push('', '**Images:**');
-      for (const image of result.images) lines.push(`- ${image.url}${image.description ? ` — ${oneLine(image.description, 200)}` : ''}`);
-    }
+    const images = renderImages(result.images, '**Images:**');
+    if (images.length) lines.push('', ...images);
     if (result.notice) lines.push('', `_${result.notice}_`);
     return lines.join('\n');
   },

@@ -1,0 +1,90 @@
+/**
+ * Deployed, the MCP function reads the Tavily key from an SSM SecureString
+ * with Powertools Parameters. Here the real AWS SDK talks to a loopback SSM,
+ * through the same local stack and MCP SDK client as everything else.
+ */
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { startLocalStack, type LocalStack } from '../../local/stack.js';
+import { startFakeSsm, type FakeSsm } from '../fixtures/fake-ssm.js';
+import { startFakeTavily, type FakeTavily } from '../fixtures/fake-tavily.js';
+import { startTokenIssuer, type TokenIssuer } from '../fixtures/token-issuer.js';
+
+const PARAMETER = '/web-search-mcp/tavily-api-key';
+let issuer: TokenIssuer;
+let tavily: FakeTavily;
+let ssm: FakeSsm;
+let stack: LocalStack;
+
+beforeAll(async () => {
+  issuer = await startTokenIssuer({ audience: () => stack.resourceIdentifier });
+  tavily = await startFakeTavily('tvly-from-ssm');
+  ssm = await startFakeSsm();
+  stack = await startLocalStack({
+    port: 0,
+    hosts: ['127.0.0.1'],
+    publicHost: '127.0.0.1',
+    environmentUrl: issuer.environmentUrl,
+    resourceId: issuer.resourceId,
+    tavilyApiKeyParameter: PARAMETER,
+    tavilyApiBaseUrl: tavily.url,
+    extraEnvironment: ssm.environment,
+    onLog: () => undefined,
+  });
+});
+
+afterAll(async () => {
+  await stack?.close();
+  await Promise.all([tavily?.close(), ssm?.close(), issuer?.close()]);
+});
+
+async function callSearch() {
+  const client = new Client({ name: 'ssm-test', version: '1.0.0' });
+  await client.connect(
+    new StreamableHTTPClientTransport(new URL(stack.mcpUrl), {
+      requestInit: { headers: { Authorization: `Bearer ${await issuer.mint()}` } },
+    }),
+  );
+  try {
+    return await client.callTool({ name: 'web_search', arguments: { query: 'ssm' } });
+  } finally {
+    await client.close();
+  }
+}
+
+const text = (result: Awaited<ReturnType<typeof callSearch>>) => (result.content as Array<{ text: string }>)[0]!.text;
+
+test('a missing parameter: an isError result telling the operator how to create it', async () => {
+  const result = await callSearch();
+  expect(result.isError).toBe(true);
+  expect(text(result)).toContain(`aws ssm put-parameter --name ${PARAMETER} --type SecureString`);
+  expect(tavily.requests).toHaveLength(0);
+});
+
+test('the key is read decrypted from SSM, sent to Tavily, and cached between calls', async () => {
+  ssm.parameters.set(PARAMETER, 'tvly-from-ssm');
+  const before = ssm.requests.length;
+  const first = await callSearch();
+  expect(first.isError).toBeFalsy();
+  expect(tavily.requests.at(-1)!.headers.authorization).toBe('Bearer tvly-from-ssm');
+  const lookups = ssm.requests.slice(before);
+  expect(lookups).toEqual([{ target: 'AmazonSSM.GetParameter', body: { Name: PARAMETER, WithDecryption: true } }]);
+
+  const second = await callSearch();
+  expect(second.isError).toBeFalsy();
+  // Same instance, within maxAge: no second read.
+  expect(ssm.requests.length - before).toBe(1);
+});
+
+test('initialize and tools/list never touch SSM', async () => {
+  const before = ssm.requests.length;
+  const client = new Client({ name: 'ssm-test', version: '1.0.0' });
+  await client.connect(
+    new StreamableHTTPClientTransport(new URL(stack.mcpUrl), {
+      requestInit: { headers: { Authorization: `Bearer ${await issuer.mint()}` } },
+    }),
+  );
+  await client.listTools();
+  await client.close();
+  expect(ssm.requests.length).toBe(before);
+});

@@ -37,6 +37,10 @@ function headerValue(event: APIGatewayProxyEvent, name: string): string | undefi
  */
 export function toRequest(event: APIGatewayProxyEvent): Request {
   const host = headerValue(event, 'host') ?? event.requestContext?.domainName ?? 'localhost';
+  // A host name, an IPv4 or bracketed IPv6 address, and a port: nothing that could add a path or query.
+  if (!/^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/.test(host)) {
+    throw new BadRequestError('The Host header is not a valid host.');
+  }
   const protocol = headerValue(event, 'x-forwarded-proto') === 'http' ? 'http' : 'https';
   let url: URL;
   try {

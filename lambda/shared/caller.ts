@@ -37,6 +37,7 @@ export function callerFromContext(context: Readonly<Record<string, unknown>> | u
   };
 }
 
+/** Expired past the tolerance, on the same boundary as jose's check in the authorizer. */
 export function isExpired(caller: Caller, nowMs: number): boolean {
-  return caller.exp + CLOCK_TOLERANCE_SECONDS < Math.floor(nowMs / 1000);
+  return caller.exp + CLOCK_TOLERANCE_SECONDS <= Math.floor(nowMs / 1000);
 }

@@ -111,10 +111,10 @@ const originList: Convert<readonly string[]> = (text) => {
     const anyPort = entry.endsWith(':*');
     const url = webUrl(anyPort ? entry.slice(0, -2) : entry);
     if (!url || url.pathname !== '/' || entry.endsWith('/')) return undefined;
-    if (anyPort && !isLoopbackHost(url.hostname)) return undefined;
+    if (anyPort && (!isLoopbackHost(url.hostname) || url.port !== '')) return undefined;
     normalized.push(anyPort ? `${url.origin}:*` : url.origin);
   }
-  return normalized;
+  return [...new Set(normalized)];
 };
 
 /** The MCP tools, by name: the tool-to-scopes table may only name these. */

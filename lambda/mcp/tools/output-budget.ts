@@ -47,6 +47,22 @@ function largestArray(value: unknown, best: unknown[] | undefined = undefined): 
 
 const size = (value: unknown) => JSON.stringify(value).length;
 
+/** Room a cut marker (` …[123456 characters cut]`) takes, allowed for when deciding how much to cut. */
+const MARKER_ALLOWANCE = 32;
+
+/** The highest length L (at least the floor) such that cutting every string down to L removes `needed` characters. */
+function waterLevel(lengths: readonly number[], needed: number): number {
+  const sorted = [...lengths].sort((a, b) => b - a);
+  let removed = 0;
+  for (let i = 0; i < sorted.length; i++) {
+    const next = Math.max(sorted[i + 1] ?? MIN_STRING_CHARS, MIN_STRING_CHARS);
+    const step = (i + 1) * (sorted[i]! - next);
+    if (removed + step >= needed) return Math.max(MIN_STRING_CHARS, Math.floor(sorted[i]! - (needed - removed) / (i + 1)));
+    removed += step;
+  }
+  return MIN_STRING_CHARS;
+}
+
 export function fitToBudget<T>(input: T, budgetChars: number): BudgetResult<T> {
   if (size(input) <= budgetChars) return { value: input, notice: undefined };
   const value = structuredClone(input);
@@ -54,33 +70,24 @@ export function fitToBudget<T>(input: T, budgetChars: number): BudgetResult<T> {
   let cutStrings = 0;
   let droppedItems = 0;
 
-  for (let round = 0; round < 8 && size(value) > budgetChars; round++) {
-    const excess = size(value) - budgetChars;
-    const slots = stringSlots(value).filter((slot) => slot.length > MIN_STRING_CHARS);
-    if (slots.length === 0) break;
-    // Water-filling: the highest cap L with sum(max(0, len - L)) >= excess (plus room for markers).
-    const lengths = slots.map((slot) => slot.length).sort((a, b) => b - a);
-    const needed = excess + slots.length * 64;
-    let cap = MIN_STRING_CHARS;
-    let removed = 0;
-    for (let i = 0; i < lengths.length; i++) {
-      const next = lengths[i + 1] ?? MIN_STRING_CHARS;
-      const level = Math.max(next, MIN_STRING_CHARS);
-      if (removed + (i + 1) * (lengths[i]! - level) >= needed) {
-        cap = Math.max(MIN_STRING_CHARS, Math.floor(lengths[i]! - (needed - removed) / (i + 1)));
-        break;
-      }
-      removed += (i + 1) * (lengths[i]! - level);
-      cap = level;
-    }
-    for (const slot of slots) {
-      if (slot.length <= cap) continue;
-      const text = (slot.holder as Record<string | number, string>)[slot.key]!;
-      const omitted = text.length - cap;
-      (slot.holder as Record<string | number, string>)[slot.key] = `${text.slice(0, cap)} …[${omitted} characters cut]`;
-      cutChars += omitted;
-      cutStrings += 1;
-    }
+  // Cut long strings once each, down to a common level: the longest lose the most.
+  // Lengths are counted before JSON escaping, so the estimate errs on cutting enough.
+  const slots = stringSlots(value).filter((slot) => slot.length > MIN_STRING_CHARS + MARKER_ALLOWANCE);
+  const excess = size(value) - budgetChars;
+  const lengths = slots.map((slot) => slot.length);
+  let level = waterLevel(lengths, excess);
+  for (let i = 0; i < 3; i++) {
+    const cuts = lengths.filter((length) => length - level > MARKER_ALLOWANCE).length;
+    level = waterLevel(lengths, excess + cuts * MARKER_ALLOWANCE);
+  }
+  for (const slot of slots) {
+    if (slot.length - level <= MARKER_ALLOWANCE) continue; // the marker would cost more than the cut saves
+    const holder = slot.holder as Record<string | number, string>;
+    const text = holder[slot.key]!;
+    const omitted = text.length - level;
+    holder[slot.key] = `${text.slice(0, level)} …[${omitted} characters cut]`;
+    cutChars += omitted;
+    cutStrings += 1;
   }
 
   while (size(value) > budgetChars) {
@@ -101,9 +108,13 @@ export function fitToBudget<T>(input: T, budgetChars: number): BudgetResult<T> {
   return { value, notice };
 }
 
-/** Cut a rendered text to the budget, saying so at the end. */
+/** Cut a rendered text to the budget, saying at the end how much was cut. */
 export function capText(text: string, budgetChars: number): string {
   if (text.length <= budgetChars) return text;
-  const note = `\n\n…[${text.length - budgetChars} characters cut to stay within the response size limit]`;
-  return text.slice(0, Math.max(0, budgetChars - note.length)) + note;
+  const note = (cut: number) => `\n\n…[${cut} characters cut to stay within the response size limit]`;
+  // The note's length depends on the number in it: settle on a length that fills the budget exactly.
+  let kept = budgetChars - note(text.length).length;
+  for (let i = 0; i < 3 && kept > 0; i++) kept = budgetChars - note(text.length - kept).length;
+  if (kept <= 0) return text.slice(0, budgetChars);
+  return text.slice(0, kept) + note(text.length - kept);
 }

@@ -13,7 +13,7 @@ export function toolFailureMessage(error: unknown, tool: Pick<ToolDefinition, 't
   const status = error.status ? ` (HTTP ${error.status})` : '';
   switch (error.kind) {
     case 'bad_request':
-      return `Tavily refused the request${status}: ${error.detail ?? 'one of the parameters is not valid'}. Fix that parameter and call the tool again.`;
+      return `Tavily refused the request${status}: ${(error.detail ?? 'one of the parameters is not valid').replace(/[.\s]+$/, '')}. Fix that parameter and call the tool again.`;
     case 'invalid_key':
       return `Tavily refused this server's API key${status}. The operator must store a valid key in the SSM parameter (TAVILY_API_KEY_PARAMETER, or TAVILY_API_KEY in the local stack). Retrying will not help.`;
     case 'rate_limited':

@@ -1,0 +1,340 @@
+import {
+  createTavilyClient,
+  retryAfterMs,
+  TavilyError,
+  type CallOptions,
+  type TavilyClientOptions,
+} from '../../../lambda/mcp/tavily.js';
+import { startFakeTavily, TAVILY_ERRORS, tavilyError, type FakeTavily } from '../../fixtures/fake-tavily.js';
+import { unusedLoopbackUrl } from '../helpers/loopback-server.js';
+
+let tavily: FakeTavily;
+let clock: number;
+let sleeps: number[];
+
+beforeAll(async () => {
+  tavily = await startFakeTavily('tvly-unit-key');
+});
+
+afterAll(async () => {
+  await tavily?.close();
+});
+
+beforeEach(() => {
+  tavily.reset();
+  clock = 1_800_000_000_000;
+  sleeps = [];
+});
+
+/** A client whose time only moves when it sleeps: every delay it asks for is recorded, none is waited. */
+function client(options: Partial<TavilyClientOptions> = {}) {
+  return createTavilyClient({
+    baseUrl: tavily.url,
+    apiKey: async () => tavily.apiKey,
+    random: () => 0.5,
+    now: () => clock,
+    sleep: async (ms) => {
+      sleeps.push(ms);
+      clock += ms;
+    },
+    ...options,
+  });
+}
+
+const within = (ms: number, more: Partial<CallOptions> = {}): CallOptions => ({ deadline: clock + ms, ...more });
+
+async function tavilyFailure(promise: Promise<unknown>): Promise<TavilyError> {
+  try {
+    await promise;
+  } catch (error) {
+    expect(error).toBeInstanceOf(TavilyError);
+    return error as TavilyError;
+  }
+  throw new Error('expected a TavilyError');
+}
+
+describe('a successful call', () => {
+  test('POSTs the JSON body to {base}/{endpoint} with the server’s own Bearer key and returns the parsed answer', async () => {
+    const answer = await client().call('search', { query: 'mcp', max_results: 2 }, within(20_000));
+    expect(answer).toMatchObject({ query: 'mcp', results: [{ url: 'https://example.com/mcp/1' }, { url: 'https://example.com/mcp/2' }] });
+    expect(tavily.requests).toHaveLength(1);
+    const [request] = tavily.requests;
+    expect(request!.endpoint).toBe('search');
+    expect(request!.method).toBe('POST');
+    expect(request!.headers.authorization).toBe('Bearer tvly-unit-key');
+    expect(request!.headers['content-type']).toBe('application/json');
+    expect(request!.headers.accept).toBe('application/json');
+    expect(request!.rawBody).toBe('{"query":"mcp","max_results":2}');
+    expect(sleeps).toEqual([]);
+  });
+
+  test('a trailing slash on the base URL is dropped', async () => {
+    await client({ baseUrl: `${tavily.url}//` }).call('map', { url: 'https://example.com' }, within(20_000));
+    expect(tavily.requests.map((request) => request.endpoint)).toEqual(['map']);
+  });
+
+  test('the key is resolved per call, not at creation', async () => {
+    let resolved = 0;
+    const lazy = client({
+      apiKey: async () => {
+        resolved += 1;
+        return tavily.apiKey;
+      },
+    });
+    expect(resolved).toBe(0);
+    await lazy.call('search', { query: 'a' }, within(20_000));
+    expect(resolved).toBe(1);
+  });
+
+  test('onAttempt hears each attempt’s status', async () => {
+    tavily.enqueue('search', tavilyError(503));
+    const statuses: number[] = [];
+    await client().call('search', { query: 'a' }, within(20_000, { onAttempt: (status) => statuses.push(status) }));
+    expect(statuses).toEqual([503, 200]);
+  });
+});
+
+describe('retries', () => {
+  test('429 is retried after Tavily’s Retry-After when it is longer than the backoff', async () => {
+    tavily.enqueue('search', { kind: 'status', status: 429, headers: { 'Retry-After': '2' } });
+    const answer = await client().call('search', { query: 'a' }, within(20_000));
+    expect(answer).toMatchObject({ query: 'a' });
+    expect(sleeps).toEqual([2_000]);
+    expect(tavily.requests).toHaveLength(2);
+  });
+
+  test('5xx without Retry-After: exponential backoff with jitter (random 0.5: 125 ms, then 250 ms)', async () => {
+    tavily.enqueue('extract', tavilyError(500), tavilyError(502));
+    await client().call('extract', { urls: ['https://example.com'] }, within(20_000));
+    expect(sleeps).toEqual([125, 250]);
+    expect(tavily.requests).toHaveLength(3);
+  });
+
+  test('the jitter scales the backoff: random 0 means no wait, random 1 the full base delay', async () => {
+    tavily.enqueue('search', tavilyError(503));
+    await client({ random: () => 0 }).call('search', { query: 'a' }, within(20_000));
+    tavily.enqueue('search', tavilyError(503));
+    await client({ random: () => 0.999, baseDelayMs: 1_000 }).call('search', { query: 'a' }, within(20_000));
+    expect(sleeps).toEqual([0, 999]);
+  });
+
+  test('the backoff wins over a shorter Retry-After', async () => {
+    tavily.enqueue('search', { kind: 'status', status: 429, headers: { 'Retry-After': '0' } });
+    await client({ baseDelayMs: 1_000 }).call('search', { query: 'a' }, within(20_000));
+    expect(sleeps).toEqual([500]);
+  });
+
+  test('a Retry-After date is honoured', async () => {
+    const at = new Date(clock + 3_000).toUTCString();
+    tavily.enqueue('search', { kind: 'status', status: 429, headers: { 'Retry-After': at } });
+    await client().call('search', { query: 'a' }, within(20_000));
+    expect(sleeps).toEqual([3_000]);
+  });
+
+  test('after maxAttempts (3) the last error is thrown', async () => {
+    tavily.always('search', tavilyError(503));
+    const error = await tavilyFailure(client().call('search', { query: 'a' }, within(20_000)));
+    expect(error.kind).toBe('unavailable');
+    expect(error.status).toBe(503);
+    expect(error.message).toBe('Tavily is unavailable (HTTP 503)');
+    expect(tavily.requests).toHaveLength(3);
+    expect(sleeps).toEqual([125, 250]);
+  });
+
+  test('maxAttempts can be lowered', async () => {
+    tavily.always('search', tavilyError(429));
+    const error = await tavilyFailure(client({ maxAttempts: 1 }).call('search', { query: 'a' }, within(20_000)));
+    expect(error).toMatchObject({ kind: 'rate_limited', status: 429, message: 'Tavily rate limit reached' });
+    expect(tavily.requests).toHaveLength(1);
+    expect(sleeps).toEqual([]);
+  });
+
+  test('a connection failure is retried, then reported as unavailable', async () => {
+    const down = client({ baseUrl: await unusedLoopbackUrl() });
+    const error = await tavilyFailure(down.call('search', { query: 'a' }, within(20_000)));
+    expect(error.kind).toBe('unavailable');
+    expect(error.status).toBeUndefined();
+    expect(error.message).toBe('Tavily could not be reached (TypeError)');
+    expect(sleeps).toEqual([125, 250]);
+  });
+
+  test.each([
+    [400, 'bad_request', 'Tavily refused the request parameters'],
+    [401, 'invalid_key', 'Tavily refused the API key'],
+    [403, 'invalid_key', 'Tavily refused the API key'],
+    [432, 'plan_limit', "Tavily plan's credit limit reached"],
+    [433, 'paygo_limit', 'Tavily pay-as-you-go limit reached'],
+    [404, 'bad_request', 'Tavily answered HTTP 404'],
+  ])('HTTP %d is never retried: %s', async (status, kind, message) => {
+    tavily.enqueue('crawl', { kind: 'status', status, body: { detail: { error: TAVILY_ERRORS[status] ?? 'error' } }, headers: { 'Retry-After': '1' } });
+    const error = await tavilyFailure(client().call('crawl', { url: 'https://example.com' }, within(20_000)));
+    expect(error).toMatchObject({ kind, status, message });
+    expect(error.name).toBe('TavilyError');
+    expect(tavily.requests).toHaveLength(1);
+    expect(sleeps).toEqual([]);
+  });
+
+  test('no retry is started when the wait plus a useful attempt would pass the deadline', async () => {
+    tavily.enqueue('search', { kind: 'status', status: 429, headers: { 'Retry-After': '2' } });
+    // 2 s of waiting + 1 s for the attempt > 2.5 s left.
+    const error = await tavilyFailure(client().call('search', { query: 'a' }, within(2_500)));
+    expect(error.kind).toBe('rate_limited');
+    expect(tavily.requests).toHaveLength(1);
+    expect(sleeps).toEqual([]);
+  });
+
+  test('a retry that just fits the deadline is made', async () => {
+    tavily.enqueue('search', { kind: 'status', status: 429, headers: { 'Retry-After': '2' } });
+    await client().call('search', { query: 'a' }, within(3_000));
+    expect(sleeps).toEqual([2_000]);
+    expect(tavily.requests).toHaveLength(2);
+  });
+});
+
+describe('time limits', () => {
+  test('a deadline already passed: timeout, nothing sent', async () => {
+    const error = await tavilyFailure(client().call('search', { query: 'a' }, { deadline: clock }));
+    expect(error).toMatchObject({ kind: 'timeout', message: 'The deadline passed before Tavily answered' });
+    expect(tavily.requests).toHaveLength(0);
+  });
+
+  test('Tavily not answering before the deadline: timeout, not retried', async () => {
+    tavily.enqueue('search', { kind: 'hang' });
+    const attempts: number[] = [];
+    const error = await tavilyFailure(
+      client().call('search', { query: 'a' }, within(150, { onAttempt: (status) => attempts.push(status) })),
+    );
+    expect(error).toMatchObject({ kind: 'timeout', message: 'Tavily did not answer in time' });
+    expect(error.status).toBeUndefined();
+    expect(attempts).toEqual([0]);
+    expect(tavily.requests).toHaveLength(1);
+    expect(sleeps).toEqual([]);
+  });
+
+  test('a cancelled call: timeout "cancelled", not retried', async () => {
+    tavily.enqueue('search', { kind: 'hang' });
+    const controller = new AbortController();
+    const call = client().call('search', { query: 'a' }, within(20_000, { signal: controller.signal }));
+    setTimeout(() => controller.abort(), 50);
+    const error = await tavilyFailure(call);
+    expect(error).toMatchObject({ kind: 'timeout', message: 'The request was cancelled' });
+    expect(tavily.requests).toHaveLength(1);
+  });
+});
+
+describe('answers that cannot be used', () => {
+  test('a 200 that is not JSON: bad_response', async () => {
+    tavily.enqueue('search', { kind: 'raw', status: 200, text: '<html>hello</html>' });
+    const error = await tavilyFailure(client().call('search', { query: 'a' }, within(20_000)));
+    expect(error).toMatchObject({ kind: 'bad_response', status: 200, message: 'Tavily answered with something that is not JSON' });
+    expect(tavily.requests).toHaveLength(1);
+  });
+
+  test('an answer over the size limit: bad_response, not retried', async () => {
+    tavily.enqueue('search', { kind: 'huge', bytes: 256 * 1024 });
+    const error = await tavilyFailure(client({ maxResponseBytes: 64 * 1024 }).call('search', { query: 'a' }, within(20_000)));
+    expect(error).toMatchObject({ kind: 'bad_response', status: 200, message: "Tavily's answer exceeds 65536 bytes" });
+    expect(tavily.requests).toHaveLength(1);
+  });
+
+  test('an answer at the size limit is read', async () => {
+    const body = { results: [], padding: 'x'.repeat(1000) };
+    tavily.enqueue('search', { kind: 'json', body });
+    expect(await client({ maxResponseBytes: JSON.stringify(body).length }).call('search', { query: 'a' }, within(20_000))).toEqual(body);
+  });
+});
+
+describe('Tavily’s own explanation of a 400', () => {
+  const detailOf = async (body: unknown) => {
+    tavily.enqueue('search', { kind: 'status', status: 400, body });
+    return (await tavilyFailure(client().call('search', { query: 'a' }, within(20_000)))).detail;
+  };
+
+  test('detail.error is passed on', async () => {
+    expect(await detailOf({ detail: { error: TAVILY_ERRORS[400] } })).toBe('Invalid topic. Must be one of general, news or finance.');
+  });
+
+  test('control characters and line breaks become single spaces; ends are trimmed', async () => {
+    expect(await detailOf({ detail: { error: '\n Invalid query.\r\n\u0000Use fewer words.\u001b[31m \t' } })).toBe(
+      'Invalid query. Use fewer words. [31m',
+    );
+  });
+
+  test('more than 300 characters is cut to 297 and an ellipsis', async () => {
+    const detail = await detailOf({ detail: { error: 'e'.repeat(400) } });
+    expect(detail).toBe(`${'e'.repeat(297)}...`);
+    expect(detail).toHaveLength(300);
+  });
+
+  test('other shapes: detail as a string, error, message', async () => {
+    expect(await detailOf({ detail: 'plain detail' })).toBe('plain detail');
+    expect(await detailOf({ error: 'top-level error' })).toBe('top-level error');
+    expect(await detailOf({ message: 'a message' })).toBe('a message');
+  });
+
+  test('no usable text: no detail', async () => {
+    expect(await detailOf({ detail: { error: 42 } })).toBeUndefined();
+    expect(await detailOf([])).toBeUndefined();
+    tavily.enqueue('search', { kind: 'raw', status: 400, text: 'Bad Request <b>raw</b>' });
+    expect((await tavilyFailure(client().call('search', { query: 'a' }, within(20_000)))).detail).toBeUndefined();
+  });
+
+  test('a 401’s text is never passed on', async () => {
+    tavily.enqueue('search', { kind: 'status', status: 401, body: { detail: { error: 'key tvly-abc is revoked' } } });
+    const error = await tavilyFailure(client().call('search', { query: 'a' }, within(20_000)));
+    expect(error.detail).toBeUndefined();
+    expect(error.message).not.toContain('tvly');
+  });
+
+  test('the wrong key is refused by Tavily as invalid_key', async () => {
+    const error = await tavilyFailure(client({ apiKey: async () => 'tvly-wrong' }).call('search', { query: 'a' }, within(20_000)));
+    expect(error).toMatchObject({ kind: 'invalid_key', status: 401 });
+  });
+});
+
+describe('the API key', () => {
+  test('a key that cannot be had: missing_key with the provider’s message, nothing sent', async () => {
+    const error = await tavilyFailure(
+      client({
+        apiKey: async () => {
+          throw new Error('TAVILY_API_KEY is not set');
+        },
+      }).call('search', { query: 'a' }, within(20_000)),
+    );
+    expect(error).toMatchObject({ kind: 'missing_key', message: 'TAVILY_API_KEY is not set' });
+    expect(tavily.requests).toHaveLength(0);
+  });
+
+  test('a TavilyError from the provider is passed through unchanged', async () => {
+    const original = new TavilyError('invalid_key', 'The SSM parameter holds no key');
+    const error = await tavilyFailure(
+      client({
+        apiKey: async () => {
+          throw original;
+        },
+      }).call('search', { query: 'a' }, within(20_000)),
+    );
+    expect(error).toBe(original);
+  });
+});
+
+describe('retryAfterMs', () => {
+  const now = Date.parse('2026-11-23T10:00:00Z');
+
+  test('seconds', () => {
+    expect(retryAfterMs('3', now)).toBe(3_000);
+    expect(retryAfterMs(' 10 ', now)).toBe(10_000);
+    expect(retryAfterMs('0', now)).toBe(0);
+  });
+
+  test('an HTTP date, as time from now; a past date is 0', () => {
+    expect(retryAfterMs('Mon, 23 Nov 2026 10:00:05 GMT', now)).toBe(5_000);
+    expect(retryAfterMs('Mon, 23 Nov 2026 09:59:00 GMT', now)).toBe(0);
+  });
+
+  test('absent or unparseable', () => {
+    expect(retryAfterMs(null, now)).toBeUndefined();
+    expect(retryAfterMs('', now)).toBeUndefined();
+    expect(retryAfterMs('soon', now)).toBeUndefined();
+  });
+});

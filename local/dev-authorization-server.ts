@@ -67,6 +67,12 @@ export interface DevAuthorizationServerOptions {
    * token that no resource server here accepts.
    */
   readonly defaultResource?: string;
+  /**
+   * The resource `resourceId` stands for (Scalekit registers one server URL per
+   * resource id): only tokens for it carry the id as second audience, so a token
+   * for any other resource is not accepted in its place. Default: `defaultResource`.
+   */
+  readonly protectedResource?: string;
   /** The client allowed the client_credentials grant. Unset: none. */
   readonly m2mClient?: MachineClient;
   /** Default 300. */
@@ -427,6 +433,7 @@ function checkedOptions(options: DevAuthorizationServerOptions) {
     refreshTokenTtlSeconds,
     allowedResource,
     defaultResource: options.defaultResource,
+    protectedResource: options.protectedResource ?? options.defaultResource,
     m2mClient,
     devUser,
     collapseAuthorizationRedirects: options.collapseAuthorizationRedirects ?? true,
@@ -594,7 +601,8 @@ function createRoute({
         // resource id as a second one, and resource servers may check either.
         jwt: (_ctx, _token, jwt) => {
           const audiences = [jwt.payload.aud].flat().filter((value): value is string => typeof value === 'string' && value !== '');
-          if (!audiences.includes(settings.resourceId)) audiences.push(settings.resourceId);
+          const forProtectedResource = settings.protectedResource === undefined || audiences.includes(settings.protectedResource);
+          if (forProtectedResource && !audiences.includes(settings.resourceId)) audiences.push(settings.resourceId);
           jwt.payload.aud = audiences;
         },
       },

@@ -11,6 +11,7 @@ import {
   DEFAULT_REQUIRED_SCOPES,
   DEFAULT_TAVILY_API_BASE_URL,
   defaultToolScopes,
+  scopesSupported,
   type ToolScopes,
 } from '../lambda/shared/settings.js';
 import { LocalGateway, listen, type AccessLogEntry } from './gateway.js';
@@ -26,8 +27,13 @@ export interface LocalStackOptions {
   readonly hosts?: readonly string[];
   /** The host name clients use, which the resource identifier must match (`localhost` and `127.0.0.1` differ). */
   readonly publicHost?: string;
-  readonly environmentUrl: string;
-  readonly resourceId: string;
+  /**
+   * The authorization server: a Scalekit environment (or any server shaped like one), or
+   * a function that starts one once the stack knows its resource identifier and scopes.
+   */
+  readonly authorizationServer:
+    | { readonly environmentUrl: string; readonly resourceId: string }
+    | ((resource: { resourceIdentifier: string; scopes: readonly string[] }) => Promise<StartedAuthorizationServer>);
   /** Default: the local MCP endpoint URL. */
   readonly resourceIdentifier?: string;
   readonly requiredScopes?: readonly string[];
@@ -45,11 +51,19 @@ export interface LocalStackOptions {
   readonly onAccessLog?: (entry: AccessLogEntry) => void;
 }
 
+export interface StartedAuthorizationServer {
+  readonly environmentUrl: string;
+  readonly resourceId: string;
+  close(): Promise<void>;
+}
+
 export interface LocalStack {
   readonly baseUrl: string;
   readonly mcpUrl: string;
   readonly protectedResourceMetadataUrl: string;
   readonly resourceIdentifier: string;
+  readonly environmentUrl: string;
+  readonly resourceId: string;
   readonly port: number;
   readonly gateway: LocalGateway;
   readonly pools: Readonly<Record<FunctionName, FunctionPool>>;
@@ -69,14 +83,33 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const urls = publicUrls(baseUrl);
   const resourceIdentifier = options.resourceIdentifier ?? urls.mcpUrl;
   const requiredScopes = options.requiredScopes ?? DEFAULT_REQUIRED_SCOPES;
+  const toolScopes = options.toolScopes ?? defaultToolScopes();
   const allowedOrigins = options.allowedOrigins ?? LOOPBACK_ORIGINS;
 
+  let authorizationServer: StartedAuthorizationServer | undefined;
+  let environmentUrl: string;
+  let resourceId: string;
+  try {
+    if (typeof options.authorizationServer === 'function') {
+      authorizationServer = await options.authorizationServer({
+        resourceIdentifier,
+        scopes: scopesSupported(requiredScopes, toolScopes),
+      });
+      ({ environmentUrl, resourceId } = authorizationServer);
+    } else {
+      ({ environmentUrl, resourceId } = options.authorizationServer);
+    }
+  } catch (error) {
+    await server.close();
+    throw error;
+  }
+
   const environmentInput = {
-    environmentUrl: options.environmentUrl,
-    resourceId: options.resourceId,
+    environmentUrl,
+    resourceId,
     resourceIdentifier,
     requiredScopes,
-    toolScopes: options.toolScopes ?? defaultToolScopes(),
+    toolScopes,
     toolOutputBudgetChars: options.toolOutputBudgetChars ?? 1_000_000,
     allowedOrigins,
     apiBaseUrl: baseUrl,
@@ -110,12 +143,15 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     mcpUrl: urls.mcpUrl,
     protectedResourceMetadataUrl: urls.protectedResourceMetadataUrl,
     resourceIdentifier,
+    environmentUrl,
+    resourceId,
     port: server.port,
     gateway,
     pools,
     async close() {
       await server.close();
       await Promise.all(Object.values(pools).map((pool) => pool.close()));
+      await authorizationServer?.close();
     },
   };
 }

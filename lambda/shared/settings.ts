@@ -202,6 +202,26 @@ export const definitions = {
   throttleRateLimit: setting('requests per second for the whole stage, from 1 to 10000', integer(1, 10_000), { value: 50 }),
   throttleBurstLimit: setting('a burst size for the whole stage, from 1 to 5000', integer(1, 5000), { value: 100 }),
   apiBaseUrl: setting('the public base URL of the API (set by the stack or the local gateway)', baseUrl, { required: true }),
+  logLevel: setting('one of DEBUG, INFO, WARN, ERROR', (text) => (/^(DEBUG|INFO|WARN|ERROR)$/i.test(text) ? text.toUpperCase() : undefined), {
+    value: 'INFO',
+  }),
+  // The local stack's own settings (npm run dev).
+  environmentUrlIfSet: optionalSetting(
+    'the Scalekit environment URL, e.g. https://acme.scalekit.com (unset: the embedded development authorization server)',
+    baseUrl,
+  ),
+  resourceIdIfSet: optionalSetting('the Scalekit resource id of this MCP server, like res_1234567890', (text) =>
+    resourceIdPattern.test(text) ? text : undefined,
+  ),
+  port: setting('a TCP port from 1 to 65535', integer(1, 65_535), { value: 10_000 }),
+  tokenLifetimeSeconds: setting('whole seconds from 1 to 86400', integer(1, 86_400), { value: 300 }),
+  portIfSet: optionalSetting('a TCP port from 1 to 65535', integer(1, 65_535)),
+  clientId: setting('an OAuth client id (letters, digits, "-", "_", ".")', (text) => (/^[\w.-]{1,128}$/.test(text) ? text : undefined), {
+    value: 'dev-m2m-client',
+  }),
+  clientSecret: setting('an OAuth client secret of 8 to 256 printable characters', (text) =>
+    /^[\x21-\x7e]{8,256}$/.test(text) ? text : undefined,
+  { value: 'dev-m2m-secret' }),
   toolScopes: setting(
     `"tool=scope [scope...]" entries separated by ";" for tools among ${TOOL_NAMES.join(', ')}, e.g. "web_crawl=web-search:crawl"`,
     toolScopeTable,

@@ -1,0 +1,117 @@
+/**
+ * What `npm run dev` starts, from the same variables as the deployed stack:
+ * the local stack, and, when no Scalekit environment is configured, the
+ * embedded development authorization server it trusts instead.
+ */
+import type { FunctionName } from '../lib/routes.js';
+import { definitions as d, parseSettings, ConfigurationError } from '../lambda/shared/settings.js';
+import { startDevAuthorizationServer } from './dev-authorization-server.js';
+import type { AccessLogEntry } from './gateway.js';
+import { LOOPBACK_ORIGINS, startLocalStack, type LocalStack } from './stack.js';
+
+export const DEV_SETTINGS = {
+  port: ['PORT', d.port],
+  environmentUrl: ['SCALEKIT_ENVIRONMENT_URL', d.environmentUrlIfSet],
+  resourceId: ['SCALEKIT_RESOURCE_ID', d.resourceIdIfSet],
+  resourceIdentifier: ['RESOURCE_IDENTIFIER', d.resourceIdentifierOrDefault],
+  requiredScopes: ['REQUIRED_SCOPES', d.requiredScopes],
+  toolScopes: ['TOOL_SCOPES', d.toolScopes],
+  toolOutputBudgetChars: ['TOOL_OUTPUT_BUDGET_CHARS', d.toolOutputBudgetChars],
+  allowedOrigins: ['ALLOWED_ORIGINS', d.allowedOrigins],
+  authorizerCacheTtlSeconds: ['AUTHORIZER_CACHE_TTL_SECONDS', d.authorizerCacheTtlSeconds],
+  tavilyApiKey: ['TAVILY_API_KEY', d.tavilyApiKey],
+  tavilyApiBaseUrl: ['TAVILY_API_BASE_URL', d.tavilyApiBaseUrl],
+  logLevel: ['LOG_LEVEL', d.logLevel],
+  devAuthPort: ['DEV_AUTH_PORT', d.portIfSet],
+  devClientId: ['DEV_M2M_CLIENT_ID', d.clientId],
+  devClientSecret: ['DEV_M2M_CLIENT_SECRET', d.clientSecret],
+  devAccessTokenTtlSeconds: ['DEV_ACCESS_TOKEN_TTL_SECONDS', d.tokenLifetimeSeconds],
+} as const;
+
+export const DEV_RESOURCE_ID = 'res_dev';
+
+export interface DevStack {
+  readonly stack: LocalStack;
+  /** Set when the embedded development authorization server runs. */
+  readonly devAuthorizationServer?: {
+    readonly url: string;
+    readonly tokenEndpoint: string;
+    readonly clientId: string;
+    readonly clientSecret: string;
+  };
+  readonly tavilyConfigured: boolean;
+  close(): Promise<void>;
+}
+
+export interface DevStackOverrides {
+  /** Ports; 0 picks free ones (tests). */
+  readonly port?: number;
+  readonly devAuthPort?: number;
+  /** Addresses to listen on (default 127.0.0.1 and ::1). */
+  readonly hosts?: readonly string[];
+  readonly publicHost?: string;
+  readonly onLog?: (functionName: FunctionName, line: string) => void;
+  readonly onAccessLog?: (entry: AccessLogEntry) => void;
+}
+
+/** Start the development stack from environment variables (a parsed `.env` included). */
+export async function startDevStack(
+  environment: Readonly<Record<string, string | undefined>>,
+  overrides: DevStackOverrides = {},
+): Promise<DevStack> {
+  const settings = parseSettings(DEV_SETTINGS, environment, 'local stack settings');
+  if (settings.environmentUrl && !settings.resourceId) {
+    throw new ConfigurationError(
+      ['SCALEKIT_RESOURCE_ID: missing; with SCALEKIT_ENVIRONMENT_URL set, give the resource id of this MCP server in Scalekit (res_...)'],
+      'local stack settings',
+    );
+  }
+  const port = overrides.port ?? settings.port;
+  const publicHost = overrides.publicHost ?? 'localhost';
+  let devAuthorizationServer: DevStack['devAuthorizationServer'];
+
+  const stack = await startLocalStack({
+    port,
+    hosts: overrides.hosts,
+    publicHost,
+    authorizationServer: settings.environmentUrl
+      ? { environmentUrl: settings.environmentUrl, resourceId: settings.resourceId! }
+      : async ({ resourceIdentifier, scopes }) => {
+          const server = await startDevAuthorizationServer({
+            port: overrides.devAuthPort ?? settings.devAuthPort ?? (port === 0 ? 0 : port + 1),
+            publicHost,
+            resourceId: DEV_RESOURCE_ID,
+            scopes,
+            defaultResource: resourceIdentifier,
+            m2mClient: { clientId: settings.devClientId, clientSecret: settings.devClientSecret },
+            accessTokenTtlSeconds: settings.devAccessTokenTtlSeconds,
+          });
+          devAuthorizationServer = {
+            url: server.issuer,
+            tokenEndpoint: `${server.issuer}/oauth/token`,
+            clientId: settings.devClientId,
+            clientSecret: settings.devClientSecret,
+          };
+          return { environmentUrl: server.environmentUrl, resourceId: server.resourceId, close: () => server.close() };
+        },
+    resourceIdentifier: settings.resourceIdentifier,
+    requiredScopes: settings.requiredScopes,
+    toolScopes: settings.toolScopes,
+    toolOutputBudgetChars: settings.toolOutputBudgetChars,
+    // Unset locally means the loopback origins, so browser clients on any local port work.
+    allowedOrigins: environment.ALLOWED_ORIGINS?.trim() ? settings.allowedOrigins : LOOPBACK_ORIGINS,
+    authorizerCacheTtlSeconds: settings.authorizerCacheTtlSeconds,
+    tavilyApiKey: settings.tavilyApiKey,
+    tavilyApiBaseUrl: settings.tavilyApiBaseUrl,
+    extraEnvironment: { LOG_LEVEL: settings.logLevel },
+    onLog: overrides.onLog,
+    onAccessLog: overrides.onAccessLog,
+  });
+
+  return {
+    stack,
+    devAuthorizationServer,
+    tavilyConfigured: Boolean(settings.tavilyApiKey),
+    close: () => stack.close(),
+  };
+}

@@ -205,6 +205,13 @@ export class FunctionPool {
     return outcome;
   }
 
+  /** Retire every instance, as Lambda does after idling: the next invocation is a cold start. */
+  async recycle(): Promise<void> {
+    const retiring = [...this.instances];
+    this.instances.clear();
+    await Promise.all(retiring.map((instance) => instance.worker.terminate()));
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     for (const wake of this.waiting.splice(0)) wake();

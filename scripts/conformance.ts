@@ -1,0 +1,106 @@
+/**
+ * `npm run conformance`: the official MCP conformance suite against the local
+ * stack, for the scenarios that apply to this server (a stateless tools server).
+ *
+ * The suite cannot send a bearer token, so it talks to a loopback proxy that
+ * adds one, a client-credentials token from the embedded authorization server,
+ * the way a deployed server receives it from a real client. Everything else
+ * (Host, Origin, body) passes through untouched.
+ */
+import { spawn } from 'node:child_process';
+import { createServer, request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { startDevStack } from '../local/dev-stack.js';
+import { startFakeTavily } from '../test/fixtures/fake-tavily.js';
+
+export const CONFORMANCE = '@modelcontextprotocol/conformance@0.1.16';
+export const SCENARIOS = ['server-initialize', 'ping', 'tools-list', 'dns-rebinding-protection'] as const;
+
+/** A proxy on 127.0.0.1 that forwards to `target` with an Authorization header added. */
+async function startTokenProxy(target: URL, authorization: string) {
+  const server = createServer((incoming, outgoing) => {
+    const upstream = httpRequest(
+      {
+        host: target.hostname,
+        port: target.port,
+        method: incoming.method,
+        path: incoming.url,
+        headers: { ...incoming.headers, authorization },
+      },
+      (response) => {
+        outgoing.writeHead(response.statusCode ?? 502, response.headers);
+        response.pipe(outgoing);
+      },
+    );
+    upstream.on('error', () => {
+      outgoing.writeHead(502, { 'Content-Type': 'application/json' });
+      outgoing.end('{"error":"proxy_upstream_failed"}');
+    });
+    incoming.pipe(upstream);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+function runScenario(url: string, scenario: string): Promise<{ code: number; output: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('npx', ['-y', '-p', 'node@22', '-p', CONFORMANCE, 'conformance', 'server', '--url', url, '--scenario', scenario], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, NO_COLOR: '1' },
+    });
+    let output = '';
+    child.stdout.on('data', (chunk) => (output += chunk));
+    child.stderr.on('data', (chunk) => (output += chunk));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? 1, output }));
+  });
+}
+
+async function main() {
+  const tavily = await startFakeTavily();
+  const dev = await startDevStack(
+    { TAVILY_API_KEY: tavily.apiKey, TAVILY_API_BASE_URL: tavily.url },
+    { port: 0, devAuthPort: 0, hosts: ['127.0.0.1'], publicHost: '127.0.0.1', onLog: () => undefined },
+  );
+  let failures = 0;
+  try {
+    const { tokenEndpoint, clientId, clientSecret } = dev.devAuthorizationServer!;
+    const tokenResponse = await fetch(tokenEndpoint, {
+      method: 'POST',
+      headers: {
+        Authorization: `Basic ${Buffer.from(`${clientId}:${clientSecret}`).toString('base64')}`,
+        'Content-Type': 'application/x-www-form-urlencoded',
+      },
+      body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'web-search:read', resource: dev.stack.mcpUrl }),
+    });
+    if (!tokenResponse.ok) throw new Error(`no token from the embedded authorization server: HTTP ${tokenResponse.status}`);
+    const { access_token: token } = (await tokenResponse.json()) as { access_token: string };
+    const proxy = await startTokenProxy(new URL(dev.stack.baseUrl), `Bearer ${token}`);
+    try {
+      const url = `http://127.0.0.1:${proxy.port}/web-search/mcp`;
+      for (const scenario of SCENARIOS) {
+        const { code, output } = await runScenario(url, scenario);
+        const passed = code === 0;
+        if (!passed) failures += 1;
+        process.stdout.write(`${passed ? '✓' : '✗'} ${scenario}\n`);
+        if (!passed || process.env.VERBOSE) process.stdout.write(`${output.trim()}\n\n`);
+      }
+    } finally {
+      await proxy.close();
+    }
+  } finally {
+    await dev.close();
+    await tavily.close();
+  }
+  process.stdout.write(`conformance: ${SCENARIOS.length - failures} of ${SCENARIOS.length} scenarios passed\n`);
+  process.exit(failures === 0 ? 0 : 1);
+}
+
+void main();

@@ -3,6 +3,7 @@
  * to `NodejsFunction` (esbuild, no Docker) and the local gateway and the benchmark
  * run esbuild with the same ones, so what runs locally is what Lambda runs.
  */
+import { fileURLToPath } from 'node:url';
 import type { BuildOptions } from 'esbuild';
 
 /** Lambda's runtime, and the esbuild target that matches it. */
@@ -14,7 +15,19 @@ export const ESBUILD_TARGET = 'node22';
  * kilobytes that cold starts pay for, and only the MCP function uses it (SSM),
  * lazily, on its first tool call.
  */
-export const EXTERNAL_MODULES: readonly string[] = ['@aws-sdk/*', '@smithy/*'];
+export const EXTERNAL_MODULES: readonly string[] = ['@aws-sdk/*', '@smithy/*', ...TRACING_MODULES()];
+
+/**
+ * Tracing is opt-in. Its code (the Powertools tracer and the X-Ray SDK under it)
+ * is never bundled: with TRACING_ENABLED the stack attaches AWS's Powertools
+ * layer, which provides it, and without it nothing loads it.
+ */
+function TRACING_MODULES() {
+  return ['@aws-lambda-powertools/tracer', 'aws-xray-sdk-core'];
+}
+
+/** The Powertools version the bundles carry; the layer attached for tracing must be the same. */
+export const POWERTOOLS_VERSION = '2.35.0';
 
 /**
  * CommonJS output, not ESM: in an ESM bundle esbuild hoists every external
@@ -26,6 +39,15 @@ export const EXTERNAL_MODULES: readonly string[] = ['@aws-sdk/*', '@smithy/*'];
 export const OUTPUT_FORMAT = 'cjs';
 
 export const MAIN_FIELDS: readonly string[] = ['module', 'main'];
+
+/**
+ * Modules replaced at bundle time: the MCP SDK imports Ajv whether or not a
+ * server supplies its own JSON Schema validator, and this one does.
+ */
+export const ALIASES: Readonly<Record<string, string>> = {
+  ajv: fileURLToPath(new URL('../lambda/mcp/ajv-excluded.ts', import.meta.url)),
+  'ajv-formats': fileURLToPath(new URL('../lambda/mcp/ajv-excluded.ts', import.meta.url)),
+};
 
 /** esbuild options equal to what the stack's NodejsFunction bundling produces. */
 export function esbuildOptions(entry: string, outfile: string): BuildOptions {
@@ -40,6 +62,7 @@ export function esbuildOptions(entry: string, outfile: string): BuildOptions {
     sourcemap: true,
     mainFields: [...MAIN_FIELDS],
     external: [...EXTERNAL_MODULES],
+    alias: { ...ALIASES },
     logLevel: 'warning',
   };
 }

@@ -7,7 +7,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { parseEnv } from 'node:util';
-import { definitions as d, parseSettings } from '../lambda/shared/settings.js';
+import { ConfigurationError, definitions as d, parseSettings } from '../lambda/shared/settings.js';
 
 export const DEPLOY_SETTINGS = {
   environmentUrl: ['SCALEKIT_ENVIRONMENT_URL', d.environmentUrl],
@@ -22,6 +22,15 @@ export const DEPLOY_SETTINGS = {
   allowedOrigins: ['ALLOWED_ORIGINS', d.allowedOrigins],
   throttleRateLimit: ['THROTTLE_RATE_LIMIT', d.throttleRateLimit],
   throttleBurstLimit: ['THROTTLE_BURST_LIMIT', d.throttleBurstLimit],
+  logLevel: ['LOG_LEVEL', d.logLevel],
+  logRetentionDays: ['LOG_RETENTION_DAYS', d.logRetentionDays],
+  tracingEnabled: ['TRACING_ENABLED', d.tracingEnabled],
+  alarmEmail: ['ALARM_EMAIL', d.alarmEmail],
+  customDomainName: ['CUSTOM_DOMAIN_NAME', d.customDomainName],
+  certificateArn: ['CUSTOM_DOMAIN_CERTIFICATE_ARN', d.certificateArn],
+  hostedZoneId: ['CUSTOM_DOMAIN_HOSTED_ZONE_ID', d.hostedZoneId],
+  wafEnabled: ['WAF_ENABLED', d.wafEnabled],
+  wafRateLimit: ['WAF_RATE_LIMIT', d.wafRateLimit],
 } as const;
 
 export type DeploySettings = ReturnType<typeof parseDeploySettings>;
@@ -36,7 +45,19 @@ export function parseDeploySettings(
     const fromContext = context(variable);
     source[variable] = fromContext !== undefined && fromContext !== null ? fromContext : environment[variable];
   }
-  return parseSettings(DEPLOY_SETTINGS, source, 'deployment settings');
+  const settings = parseSettings(DEPLOY_SETTINGS, source, 'deployment settings');
+  // Settings that only make sense together.
+  const problems: string[] = [];
+  if (Boolean(settings.customDomainName) !== Boolean(settings.certificateArn)) {
+    problems.push(
+      'CUSTOM_DOMAIN_NAME and CUSTOM_DOMAIN_CERTIFICATE_ARN: set both (the domain, and an ACM certificate for it in the stack\'s region) or neither',
+    );
+  }
+  if (settings.hostedZoneId && !settings.customDomainName) {
+    problems.push('CUSTOM_DOMAIN_HOSTED_ZONE_ID: only used with CUSTOM_DOMAIN_NAME; set the domain too, or remove it');
+  }
+  if (problems.length > 0) throw new ConfigurationError(problems, 'deployment settings');
+  return settings;
 }
 
 /**

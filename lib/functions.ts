@@ -68,6 +68,8 @@ export interface FunctionEnvironmentInput {
   readonly tavilyApiKeyParameter?: string;
   /** Local only: the key itself. Never set by the stack. */
   readonly tavilyApiKey?: string;
+  readonly logLevel: string;
+  readonly tracingEnabled: boolean;
 }
 
 export function functionEnvironment(name: FunctionName, input: FunctionEnvironmentInput): Record<string, string> {
@@ -77,6 +79,17 @@ export function functionEnvironment(name: FunctionName, input: FunctionEnvironme
   };
   const scopes = { REQUIRED_SCOPES: input.requiredScopes.join(' '), TOOL_SCOPES: formatToolScopes(input.toolScopes) };
   const origins = { ALLOWED_ORIGINS: input.allowedOrigins.join(',') };
+  const observability = { LOG_LEVEL: input.logLevel, ...(input.tracingEnabled ? { POWERTOOLS_TRACE_ENABLED: 'true' } : {}) };
+  return { ...observability, ...specific(name, input, scalekit, scopes, origins) };
+}
+
+function specific(
+  name: FunctionName,
+  input: FunctionEnvironmentInput,
+  scalekit: Record<string, string>,
+  scopes: { REQUIRED_SCOPES: string; TOOL_SCOPES: string },
+  origins: Record<string, string>,
+): Record<string, string> {
   switch (name) {
     case 'authorizer':
       return { ...scalekit, RESOURCE_IDENTIFIER: input.resourceIdentifier, REQUIRED_SCOPES: scopes.REQUIRED_SCOPES };

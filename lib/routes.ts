@@ -29,7 +29,8 @@ export const routes: readonly Route[] = [
   { method: 'GET', path: PRM_PATH, function: 'metadata', authorized: false },
   { method: 'GET', path: PRM_FOR_MCP_PATH, function: 'metadata', authorized: false },
   { method: 'GET', path: AS_METADATA_PATH, function: 'metadata', authorized: false },
-  { method: 'POST', path: REGISTER_PATH, function: 'register', authorized: false },
+  // Registration creates state at Scalekit for anyone who asks: kept well below the stage's rate.
+  { method: 'POST', path: REGISTER_PATH, function: 'register', authorized: false, throttle: { rateLimit: 5, burstLimit: 10 } },
   { method: 'POST', path: MCP_PATH, function: 'mcp', authorized: true },
   // A stateless server has no SSE stream and no session to delete: the MCP
   // function answers these with 405 and never needs a token to say so.

@@ -5,18 +5,24 @@
  */
 import { Aws, CfnOutput, Duration, Fn, RemovalPolicy, Stack, Validations, type StackProps } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
+import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { LogLevel, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as route53 from 'aws-cdk-lib/aws-route53';
+import * as route53Targets from 'aws-cdk-lib/aws-route53-targets';
+import * as ssm from 'aws-cdk-lib/aws-ssm';
 import type { Construct } from 'constructs';
 import { ALLOWED_REQUEST_HEADERS, allowedOriginPattern, PREFLIGHT_MAX_AGE_SECONDS } from '../lambda/shared/cors.js';
 import { protectedResourceMetadata } from '../lambda/metadata/metadata.js';
 import { scopesSupported } from '../lambda/shared/settings.js';
-import { ESBUILD_TARGET, EXTERNAL_MODULES, MAIN_FIELDS } from './bundling.js';
+import { ALIASES, ESBUILD_TARGET, EXTERNAL_MODULES, MAIN_FIELDS, POWERTOOLS_VERSION } from './bundling.js';
 import type { DeploySettings } from './config.js';
 import { functionEnvironment, functionSpecs, type FunctionEnvironmentInput } from './functions.js';
+import { Firewall } from './firewall.js';
 import { gatewayResponseCors, gatewayResponses } from './gateway-responses.js';
+import { Monitoring } from './monitoring.js';
 import { methodsAt, publicUrls, routePaths, routes, type FunctionName } from './routes.js';
 
 export const STAGE_NAME = 'prod';
@@ -30,13 +36,17 @@ const quoted = (value: string) => `'${value}'`;
 export class WebSearchMcpStack extends Stack {
   readonly api: apigateway.RestApi;
   readonly functions: Readonly<Record<FunctionName, NodejsFunction>>;
+  readonly monitoring: Monitoring;
+  private readonly settings: DeploySettings;
+  private powertoolsLayer?: lambda.ILayerVersion;
 
   constructor(scope: Construct, id: string, props: WebSearchMcpStackProps) {
     super(scope, id, props);
     const { settings } = props;
+    this.settings = settings;
 
     const accessLogs = new logs.LogGroup(this, 'ApiAccessLogs', {
-      retention: logs.RetentionDays.ONE_MONTH,
+      retention: settings.logRetentionDays as logs.RetentionDays,
       removalPolicy: RemovalPolicy.DESTROY,
     });
 
@@ -44,8 +54,13 @@ export class WebSearchMcpStack extends Stack {
       restApiName: 'web-search-mcp',
       description: 'Remote MCP server for web search, protected by OAuth 2.1 (Scalekit).',
       endpointConfiguration: { types: [apigateway.EndpointType.REGIONAL] },
+      // Behind a custom domain, one URL for everyone: the execute-api URL would be another
+      // origin, which clients refuse for a resource identifier on the domain.
+      disableExecuteApiEndpoint: Boolean(settings.customDomainName),
       cloudWatchRole: true,
-      cloudWatchRoleRemovalPolicy: RemovalPolicy.DESTROY,
+      // The role is set account-wide (AWS::ApiGateway::Account) and other APIs in the region may
+      // rely on it: destroying this stack must not leave the account pointing at a deleted role.
+      cloudWatchRoleRemovalPolicy: RemovalPolicy.RETAIN,
       deployOptions: {
         stageName: STAGE_NAME,
         throttlingRateLimit: settings.throttleRateLimit,
@@ -54,6 +69,15 @@ export class WebSearchMcpStack extends Stack {
         loggingLevel: apigateway.MethodLoggingLevel.ERROR,
         dataTraceEnabled: false,
         metricsEnabled: true,
+        tracingEnabled: settings.tracingEnabled,
+        methodOptions: Object.fromEntries(
+          routes
+            .filter((route) => route.throttle)
+            .map((route) => [
+              `${route.path}/${route.method}`,
+              { throttlingRateLimit: route.throttle!.rateLimit, throttlingBurstLimit: route.throttle!.burstLimit },
+            ]),
+        ),
         accessLogDestination: new apigateway.LogGroupLogDestination(accessLogs),
         accessLogFormat: apigateway.AccessLogFormat.custom(
           JSON.stringify({
@@ -74,9 +98,12 @@ export class WebSearchMcpStack extends Stack {
       },
     });
 
-    // The public base URL, assembled from the API id rather than `api.url`: functions
-    // read it, and `api.url` depends on the deployment, which depends on the functions.
-    const apiBaseUrl = `https://${this.api.restApiId}.execute-api.${Aws.REGION}.${Aws.URL_SUFFIX}/${STAGE_NAME}`;
+    // The public base URL: the custom domain, mapped at its root, or the execute-api URL with
+    // its stage, assembled from the API id rather than `api.url` (functions read it, and
+    // `api.url` depends on the deployment, which depends on the functions).
+    const apiBaseUrl = settings.customDomainName
+      ? this.addCustomDomain(settings.customDomainName, settings.certificateArn!, settings.hostedZoneId)
+      : `https://${this.api.restApiId}.execute-api.${Aws.REGION}.${Aws.URL_SUFFIX}/${STAGE_NAME}`;
     const urls = publicUrls(apiBaseUrl);
     const resourceIdentifier = settings.resourceIdentifier ?? urls.mcpUrl;
 
@@ -91,6 +118,8 @@ export class WebSearchMcpStack extends Stack {
       apiBaseUrl,
       tavilyApiBaseUrl: settings.tavilyApiBaseUrl,
       tavilyApiKeyParameter: settings.tavilyApiKeyParameter,
+      logLevel: settings.logLevel,
+      tracingEnabled: settings.tracingEnabled,
     };
     this.functions = {
       authorizer: this.createFunction('authorizer', environmentInput),
@@ -118,6 +147,11 @@ export class WebSearchMcpStack extends Stack {
     for (const path of routePaths) this.addPreflight(this.api.root.resourceForPath(path), methodsAt(path), settings.allowedOrigins);
 
     this.addGatewayResponses(urls.protectedResourceMetadataUrl, settings);
+
+    this.monitoring = new Monitoring(this, 'Monitoring', { api: this.api, functions: this.functions, alarmEmail: settings.alarmEmail });
+    if (settings.wafEnabled) {
+      new Firewall(this, 'Firewall', { stageArn: this.api.deploymentStage.stageArn, rateLimit: settings.wafRateLimit });
+    }
 
     new CfnOutput(this, 'McpUrl', { value: urls.mcpUrl, description: 'The MCP endpoint: give this URL to MCP clients.' });
     new CfnOutput(this, 'ProtectedResourceMetadataUrl', {
@@ -147,7 +181,7 @@ export class WebSearchMcpStack extends Stack {
     const spec = functionSpecs[name];
     const id = `${name[0]!.toUpperCase()}${name.slice(1)}Function`;
     const logGroup = new logs.LogGroup(this, `${id}Logs`, {
-      retention: logs.RetentionDays.ONE_MONTH,
+      retention: this.settings.logRetentionDays as logs.RetentionDays,
       removalPolicy: RemovalPolicy.DESTROY,
     });
     // A role of its own per function, allowed to write to its own log group and nothing else.
@@ -161,6 +195,13 @@ export class WebSearchMcpStack extends Stack {
         resources: [logGroup.logGroupArn],
       }),
     );
+    if (this.settings.tracingEnabled) {
+      Validations.of(role).acknowledge({
+        id: 'AwsSolutions::AwsSolutions-IAM5[Resource::*]',
+        reason:
+          'With tracing on, Lambda needs xray:PutTraceSegments and xray:PutTelemetryRecords, which X-Ray only grants on "*" (these actions have no resource-level permissions).',
+      });
+    }
     return new NodejsFunction(this, id, {
       entry: spec.entry,
       description: spec.description,
@@ -171,6 +212,7 @@ export class WebSearchMcpStack extends Stack {
       environment: functionEnvironment(name, input),
       role,
       logGroup,
+      ...(this.settings.tracingEnabled ? { tracing: lambda.Tracing.ACTIVE, layers: [this.powertools()] } : {}),
       bundling: {
         format: OutputFormat.CJS, // see lib/bundling.ts
         target: ESBUILD_TARGET,
@@ -178,9 +220,55 @@ export class WebSearchMcpStack extends Stack {
         sourceMap: true,
         mainFields: [...MAIN_FIELDS],
         externalModules: [...EXTERNAL_MODULES],
+        esbuildArgs: Object.fromEntries(Object.entries(ALIASES).map(([module, replacement]) => [`--alias:${module}`, replacement])),
         logLevel: LogLevel.WARNING,
       },
     });
+  }
+
+  /**
+   * AWS's Powertools layer, of the same version as the bundled Powertools, which
+   * provides the tracer the bundles leave out. Its ARN per version is a public
+   * SSM parameter, resolved at deploy time.
+   */
+  private powertools(): lambda.ILayerVersion {
+    this.powertoolsLayer ??= lambda.LayerVersion.fromLayerVersionArn(
+      this,
+      'PowertoolsLayer',
+      ssm.StringParameter.valueForStringParameter(this, `/aws/service/powertools/typescript/generic/all/${POWERTOOLS_VERSION}`),
+    );
+    return this.powertoolsLayer;
+  }
+
+  /**
+   * The API at the root of a custom domain: the resource identifier, metadata URLs
+   * and challenge use it, and clients that probe the origin's root well-known URIs
+   * (as older ones do) find them. With a hosted zone, the alias records too.
+   */
+  private addCustomDomain(domainName: string, certificateArn: string, hostedZoneId: string | undefined): string {
+    const domain = new apigateway.DomainName(this, 'CustomDomain', {
+      domainName,
+      certificate: acm.Certificate.fromCertificateArn(this, 'CustomDomainCertificate', certificateArn),
+      endpointType: apigateway.EndpointType.REGIONAL,
+      securityPolicy: apigateway.SecurityPolicy.TLS_1_2,
+      mapping: this.api,
+    });
+    if (hostedZoneId) {
+      const zone = route53.HostedZone.fromHostedZoneAttributes(this, 'HostedZone', {
+        hostedZoneId,
+        // Only used to name records; the records below give the full name.
+        zoneName: domainName,
+      });
+      const target = route53.RecordTarget.fromAlias(new route53Targets.ApiGatewayDomain(domain));
+      new route53.ARecord(this, 'CustomDomainAliasA', { zone, recordName: `${domainName}.`, target });
+      new route53.AaaaRecord(this, 'CustomDomainAliasAAAA', { zone, recordName: `${domainName}.`, target });
+    } else {
+      new CfnOutput(this, 'CustomDomainTarget', {
+        value: domain.domainNameAliasDomainName,
+        description: `Point ${domainName} at this name (CNAME, or an alias record in Route 53).`,
+      });
+    }
+    return `https://${domainName}`;
   }
 
   /** The MCP function alone may read the Tavily key, and decrypt it only through SSM, only for that parameter. */

@@ -35,6 +35,8 @@ export interface DevStack {
   /** Set when the embedded development authorization server runs. */
   readonly devAuthorizationServer?: {
     readonly url: string;
+    /** What the protected resource metadata names (`{url}/resources/{id}`); a client's expected issuer. */
+    readonly authorizationServerUrl: string;
     readonly tokenEndpoint: string;
     readonly clientId: string;
     readonly clientSecret: string;
@@ -88,6 +90,7 @@ export async function startDevStack(
           });
           devAuthorizationServer = {
             url: server.issuer,
+            authorizationServerUrl: server.authorizationServerUrl,
             tokenEndpoint: `${server.issuer}/oauth/token`,
             clientId: settings.devClientId,
             clientSecret: settings.devClientSecret,
@@ -103,7 +106,7 @@ export async function startDevStack(
     authorizerCacheTtlSeconds: settings.authorizerCacheTtlSeconds,
     tavilyApiKey: settings.tavilyApiKey,
     tavilyApiBaseUrl: settings.tavilyApiBaseUrl,
-    extraEnvironment: { LOG_LEVEL: settings.logLevel },
+    logLevel: settings.logLevel,
     onLog: overrides.onLog,
     onAccessLog: overrides.onAccessLog,
   });

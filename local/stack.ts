@@ -44,6 +44,7 @@ export interface LocalStackOptions {
   readonly tavilyApiKey?: string;
   readonly tavilyApiKeyParameter?: string;
   readonly tavilyApiBaseUrl?: string;
+  readonly logLevel?: string;
   /** Extra variables for every function (LOG_LEVEL, AWS endpoints for tests...). */
   readonly extraEnvironment?: Readonly<Record<string, string>>;
   readonly maxInstances?: number;
@@ -114,6 +115,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     allowedOrigins,
     apiBaseUrl: baseUrl,
     tavilyApiBaseUrl: options.tavilyApiBaseUrl ?? DEFAULT_TAVILY_API_BASE_URL,
+    logLevel: options.logLevel ?? 'INFO',
+    // Locally there is no X-Ray daemon to send traces to.
+    tracingEnabled: false,
     ...(options.tavilyApiKey ? { tavilyApiKey: options.tavilyApiKey } : {}),
     ...(options.tavilyApiKeyParameter ? { tavilyApiKeyParameter: options.tavilyApiKeyParameter } : {}),
   };

@@ -3,9 +3,10 @@
  * verifyAccessToken. Settings are parsed and the key source built once per
  * instance; the keys it fetches serve every later invocation.
  */
-import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
-import { createLogger } from '../shared/log.js';
+import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent, Context } from 'aws-lambda';
+import { createObservability, MetricUnit } from '../shared/observability.js';
 import { definitions as d, parseSettings } from '../shared/settings.js';
+import { cacheDecisions } from './decision-cache.js';
 import { toAuthorizerResult } from './policy.js';
 import { createSigningKeySource } from './signing-keys.js';
 import { createAccessTokenVerifier, type Decision } from './verify-access-token.js';
@@ -21,24 +22,27 @@ const settings = parseSettings(
   'authorizer configuration',
 );
 
-const logger = createLogger('authorizer');
+const observability = createObservability('authorizer');
 
-const verifyAccessToken = createAccessTokenVerifier({
+const verifyAccessToken = cacheDecisions(createAccessTokenVerifier({
   // Scalekit issues tokens as the environment, or as the environment's resource.
   issuers: [settings.environmentUrl, `${settings.environmentUrl}/resources/${settings.resourceId}`],
   audiences: [settings.resourceIdentifier, settings.resourceId],
   requiredScopes: settings.requiredScopes,
   keys: createSigningKeySource({ jwksUrl: `${settings.environmentUrl}/keys` }),
-});
+}));
 
 /** The single Authorization header; two of them are as good as a malformed one. */
 function authorizationHeader(event: APIGatewayRequestAuthorizerEvent): string | undefined {
   const values: string[] = [];
-  for (const [name, list] of Object.entries(event.multiValueHeaders ?? {})) {
-    if (name.toLowerCase() === 'authorization') values.push(...(list ?? []));
+  for (const [name, list] of Object.entries(event?.multiValueHeaders ?? {})) {
+    if (name.toLowerCase() !== 'authorization') continue;
+    // Not a list of strings: no header API Gateway sends, so it is refused like a malformed one.
+    if (!Array.isArray(list) || list.some((value) => typeof value !== 'string')) return 'malformed';
+    values.push(...list);
   }
   if (values.length === 0) {
-    for (const [name, value] of Object.entries(event.headers ?? {})) {
+    for (const [name, value] of Object.entries(event?.headers ?? {})) {
       if (name.toLowerCase() === 'authorization' && typeof value === 'string') values.push(value);
     }
   }
@@ -46,22 +50,29 @@ function authorizationHeader(event: APIGatewayRequestAuthorizerEvent): string | 
   return values[0];
 }
 
-function logDecision(decision: Decision, requestId: string | undefined) {
-  const attributes: Record<string, unknown> = { requestId, outcome: decision.outcome };
+/** One log line and one metric per decision: outcome, reason, who, and which token (by jti or short hash). */
+function recordDecision(decision: Decision & { cached?: boolean }) {
+  const attributes: Record<string, unknown> = { outcome: decision.outcome };
+  if (decision.cached) attributes.cached = true;
   if (decision.outcome === 'allow' || decision.outcome === 'insufficient_scope') {
     attributes.reason = decision.outcome === 'allow' ? 'ok' : 'insufficient_scope';
     attributes.sub = decision.caller.sub;
     attributes.client_id = decision.caller.clientId;
     attributes.token = decision.caller.tokenId;
+    if (decision.outcome === 'insufficient_scope') attributes.missing_scopes = decision.missingScopes.join(' ');
   } else {
     attributes.reason = decision.reason;
     if (decision.tokenId) attributes.token = decision.tokenId;
   }
-  (decision.outcome === 'unavailable' ? logger.warn : logger.info)('Authorization decision', attributes);
+  if (decision.outcome === 'unavailable') observability.logger.warn('Authorization decision', attributes);
+  else observability.logger.info('Authorization decision', attributes);
+  observability.metric('AuthorizerDecisions', MetricUnit.Count, 1, { Outcome: decision.outcome });
 }
 
-export async function handler(event: APIGatewayRequestAuthorizerEvent): Promise<APIGatewayAuthorizerResult> {
-  const decision = await verifyAccessToken(authorizationHeader(event));
-  logDecision(decision, event.requestContext?.requestId);
-  return toAuthorizerResult(decision, event.methodArn);
+export async function handler(event: APIGatewayRequestAuthorizerEvent, context?: Context): Promise<APIGatewayAuthorizerResult> {
+  return observability.invocation(event?.requestContext?.requestId ?? context?.awsRequestId ?? 'unknown', context, async () => {
+    const decision = await verifyAccessToken(authorizationHeader(event));
+    recordDecision(decision);
+    return toAuthorizerResult(decision, event.methodArn);
+  });
 }

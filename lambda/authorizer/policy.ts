@@ -26,6 +26,7 @@ export class AuthorizerUnavailableError extends Error {
 
 /** `arn:aws:execute-api:{region}:{account}:{api}/{stage}/{method}/{path}` to `…:{api}/{stage}/*` + `/*`. */
 export function stageWildcardArn(methodArn: string): string {
+  if (typeof methodArn !== 'string') throw new AuthorizerUnavailableError('methodArn is not an execute-api ARN');
   const [apiAndStagePrefix, stage] = methodArn.split('/');
   if (!apiAndStagePrefix || !stage) throw new AuthorizerUnavailableError('methodArn is not an execute-api ARN');
   return `${apiAndStagePrefix}/${stage}/*/*`;

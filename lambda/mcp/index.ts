@@ -5,7 +5,7 @@
  */
 import { proxyHandler } from '../shared/api-gateway.js';
 import { createOriginPolicy } from '../shared/cors.js';
-import { createLogger } from '../shared/log.js';
+import { createObservability, describeError, MetricUnit, sourceMappedStack } from '../shared/observability.js';
 import { definitions as d, parseSettings } from '../shared/settings.js';
 import { createMcpEndpoint } from './mcp-endpoint.js';
 import { createMcpServer } from './server.js';
@@ -26,7 +26,8 @@ const settings = parseSettings(
   'MCP function configuration',
 );
 
-const logger = createLogger('mcp');
+const observability = createObservability('mcp');
+const { logger } = observability;
 const originPolicy = createOriginPolicy(settings.allowedOrigins);
 
 const server = createMcpServer({
@@ -37,7 +38,26 @@ const server = createMcpServer({
     baseUrl: settings.tavilyApiBaseUrl,
     apiKey: createTavilyKeyProvider({ apiKey: settings.tavilyApiKey, parameterName: settings.tavilyApiKeyParameter }),
   }),
-  onToolCall: (report) => logger.info('Tool call', { ...report }),
+  onToolCall: ({ internalError, ...report }) => {
+    if (internalError) logger.error('Tool call', { ...report, ...describeError(internalError), stack: sourceMappedStack(internalError) });
+    else logger.info('Tool call', { ...report });
+    observability.metric('ToolCalls', MetricUnit.Count, 1, { Tool: report.tool });
+    if (report.outcome !== 'ok') {
+      observability.metric('ToolErrors', MetricUnit.Count, 1, { Tool: report.tool, ErrorKind: report.errorKind ?? report.outcome });
+    }
+    if (report.tavilyMs !== undefined) {
+      observability.metric('TavilyLatency', MetricUnit.Milliseconds, report.tavilyMs);
+      if (report.errorKind && report.tavilyStatus !== undefined) {
+        observability.metric('TavilyErrors', MetricUnit.Count, 1, { ErrorKind: report.errorKind });
+      }
+    }
+  },
 });
 
-export const handler = proxyHandler(createMcpEndpoint({ server, originPolicy }), { logger, originPolicy });
+const endpoint = createMcpEndpoint({
+  server,
+  originPolicy,
+  onRpc: (rpc) => logger.info('JSON-RPC', { ...rpc }),
+});
+
+export const handler = proxyHandler(endpoint, { observability, originPolicy });

@@ -26,10 +26,50 @@ function jsonRpcError(status: number, code: number, message: string, headers?: H
   return jsonResponse(status, { jsonrpc: '2.0', error: { code, message }, id: null }, headers);
 }
 
+/** One JSON-RPC message handled, for the function's log. */
+export interface RpcReport {
+  readonly method: string;
+  readonly outcome: 'result' | 'error' | 'notification';
+  readonly durationMs: number;
+  readonly errorCode?: number;
+}
+
+type Message = { method?: string; id?: string | number; result?: unknown; error?: { code?: number } };
+
+/** Watch a connected transport's traffic: each request's method, and when and how it was answered. */
+function observeTraffic(transport: WebStandardStreamableHTTPServerTransport, now: () => number, report: (rpc: RpcReport) => void) {
+  const pending = new Map<string | number, { method: string; at: number }>();
+  const deliver = transport.onmessage;
+  transport.onmessage = (message, extra) => {
+    const { method, id } = message as Message;
+    if (typeof method === 'string') {
+      if (id === undefined) report({ method, outcome: 'notification', durationMs: 0 });
+      else pending.set(id, { method, at: now() });
+    }
+    deliver?.(message, extra);
+  };
+  const send = transport.send.bind(transport);
+  transport.send = async (message, sendOptions) => {
+    const { id, error } = message as Message;
+    const request = id === undefined ? undefined : pending.get(id);
+    if (request && ('result' in message || error)) {
+      pending.delete(id!);
+      report({
+        method: request.method,
+        outcome: error ? 'error' : 'result',
+        durationMs: now() - request.at,
+        ...(error?.code !== undefined ? { errorCode: error.code } : {}),
+      });
+    }
+    return send(message, sendOptions);
+  };
+}
+
 export function createMcpEndpoint(options: {
   readonly server: Server;
   readonly originPolicy: OriginPolicy;
   readonly now?: () => number;
+  readonly onRpc?: (rpc: RpcReport) => void;
 }) {
   const now = options.now ?? Date.now;
 
@@ -68,6 +108,7 @@ export function createMcpEndpoint(options: {
       maxRequestBodySize: MAX_REQUEST_BODY_BYTES,
     });
     await options.server.connect(transport);
+    if (options.onRpc) observeTraffic(transport, now, options.onRpc);
     try {
       return await transport.handleRequest(withoutToken, {
         authInfo: {

@@ -9,6 +9,7 @@
  * tool-to-scopes table before anything runs.
  */
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import { CfWorkerJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/cfworker';
 import {
   CallToolRequestSchema,
   ErrorCode,
@@ -40,7 +41,13 @@ export interface ToolCallReport {
   readonly outcome: 'ok' | 'tool_error' | 'invalid_arguments' | 'forbidden';
   readonly errorKind?: string;
   readonly durationMs: number;
+  /** The last Tavily answer's status (0: no answer), when Tavily was called. */
   readonly tavilyStatus?: number;
+  /** Time spent waiting on Tavily, retries included. */
+  readonly tavilyMs?: number;
+  readonly tavilyAttempts?: number;
+  /** An error that is nobody's fault but this server's (not a Tavily failure), for the log. */
+  readonly internalError?: unknown;
 }
 
 export interface McpServerOptions {
@@ -62,7 +69,12 @@ export function createMcpServer(options: McpServerOptions): Server {
   const budget = options.outputBudgetChars ?? DEFAULT_OUTPUT_BUDGET_CHARS;
   const server = new Server(
     { name: SERVER_NAME, title: 'Web Search MCP', version: SERVER_VERSION },
-    { capabilities: { tools: { listChanged: false } }, instructions: INSTRUCTIONS },
+    {
+      capabilities: { tools: { listChanged: false } },
+      instructions: INSTRUCTIONS,
+      // The SDK's default is Ajv, several times the size; the bundles alias Ajv away (lib/bundling.ts).
+      jsonSchemaValidator: new CfWorkerJsonSchemaValidator(),
+    },
   );
 
   const entries = options.tools.map((tool) => {
@@ -116,25 +128,29 @@ export function createMcpServer(options: McpServerOptions): Server {
     }
 
     const facts = extra.authInfo?.extra as Partial<RequestFacts> | undefined;
-    let tavilyStatus: number | undefined;
+    const tavily = { tavilyAttempts: 0, tavilyMs: 0, tavilyStatus: undefined as number | undefined };
+    const withTavily = () => (tavily.tavilyAttempts > 0 ? tavily : {});
     try {
       const result = await tool.run(parsed.data, {
         tavily: options.tavily,
         deadline: facts?.deadline ?? now() + 25_000,
         signal: extra.signal,
-        onTavilyAttempt: (status) => {
-          tavilyStatus = status;
+        onTavilyAttempt: (status, durationMs) => {
+          tavily.tavilyStatus = status;
+          tavily.tavilyMs += durationMs;
+          tavily.tavilyAttempts += 1;
         },
       });
       const { value, notice } = fitToBudget(result, budget);
       const structured = notice ? { ...value, notice } : value;
-      report('ok', { tavilyStatus });
+      report('ok', withTavily());
       return {
         content: [{ type: 'text', text: capText(tool.render(structured), budget) }],
         structuredContent: structured as Record<string, unknown>,
       };
     } catch (error) {
-      report('tool_error', { errorKind: (error as { kind?: string }).kind ?? 'internal', tavilyStatus });
+      const kind = (error as { kind?: string }).kind;
+      report('tool_error', { errorKind: kind ?? 'internal', ...withTavily(), ...(kind ? {} : { internalError: error }) });
       return errorResult(toolFailureMessage(error, tool));
     }
   });

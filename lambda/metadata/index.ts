@@ -6,7 +6,7 @@ import {
   createAuthorizationServerMetadataSource,
 } from '../shared/authorization-server-metadata.js';
 import { createOriginPolicy } from '../shared/cors.js';
-import { createLogger } from '../shared/log.js';
+import { createObservability, MetricUnit } from '../shared/observability.js';
 import { definitions as d, parseSettings, scopesSupported } from '../shared/settings.js';
 import { createMetadataCore } from './metadata.js';
 
@@ -24,15 +24,21 @@ const settings = parseSettings(
   'metadata function configuration',
 );
 
+const observability = createObservability('metadata');
+
 const core = createMetadataCore({
   protectedResource: { ...settings, scopesSupported: scopesSupported(settings.requiredScopes, settings.toolScopes) },
   authorizationServerMetadata: createAuthorizationServerMetadataSource({
     url: authorizationServerMetadataUrl(settings.environmentUrl, settings.resourceId),
+    onFailure: (error) => {
+      observability.logger.warn('Upstream failure', { target: 'authorization_server_metadata', kind: error.kind });
+      observability.metric('UpstreamFailures', MetricUnit.Count, 1, { Target: 'authorization_server_metadata' });
+    },
   }),
   registrationUrl: publicUrls(settings.apiBaseUrl).registrationUrl,
 });
 
 export const handler = proxyHandler(core, {
-  logger: createLogger('metadata'),
+  observability,
   originPolicy: createOriginPolicy(settings.allowedOrigins),
 });

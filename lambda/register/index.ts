@@ -5,7 +5,7 @@ import {
   createAuthorizationServerMetadataSource,
 } from '../shared/authorization-server-metadata.js';
 import { createOriginPolicy } from '../shared/cors.js';
-import { createLogger } from '../shared/log.js';
+import { createObservability, MetricUnit } from '../shared/observability.js';
 import { definitions as d, parseSettings } from '../shared/settings.js';
 import { createRegistrationCore } from './registration-proxy.js';
 
@@ -19,13 +19,21 @@ const settings = parseSettings(
   'register function configuration',
 );
 
+const observability = createObservability('register');
+const upstreamFailure = (target: string, kind: string) => {
+  observability.logger.warn('Upstream failure', { target, kind });
+  observability.metric('UpstreamFailures', MetricUnit.Count, 1, { Target: target });
+};
+
 const core = createRegistrationCore({
   authorizationServerMetadata: createAuthorizationServerMetadataSource({
     url: authorizationServerMetadataUrl(settings.environmentUrl, settings.resourceId),
+    onFailure: (error) => upstreamFailure('authorization_server_metadata', error.kind),
   }),
+  onUpstreamFailure: (kind) => upstreamFailure('registration_endpoint', kind),
 });
 
 export const handler = proxyHandler(core, {
-  logger: createLogger('register'),
+  observability,
   originPolicy: createOriginPolicy(settings.allowedOrigins),
 });

@@ -3,12 +3,13 @@
  * the authorization server's metadata names. The proxy is not an open relay:
  * where it connects comes from configuration and discovery only, the request is
  * rebuilt from its parsed JSON with a fixed set of headers, and sizes are capped
- * both ways.
+ * both ways. Metadata that registration-policy.ts refuses is never forwarded.
  */
 import type { AuthorizationServerMetadataSource } from '../shared/authorization-server-metadata.js';
 import { UpstreamError } from '../shared/authorization-server-metadata.js';
 import { decodeUtf8, errorResponse, isJsonMediaType, isPlainObject, methodNotAllowed, readLimited } from '../shared/http.js';
 import { isLoopbackHost } from '../shared/settings.js';
+import { registrationRefusal } from './registration-policy.js';
 
 export const REGISTRATION_LIMITS = {
   /** Client metadata is a few hundred bytes; 16 KiB leaves room for long redirect lists. */
@@ -37,8 +38,14 @@ const invalidMetadata = (description: string) => errorResponse(400, 'invalid_cli
 export function createRegistrationCore(options: {
   readonly authorizationServerMetadata: AuthorizationServerMetadataSource;
   readonly fetch?: typeof fetch;
+  /** Told when the registration endpoint fails (unreachable, 5xx, unusable answer), for metrics. */
+  readonly onUpstreamFailure?: (kind: 'unreachable' | 'invalid') => void;
 }) {
   const fetchImpl = options.fetch ?? fetch;
+  const failed = (kind: 'unreachable' | 'invalid', response: Response) => {
+    options.onUpstreamFailure?.(kind);
+    return response;
+  };
 
   return async function registerClient(request: Request): Promise<Response> {
     if (request.method !== 'POST') return methodNotAllowed(['POST']);
@@ -57,6 +64,9 @@ export function createRegistrationCore(options: {
       clientMetadata = undefined;
     }
     if (!isPlainObject(clientMetadata)) return invalidMetadata('The body must be a JSON object of client metadata (RFC 7591).');
+    // Before any upstream call: refused metadata costs the authorization server nothing, not even a metadata fetch.
+    const refusal = registrationRefusal(clientMetadata);
+    if (refusal) return errorResponse(400, refusal.error, refusal.description);
 
     let endpoint: URL | undefined;
     try {
@@ -86,6 +96,7 @@ export function createRegistrationCore(options: {
       });
     } catch (error) {
       const timedOut = (error as Error)?.name === 'TimeoutError';
+      options.onUpstreamFailure?.('unreachable');
       return errorResponse(
         503,
         'temporarily_unavailable',
@@ -93,7 +104,9 @@ export function createRegistrationCore(options: {
         { 'Retry-After': '5' },
       );
     }
-    return relayRegistrationResponse(upstream);
+    const relayed = await relayRegistrationResponse(upstream);
+    // A 502 here is always the upstream's doing (5xx, garbage, oversized).
+    return relayed.status === 502 ? failed('invalid', relayed) : relayed;
   };
 }
 

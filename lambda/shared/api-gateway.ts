@@ -7,7 +7,7 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import type { OriginPolicy } from './cors.js';
 import { errorResponse } from './http.js';
-import { describeError, type Logger } from './log.js';
+import { describeError, sourceMappedStack } from './observability.js';
 
 /** What a core may know about the invocation besides the request itself. */
 export interface Invocation {
@@ -31,6 +31,11 @@ function headerValue(event: APIGatewayProxyEvent, name: string): string | undefi
   return undefined;
 }
 
+/** A list of strings as API Gateway sends it; anything else an event could hold yields nothing, not a crash. */
+function stringsIn(values: unknown): string[] {
+  return Array.isArray(values) ? values.filter((value): value is string => typeof value === 'string') : [];
+}
+
 /**
  * Build the `Request` a core sees. Throws a `BadRequestError` for input no
  * `Request` can hold (a header value with control characters, say).
@@ -51,7 +56,7 @@ export function toRequest(event: APIGatewayProxyEvent): Request {
   }
   const query = event.multiValueQueryStringParameters ?? {};
   for (const [name, values] of Object.entries(query)) {
-    for (const value of values ?? []) url.searchParams.append(name, value);
+    for (const value of stringsIn(values)) url.searchParams.append(name, value);
   }
   if (!event.multiValueQueryStringParameters) {
     for (const [name, value] of Object.entries(event.queryStringParameters ?? {})) {
@@ -74,7 +79,9 @@ export function toRequest(event: APIGatewayProxyEvent): Request {
     throw new BadRequestError('A request header has a name or value that is not allowed.');
   }
 
-  const method = (event.httpMethod ?? 'GET').toUpperCase();
+  const rawMethod: unknown = event.httpMethod ?? 'GET';
+  if (typeof rawMethod !== 'string') throw new BadRequestError('The request method is malformed.');
+  const method = rawMethod.toUpperCase();
   let body: BodyInit | undefined;
   if (!BODYLESS.has(method) && typeof event.body === 'string') {
     const bytes = event.isBase64Encoded ? Buffer.from(event.body, 'base64') : Buffer.from(event.body, 'utf8');
@@ -122,8 +129,14 @@ export async function toProxyResult(
   };
 }
 
+/** What the adapter needs of observability.ts: an invocation scope, and a log for the unexpected. */
+export interface InvocationObserver {
+  readonly logger: { error(message: string, attributes: Record<string, unknown>): void };
+  invocation<T>(requestId: string, context: Context | undefined, work: () => Promise<T>): Promise<T>;
+}
+
 export interface ProxyHandlerOptions {
-  readonly logger: Logger;
+  readonly observability: InvocationObserver;
   readonly originPolicy: OriginPolicy;
 }
 
@@ -132,27 +145,28 @@ export interface ProxyHandlerOptions {
  * allowed origins, and turn anything unexpected into a JSON 500 without a
  * stack trace (the log line has the error's class and message, nothing more).
  */
-export function proxyHandler(core: RequestCore, { logger, originPolicy }: ProxyHandlerOptions) {
+export function proxyHandler(core: RequestCore, { observability, originPolicy }: ProxyHandlerOptions) {
   return async (event: APIGatewayProxyEvent, context: Context): Promise<APIGatewayProxyResult> => {
     const requestId = event?.requestContext?.requestId ?? context?.awsRequestId ?? 'unknown';
-    logger.setContext({ requestId });
     const origin = event ? (headerValue(event, 'origin') ?? null) : null;
-    let response: Response;
-    try {
-      const request = toRequest(event);
-      response = await core(request, {
-        requestId,
-        authorizer: event.requestContext?.authorizer ?? undefined,
-        remainingTimeMs: () => (typeof context?.getRemainingTimeInMillis === 'function' ? context.getRemainingTimeInMillis() : 30_000),
-      });
-    } catch (error) {
-      if (error instanceof BadRequestError) {
-        response = errorResponse(400, 'invalid_request', error.message);
-      } else {
-        logger.error('Unhandled error', describeError(error));
-        response = errorResponse(500, 'server_error', `Internal error. Request id: ${requestId}`);
+    return observability.invocation(requestId, context, async () => {
+      let response: Response;
+      try {
+        const request = toRequest(event);
+        response = await core(request, {
+          requestId,
+          authorizer: event.requestContext?.authorizer ?? undefined,
+          remainingTimeMs: () => (typeof context?.getRemainingTimeInMillis === 'function' ? context.getRemainingTimeInMillis() : 30_000),
+        });
+      } catch (error) {
+        if (error instanceof BadRequestError) {
+          response = errorResponse(400, 'invalid_request', error.message);
+        } else {
+          observability.logger.error('Unhandled error', { ...describeError(error), stack: sourceMappedStack(error) });
+          response = errorResponse(500, 'server_error', `Internal error. Request id: ${requestId}`);
+        }
       }
-    }
-    return toProxyResult(response, originPolicy.responseHeaders(origin));
+      return toProxyResult(response, originPolicy.responseHeaders(origin));
+    });
   };
 }

@@ -42,6 +42,8 @@ export interface MetadataSourceOptions {
   readonly timeoutMs?: number;
   readonly maxResponseBytes?: number;
   readonly now?: () => number;
+  /** Told of every failed fetch (whether or not a stale copy covers it), for metrics. */
+  readonly onFailure?: (error: UpstreamError) => void;
 }
 
 /** Fetch JSON from a fixed upstream URL, bounded in time and size. */
@@ -119,6 +121,7 @@ export function createAuthorizationServerMetadataSource(options: MetadataSourceO
         return { metadata: await inFlight, stale: false };
       } catch (error) {
         failedAt = now();
+        if (error instanceof UpstreamError) options.onFailure?.(error);
         if (cached) return { metadata: cached.metadata, stale: true };
         throw error;
       }

@@ -145,6 +145,11 @@ const toolScopeTable: Convert<ToolScopes> = (text) => {
 };
 
 const resourceIdPattern = /^res_[A-Za-z0-9_-]+$/;
+
+const boolean: Convert<boolean> = (text) => (/^(true|1|yes)$/i.test(text) ? true : /^(false|0|no)$/i.test(text) ? false : undefined);
+
+/** The retention periods CloudWatch Logs accepts. */
+export const LOG_RETENTION_DAYS: readonly number[] = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
 const ssmParameterName: Convert<string> = (text) =>
   text.length <= 2048 && /^(\/[A-Za-z0-9_.-]+)+$|^[A-Za-z0-9_.-]+$/.test(text) ? text : undefined;
 const nonEmpty: Convert<string> = (text) => text;
@@ -204,6 +209,30 @@ export const definitions = {
   apiBaseUrl: setting('the public base URL of the API (set by the stack or the local gateway)', baseUrl, { required: true }),
   logLevel: setting('one of DEBUG, INFO, WARN, ERROR', (text) => (/^(DEBUG|INFO|WARN|ERROR)$/i.test(text) ? text.toUpperCase() : undefined), {
     value: 'INFO',
+  }),
+  // Operations: logs, traces, alarms, custom domain, WAF.
+  logRetentionDays: setting(
+    `days to keep logs, one of ${LOG_RETENTION_DAYS.join(', ')}`,
+    (text) => (LOG_RETENTION_DAYS.includes(Number(text)) && /^\d+$/.test(text) ? Number(text) : undefined),
+    { value: 30 },
+  ),
+  tracingEnabled: setting('true or false', boolean, { value: false }),
+  alarmEmail: optionalSetting('an email address for alarm notifications', (text) =>
+    /^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(text) && text.length <= 254 ? text : undefined,
+  ),
+  customDomainName: optionalSetting('a domain name such as mcp.example.com (no scheme, no path)', (text) =>
+    /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/.test(text.toLowerCase()) ? text.toLowerCase() : undefined,
+  ),
+  certificateArn: optionalSetting(
+    'an ACM certificate ARN in the stack\'s region, arn:aws:acm:REGION:ACCOUNT:certificate/ID',
+    (text) => (/^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[0-9a-f-]{36}$/.test(text) ? text : undefined),
+  ),
+  hostedZoneId: optionalSetting('a Route 53 hosted zone id such as Z0123456789ABCDEFGHIJ', (text) =>
+    /^Z[A-Z0-9]{1,32}$/.test(text) ? text : undefined,
+  ),
+  wafEnabled: setting('true or false', boolean, { value: false }),
+  wafRateLimit: setting('requests per 5 minutes per client IP, from 100 to 2000000000', integer(100, 2_000_000_000), {
+    value: 2000,
   }),
   // The local stack's own settings (npm run dev).
   environmentUrlIfSet: optionalSetting(

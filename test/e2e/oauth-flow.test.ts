@@ -127,8 +127,8 @@ test('after the access token expires, the client refreshes it and carries on', a
 }, 30_000);
 
 test('machine to machine: the SDK ClientCredentialsProvider with the dev M2M client', async () => {
-  const { clientId, clientSecret } = dev.devAuthorizationServer!;
-  const provider = new ClientCredentialsProvider({ clientId, clientSecret, scope: 'web-search:read' });
+  const { clientId, clientSecret, authorizationServerUrl } = dev.devAuthorizationServer!;
+  const provider = new ClientCredentialsProvider({ clientId, clientSecret, scope: 'web-search:read', expectedIssuer: authorizationServerUrl });
   const client = new Client({ name: 'm2m', version: '1.0.0' });
   await client.connect(new StreamableHTTPClientTransport(mcpUrl(), { authProvider: provider }));
   try {
@@ -142,7 +142,8 @@ test('machine to machine: the SDK ClientCredentialsProvider with the dev M2M cli
 });
 
 test('a wrong M2M secret is refused at the token endpoint', async () => {
-  const provider = new ClientCredentialsProvider({ clientId: dev.devAuthorizationServer!.clientId, clientSecret: 'wrong-secret', scope: 'web-search:read' });
+  const { clientId, authorizationServerUrl } = dev.devAuthorizationServer!;
+  const provider = new ClientCredentialsProvider({ clientId, clientSecret: 'wrong-secret', scope: 'web-search:read', expectedIssuer: authorizationServerUrl });
   const client = new Client({ name: 'm2m', version: '1.0.0' });
   await expect(client.connect(new StreamableHTTPClientTransport(mcpUrl(), { authProvider: provider }))).rejects.toThrow();
 });

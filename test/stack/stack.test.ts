@@ -13,6 +13,7 @@ import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { parseDeploySettings, type DeploySettings } from '../../lib/config.js';
 import { routePaths, routes } from '../../lib/routes.js';
+import { POWERTOOLS_VERSION } from '../../lib/bundling.js';
 import { STAGE_NAME, WebSearchMcpStack } from '../../lib/web-search-mcp-stack.js';
 import { ConfigurationError } from '../../lambda/shared/settings.js';
 
@@ -274,5 +275,140 @@ describe('configuration', () => {
     );
     expect(parsed.resourceId).toBe('res_fromcontext');
     expect(parsed.throttleRateLimit).toBe(7);
+  });
+});
+
+describe('operations: observability, custom domain, WAF', () => {
+  const CERTIFICATE = 'arn:aws:acm:eu-west-1:123456789012:certificate/12345678-1234-1234-1234-123456789012';
+
+  test('alarms on the API 5xx rate, the authorizer losing its keys, Tavily failing, and throttles; no topic without an email', () => {
+    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')).map((alarm) => alarm.Properties);
+    expect(alarms).toHaveLength(4);
+    const describing = (text: string) => alarms.find((alarm) => String(alarm.AlarmDescription).includes(text));
+    expect(describing('5xx')).toMatchObject({ MetricName: '5XXError', Namespace: 'AWS/ApiGateway', Threshold: 0.05 });
+    expect(describing('signing keys')).toMatchObject({
+      MetricName: 'AuthorizerDecisions',
+      Namespace: 'WebSearchMcp',
+      Dimensions: expect.arrayContaining([{ Name: 'Outcome', Value: 'unavailable' }]),
+    });
+    expect(JSON.stringify(describing('Tavily'))).toContain('TavilyErrors');
+    expect(JSON.stringify(describing('throttled'))).toContain('Throttles');
+    for (const alarm of alarms) expect(alarm.AlarmActions).toBeUndefined();
+    template.resourceCountIs('AWS::SNS::Topic', 0);
+    template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+  });
+
+  test('ALARM_EMAIL: an SSL-only topic with the email subscribed, receiving every alarm', () => {
+    const withEmail = synth(settingsFrom({ ALARM_EMAIL: 'ops@example.com' })).template!;
+    withEmail.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'ops@example.com' });
+    for (const alarm of Object.values(withEmail.findResources('AWS::CloudWatch::Alarm'))) {
+      expect(alarm.Properties.AlarmActions).toHaveLength(1);
+    }
+    expect(JSON.stringify(withEmail.findResources('AWS::SNS::TopicPolicy'))).toContain('aws:SecureTransport');
+  });
+
+  test('log retention and log level come from the settings', () => {
+    const custom = synth(settingsFrom({ LOG_RETENTION_DAYS: '90', LOG_LEVEL: 'debug' })).template!;
+    for (const group of Object.values(custom.findResources('AWS::Logs::LogGroup'))) expect(group.Properties.RetentionInDays).toBe(90);
+    for (const fn of Object.values(custom.findResources('AWS::Lambda::Function'))) {
+      expect(fn.Properties.Environment.Variables.LOG_LEVEL).toBe('DEBUG');
+    }
+  });
+
+  test('POST /oauth/register has its own, tighter throttling', () => {
+    const [, stage] = byType('AWS::ApiGateway::Stage')[0]!;
+    expect(stage.Properties.MethodSettings).toContainEqual(
+      expect.objectContaining({ HttpMethod: 'POST', ResourcePath: '/~1oauth~1register', ThrottlingRateLimit: 5, ThrottlingBurstLimit: 10 }),
+    );
+  });
+
+  test('tracing: active on functions and stage, with the Powertools layer of the bundled version', () => {
+    const traced = synth(settingsFrom({ TRACING_ENABLED: 'true' })).template!;
+    for (const fn of Object.values(traced.findResources('AWS::Lambda::Function'))) {
+      expect(fn.Properties.TracingConfig).toEqual({ Mode: 'Active' });
+      expect(fn.Properties.Layers).toHaveLength(1);
+      expect(fn.Properties.Environment.Variables.POWERTOOLS_TRACE_ENABLED).toBe('true');
+    }
+    traced.hasResourceProperties('AWS::ApiGateway::Stage', { TracingEnabled: true });
+    expect(JSON.stringify(traced.toJSON().Parameters)).toContain('/aws/service/powertools/typescript/generic/all/2.35.0');
+    // Without tracing: no layer, no tracer.
+    for (const [, fn] of byType('AWS::Lambda::Function')) {
+      expect(fn.Properties.Layers).toBeUndefined();
+      expect(fn.Properties.Environment.Variables.POWERTOOLS_TRACE_ENABLED).toBeUndefined();
+    }
+  });
+
+  test('the layer version is the Powertools version installed and bundled', () => {
+    for (const name of ['logger', 'metrics', 'tracer', 'parameters', 'commons']) {
+      const manifest = JSON.parse(readFileSync(new URL(`../../node_modules/@aws-lambda-powertools/${name}/package.json`, import.meta.url), 'utf8'));
+      expect(`${name}@${manifest.version}`).toBe(`${name}@${POWERTOOLS_VERSION}`);
+    }
+  });
+
+  test('custom domain: the API at its root, everything named after the domain, the execute-api URL off', () => {
+    const domain = synth(
+      settingsFrom({ CUSTOM_DOMAIN_NAME: 'mcp.example.com', CUSTOM_DOMAIN_CERTIFICATE_ARN: CERTIFICATE, CUSTOM_DOMAIN_HOSTED_ZONE_ID: 'Z0123456789ABCDEFGHIJ' }),
+    ).template!;
+    domain.hasResourceProperties('AWS::ApiGateway::DomainName', {
+      DomainName: 'mcp.example.com',
+      RegionalCertificateArn: CERTIFICATE,
+      SecurityPolicy: 'TLS_1_2',
+      EndpointConfiguration: { Types: ['REGIONAL'] },
+    });
+    const mapping = Object.values(domain.findResources('AWS::ApiGateway::BasePathMapping'))[0]!;
+    expect(mapping.Properties.BasePath).toBeUndefined();
+    domain.hasResourceProperties('AWS::ApiGateway::RestApi', { DisableExecuteApiEndpoint: true });
+    const records = Object.values(domain.findResources('AWS::Route53::RecordSet')).map((record) => [record.Properties.Type, record.Properties.Name]);
+    expect(records).toEqual(expect.arrayContaining([['A', 'mcp.example.com.'], ['AAAA', 'mcp.example.com.']]));
+
+    const unauthorized = Object.values(domain.findResources('AWS::ApiGateway::GatewayResponse')).find(
+      (response) => response.Properties.ResponseType === 'UNAUTHORIZED',
+    )!;
+    expect(unauthorized.Properties.ResponseParameters['gatewayresponse.header.WWW-Authenticate']).toBe(
+      `'Bearer resource_metadata="https://mcp.example.com/.well-known/oauth-protected-resource/web-search/mcp", scope="web-search:read"'`,
+    );
+    const outputs = domain.toJSON().Outputs as Record<string, { Value: unknown }>;
+    expect(outputs.McpUrl!.Value).toBe('https://mcp.example.com/web-search/mcp');
+    expect(outputs.ResourceIdentifier!.Value).toBe('https://mcp.example.com/web-search/mcp');
+    domain.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: { RESOURCE_IDENTIFIER: 'https://mcp.example.com/web-search/mcp', SCALEKIT_RESOURCE_ID: 'res_1234567890' } },
+    });
+  });
+
+  test('custom domain without a hosted zone: no records, and an output naming the alias target', () => {
+    const domain = synth(settingsFrom({ CUSTOM_DOMAIN_NAME: 'mcp.example.com', CUSTOM_DOMAIN_CERTIFICATE_ARN: CERTIFICATE })).template!;
+    domain.resourceCountIs('AWS::Route53::RecordSet', 0);
+    expect(domain.toJSON().Outputs.CustomDomainTarget).toBeDefined();
+  });
+
+  test('a domain without a certificate (or the reverse) is refused at synth', () => {
+    expect(() => settingsFrom({ CUSTOM_DOMAIN_NAME: 'mcp.example.com' })).toThrow(/CUSTOM_DOMAIN_NAME and CUSTOM_DOMAIN_CERTIFICATE_ARN/);
+    expect(() => settingsFrom({ CUSTOM_DOMAIN_CERTIFICATE_ARN: CERTIFICATE })).toThrow(/set both/);
+    expect(() => settingsFrom({ CUSTOM_DOMAIN_HOSTED_ZONE_ID: 'Z0123456789ABCDEFGHIJ' })).toThrow(/CUSTOM_DOMAIN_HOSTED_ZONE_ID/);
+  });
+
+  test('WAF_ENABLED: a regional web ACL with the common rule set and a per-IP rate rule, on the stage', () => {
+    template.resourceCountIs('AWS::WAFv2::WebACL', 0);
+    const protectedApi = synth(settingsFrom({ WAF_ENABLED: 'true', WAF_RATE_LIMIT: '500' })).template!;
+    const acl = Object.values(protectedApi.findResources('AWS::WAFv2::WebACL'))[0]!.Properties;
+    expect(acl.Scope).toBe('REGIONAL');
+    expect(acl.Rules.map((rule: { Name: string }) => rule.Name)).toEqual(['RatePerClientIp', 'AwsCommonRuleSet']);
+    expect(acl.Rules[0].Statement.RateBasedStatement).toEqual({ Limit: 500, AggregateKeyType: 'IP' });
+    protectedApi.resourceCountIs('AWS::WAFv2::WebACLAssociation', 1);
+  });
+
+  test('every option on at once still passes cdk-nag', () => {
+    const { app } = synth(
+      settingsFrom({
+        CUSTOM_DOMAIN_NAME: 'mcp.example.com',
+        CUSTOM_DOMAIN_CERTIFICATE_ARN: CERTIFICATE,
+        CUSTOM_DOMAIN_HOSTED_ZONE_ID: 'Z0123456789ABCDEFGHIJ',
+        TRACING_ENABLED: 'true',
+        ALARM_EMAIL: 'ops@example.com',
+        WAF_ENABLED: 'true',
+      }),
+      { withNag: true },
+    );
+    expect(() => app.synth()).not.toThrow();
   });
 });

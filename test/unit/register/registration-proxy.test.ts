@@ -12,6 +12,9 @@ const clientMetadata = {
   token_endpoint_auth_method: 'none',
 };
 
+/** The least a registration may carry past the policy (registration-policy.ts): one loopback redirect URI. */
+const minimalMetadata = JSON.stringify({ redirect_uris: ['http://127.0.0.1:6274/callback'] });
+
 beforeAll(async () => {
   scalekit = await startLoopbackServer();
 });
@@ -97,7 +100,7 @@ describe('a registration relayed', () => {
   });
 
   test('application/*+json is accepted as JSON', async () => {
-    const response = await core()(register('{}', { 'Content-Type': 'application/merge-patch+json' }));
+    const response = await core()(register(minimalMetadata, { 'Content-Type': 'application/merge-patch+json' }));
     expect(response.status).toBe(201);
   });
 });
@@ -111,7 +114,7 @@ describe('upstream refusals and failures', () => {
         { error: 'invalid_redirect_uri', error_description: 'redirect_uris is required', trace_id: 'internal-123', stack: 'at x' },
         { 'Set-Cookie': 'a=b' },
       );
-    const response = await core()(register('{"client_name":"x"}'));
+    const response = await core()(register(minimalMetadata));
     expect(response.status).toBe(400);
     expect(headersOf(response)).toEqual({ 'content-type': 'application/json', 'cache-control': 'no-store', pragma: 'no-cache' });
     expect(await response.json()).toEqual({ error: 'invalid_redirect_uri', error_description: 'redirect_uris is required' });
@@ -119,18 +122,18 @@ describe('upstream refusals and failures', () => {
 
   test('a 4xx without error fields gets RFC 7591 defaults; a long description is cut to 500 characters', async () => {
     scalekit.handler = (_request, res) => sendJson(res, 403, { message: 'nope' });
-    const bare = await core()(register('{}'));
+    const bare = await core()(register(minimalMetadata));
     expect(bare.status).toBe(403);
     expect(await bare.json()).toEqual({ error: 'invalid_client_metadata', error_description: 'The registration was refused.' });
 
     scalekit.handler = (_request, res) => sendJson(res, 400, { error: 'invalid_client_metadata', error_description: 'd'.repeat(600) });
-    const long = await core()(register('{}'));
+    const long = await core()(register(minimalMetadata));
     expect(await long.json()).toEqual({ error: 'invalid_client_metadata', error_description: 'd'.repeat(500) });
   });
 
   test('a 4xx with non-string error fields gets the defaults', async () => {
     scalekit.handler = (_request, res) => sendJson(res, 400, { error: { code: 1 }, error_description: ['x'] });
-    expect(await (await core()(register('{}'))).json()).toEqual({
+    expect(await (await core()(register(minimalMetadata))).json()).toEqual({
       error: 'invalid_client_metadata',
       error_description: 'The registration was refused.',
     });
@@ -138,7 +141,7 @@ describe('upstream refusals and failures', () => {
 
   test.each([500, 502, 503])('upstream %d becomes a 502 server_error', async (status) => {
     scalekit.handler = (_request, res) => sendJson(res, status, { error: 'internal', detail: 'db down at 10.0.0.1' });
-    const response = await core()(register('{}'));
+    const response = await core()(register(minimalMetadata));
     expect(response.status).toBe(502);
     const text = await response.text();
     expect(JSON.parse(text)).toEqual({
@@ -153,7 +156,7 @@ describe('upstream refusals and failures', () => {
       res.writeHead(201, { 'Content-Type': 'text/html' });
       res.end('<html>created</html>');
     };
-    const response = await core()(register('{}'));
+    const response = await core()(register(minimalMetadata));
     expect(response.status).toBe(502);
     expect(await response.json()).toEqual({
       error: 'server_error',
@@ -163,7 +166,7 @@ describe('upstream refusals and failures', () => {
 
   test('an upstream answer over 64 KiB becomes a 502', async () => {
     scalekit.handler = (_request, res) => sendJson(res, 201, { client_id: 'x', padding: 'p'.repeat(REGISTRATION_LIMITS.maxResponseBytes) });
-    const response = await core()(register('{}'));
+    const response = await core()(register(minimalMetadata));
     expect(response.status).toBe(502);
     expect(await response.json()).toEqual({
       error: 'server_error',
@@ -173,7 +176,7 @@ describe('upstream refusals and failures', () => {
 
   test('an unreachable registration endpoint: 503 with Retry-After', async () => {
     registrationEndpoint = `${await unusedLoopbackUrl()}/register`;
-    const response = await core()(register('{}'));
+    const response = await core()(register(minimalMetadata));
     expect(response.status).toBe(503);
     expect(response.headers.get('retry-after')).toBe('5');
     expect(await response.json()).toEqual({
@@ -184,7 +187,7 @@ describe('upstream refusals and failures', () => {
 
   test('a redirect from the registration endpoint is not followed: 503', async () => {
     scalekit.handler = (_request, res) => sendJson(res, 307, {}, { Location: `${scalekit.url}/elsewhere` });
-    const response = await core()(register('{}'));
+    const response = await core()(register(minimalMetadata));
     expect(response.status).toBe(503);
     expect(scalekit.requests.map((request) => request.path)).toEqual(['/resources/res_1/register']);
   });
@@ -195,7 +198,7 @@ describe('upstream refusals and failures', () => {
         throw new UpstreamError('unreachable', 'timed out');
       },
     };
-    const response = await core(failing)(register('{}'));
+    const response = await core(failing)(register(minimalMetadata));
     expect(response.status).toBe(503);
     expect(response.headers.get('retry-after')).toBe('5');
     expect(await response.json()).toEqual({
@@ -211,7 +214,7 @@ describe('upstream refusals and failures', () => {
         throw new RangeError('bug');
       },
     };
-    await expect(core(broken)(register('{}'))).rejects.toThrow(RangeError);
+    await expect(core(broken)(register(minimalMetadata))).rejects.toThrow(RangeError);
   });
 
   test.each([
@@ -222,7 +225,7 @@ describe('upstream refusals and failures', () => {
     ['another scheme', 'ftp://acme.scalekit.com/register'],
   ])('registration_endpoint %s: 502 naming what to fix, nothing sent', async (_why, endpoint) => {
     registrationEndpoint = endpoint;
-    const response = await core()(register('{}'));
+    const response = await core()(register(minimalMetadata));
     expect(response.status).toBe(502);
     expect(await response.json()).toEqual({
       error: 'server_error',
@@ -280,8 +283,8 @@ describe('requests refused before anything is sent', () => {
 
   test('a body over 16 KiB: 413; exactly 16 KiB goes through', async () => {
     const padded = (size: number) => {
-      const base = JSON.stringify({ client_name: '' });
-      return JSON.stringify({ client_name: 'x'.repeat(size - base.length) });
+      const base = JSON.stringify({ ...clientMetadata, software_id: '' });
+      return JSON.stringify({ ...clientMetadata, software_id: 'x'.repeat(size - base.length) });
     };
     const over = padded(REGISTRATION_LIMITS.maxRequestBytes + 1);
     expect(Buffer.byteLength(over)).toBe(16 * 1024 + 1);

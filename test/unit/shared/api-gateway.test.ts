@@ -8,7 +8,7 @@ import {
   type RequestCore,
 } from '../../../lambda/shared/api-gateway.js';
 import { createOriginPolicy } from '../../../lambda/shared/cors.js';
-import type { Logger } from '../../../lambda/shared/log.js';
+import type { InvocationObserver } from '../../../lambda/shared/api-gateway.js';
 
 function event(overrides: Partial<APIGatewayProxyEvent> = {}): APIGatewayProxyEvent {
   return {
@@ -244,20 +244,18 @@ interface LogLine {
   attributes?: Record<string, unknown>;
 }
 
-function recordingLogger(): Logger & { lines: LogLine[]; contexts: Record<string, unknown>[] } {
+/** An observer that records the log lines and the invocation scopes opened. */
+function recordingLogger(): InvocationObserver & { lines: LogLine[]; contexts: Record<string, unknown>[] } {
   const lines: LogLine[] = [];
   const contexts: Record<string, unknown>[] = [];
-  const at = (level: string) => (message: string, attributes?: Record<string, unknown>) => {
-    lines.push({ level, message, attributes });
-  };
   return {
     lines,
     contexts,
-    debug: at('DEBUG'),
-    info: at('INFO'),
-    warn: at('WARN'),
-    error: at('ERROR'),
-    setContext: (attributes) => contexts.push(attributes),
+    logger: { error: (message, attributes) => lines.push({ level: 'ERROR', message, attributes }) },
+    invocation: (requestId, _context, work) => {
+      contexts.push({ requestId });
+      return work();
+    },
   };
 }
 
@@ -275,7 +273,7 @@ describe('proxyHandler', () => {
       return new Response('{"hello":"world"}', { status: 200, headers: { 'Content-Type': 'application/json' } });
     };
     const logger = recordingLogger();
-    const handler = proxyHandler(core, { logger, originPolicy });
+    const handler = proxyHandler(core, { observability: logger, originPolicy });
     const result = await handler(
       event({
         body: '{"a":1}',
@@ -304,7 +302,7 @@ describe('proxyHandler', () => {
         invocation = inv;
         return new Response(null, { status: 204 });
       },
-      { logger: recordingLogger(), originPolicy },
+      { observability: recordingLogger(), originPolicy },
     );
     await handler(event({ requestContext: {} as APIGatewayProxyEvent['requestContext'] }), lambdaContext(1, 'aws-42'));
     expect(invocation!.requestId).toBe('aws-42');
@@ -316,7 +314,7 @@ describe('proxyHandler', () => {
 
   test('an allowed Origin gets CORS headers on the response', async () => {
     const handler = proxyHandler(async () => new Response('ok', { headers: { 'Content-Type': 'text/plain' } }), {
-      logger: recordingLogger(),
+      observability: recordingLogger(),
       originPolicy,
     });
     const result = await handler(
@@ -333,7 +331,7 @@ describe('proxyHandler', () => {
 
   test('a refused Origin gets no CORS grant, only Vary', async () => {
     const handler = proxyHandler(async () => new Response('ok', { headers: { 'Content-Type': 'text/plain' } }), {
-      logger: recordingLogger(),
+      observability: recordingLogger(),
       originPolicy,
     });
     const result = await handler(event(headerMaps([['Origin', 'https://app.example.com.evil.com']])), lambdaContext());
@@ -346,7 +344,7 @@ describe('proxyHandler', () => {
       async () => {
         throw new TypeError('db password is hunter2');
       },
-      { logger, originPolicy },
+      { observability: logger, originPolicy },
     );
     const result = await handler(event(), lambdaContext());
     expect(result.statusCode).toBe(500);
@@ -359,8 +357,13 @@ describe('proxyHandler', () => {
     expect(result.body).not.toContain('hunter2');
     expect(result.body).not.toContain('TypeError');
     expect(result.body).not.toMatch(/\bat\b.*\(/);
+    // The log (never the client) gets the error and its stack, for the operator.
     expect(logger.lines).toEqual([
-      { level: 'ERROR', message: 'Unhandled error', attributes: { errorName: 'TypeError', errorMessage: 'db password is hunter2' } },
+      {
+        level: 'ERROR',
+        message: 'Unhandled error',
+        attributes: { errorName: 'TypeError', errorMessage: 'db password is hunter2', stack: expect.stringContaining('TypeError: db password') },
+      },
     ]);
   });
 
@@ -370,11 +373,11 @@ describe('proxyHandler', () => {
       async () => {
         throw 'plain string';
       },
-      { logger, originPolicy },
+      { observability: logger, originPolicy },
     );
     const result = await handler(event(), lambdaContext());
     expect(result.statusCode).toBe(500);
-    expect(logger.lines[0]!.attributes).toEqual({ errorName: 'string', errorMessage: 'plain string' });
+    expect(logger.lines[0]!.attributes).toEqual({ errorName: 'string', errorMessage: 'plain string', stack: undefined });
   });
 
   test('a BadRequestError becomes a 400 invalid_request, from the adapter or from the core, without an error log', async () => {
@@ -385,7 +388,7 @@ describe('proxyHandler', () => {
         called = true;
         throw new BadRequestError('The body is odd.');
       },
-      { logger, originPolicy },
+      { observability: logger, originPolicy },
     );
     const fromAdapter = await handler(event({ multiValueHeaders: { 'X-Bad': ['a\nb'] } }), lambdaContext());
     expect(called).toBe(false);
@@ -406,7 +409,7 @@ describe('proxyHandler', () => {
       async () => {
         throw new Error('boom');
       },
-      { logger: recordingLogger(), originPolicy },
+      { observability: recordingLogger(), originPolicy },
     );
     const result = await handler(event(headerMaps([['origin', 'https://app.example.com']])), lambdaContext());
     expect(result.statusCode).toBe(500);

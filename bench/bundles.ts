@@ -1,0 +1,110 @@
+/**
+ * The code under test: the exact bundles `cdk synth` uploads, found in the cloud
+ * assembly of an in-process synth with the settings of .env.example (as bin/app.ts
+ * builds the stack), each with the environment the stack gives it; and the
+ * baseline, bundled with the same esbuild options. Both go to a work folder
+ * outside the project, as an asset folder is: no package.json above them, so
+ * index.js is CommonJS, as on Lambda.
+ */
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseEnv } from 'node:util';
+import { App, type CfnElement } from 'aws-cdk-lib';
+import { AssetManifestArtifact } from 'aws-cdk-lib/cx-api';
+import { build, type BuildOptions } from 'esbuild';
+import { esbuildOptions } from '../lib/bundling.js';
+import { parseDeploySettings } from '../lib/config.js';
+import type { FunctionName } from '../lib/routes.js';
+import { WebSearchMcpStack } from '../lib/web-search-mcp-stack.js';
+
+export interface Bundle {
+  /** The index.js Lambda loads. */
+  readonly path: string;
+  readonly bytes: number;
+  readonly mapBytes: number;
+}
+
+export interface SynthesizedFunction extends Bundle {
+  readonly name: FunctionName;
+  readonly memoryMb: number;
+  /** The environment variables of the template, deploy-time references filled in with stand-ins. */
+  readonly environment: Readonly<Record<string, string>>;
+}
+
+/** Stand-ins for what only a deployment knows. */
+export const STAND_INS = { apiId: 'bench0api', region: 'us-east-1', urlSuffix: 'amazonaws.com' } as const;
+export const API_HOST = `${STAND_INS.apiId}.execute-api.${STAND_INS.region}.${STAND_INS.urlSuffix}`;
+
+function resolveValue(value: unknown): string {
+  if (typeof value === 'string' || typeof value === 'number') return String(value);
+  const join = (value as { 'Fn::Join'?: [string, unknown[]] })['Fn::Join'];
+  if (join) return join[1].map(resolveValue).join(join[0]);
+  const ref = (value as { Ref?: string }).Ref;
+  if (ref === 'AWS::Region') return STAND_INS.region;
+  if (ref === 'AWS::URLSuffix') return STAND_INS.urlSuffix;
+  if (ref?.startsWith('Api')) return STAND_INS.apiId;
+  throw new Error(`bench: cannot resolve the template value ${JSON.stringify(value)}`);
+}
+
+function bundleAt(path: string): Bundle {
+  return { path, bytes: statSync(path).size, mapBytes: statSync(`${path}.map`).size };
+}
+
+interface TemplateFunction {
+  Type: string;
+  Properties: { Code: { S3Key: unknown }; Environment?: { Variables?: Record<string, unknown> }; MemorySize: number; Handler: string };
+  Metadata?: Record<string, string>;
+}
+
+/** Synthesize the stack, as `cdk synth` does, into a cloud assembly under `workDir`. */
+export function synthesizeFunctions(workDir: string): Record<FunctionName, SynthesizedFunction> {
+  const exampleEnvironment = parseEnv(readFileSync(fileURLToPath(new URL('../.env.example', import.meta.url)), 'utf8'));
+  const settings = parseDeploySettings(() => undefined, exampleEnvironment);
+  const app = new App({ outdir: join(workDir, 'cdk.out') });
+  const stack = new WebSearchMcpStack(app, 'WebSearchMcp', { settings });
+  const assembly = app.synth();
+  const artifact = assembly.getStackByName(stack.stackName);
+
+  // The assets manifest maps each asset hash (the S3 key the template names) to its directory.
+  const assets = artifact.dependencies.find(AssetManifestArtifact.isAssetManifestArtifact)?.contents.files ?? {};
+  const resources = artifact.template.Resources as Record<string, TemplateFunction>;
+  const found: Partial<Record<FunctionName, SynthesizedFunction>> = {};
+  for (const [name, fn] of Object.entries(stack.functions) as Array<[FunctionName, (typeof stack.functions)[FunctionName]]>) {
+    const logicalId = stack.getLogicalId(fn.node.defaultChild as CfnElement);
+    const resource = resources[logicalId];
+    if (resource?.Type !== 'AWS::Lambda::Function') throw new Error(`bench: no AWS::Lambda::Function ${logicalId} in the template`);
+    const assetDir =
+      resource.Metadata?.['aws:asset:path'] ?? assets[resolveValue(resource.Properties.Code.S3Key).replace(/\.zip$/, '')]?.source.path;
+    if (!assetDir) throw new Error(`bench: no asset for ${logicalId}`);
+    const [file, exported] = resource.Properties.Handler.split('.');
+    if (file !== 'index' || exported !== 'handler') throw new Error(`bench: unexpected handler ${resource.Properties.Handler}`);
+    const environment = Object.fromEntries(
+      Object.entries(resource.Properties.Environment?.Variables ?? {}).map(([key, value]) => [key, resolveValue(value)]),
+    );
+    found[name] = { name, memoryMb: resource.Properties.MemorySize, environment, ...bundleAt(join(assembly.directory, assetDir, 'index.js')) };
+  }
+  return found as Record<FunctionName, SynthesizedFunction>;
+}
+
+/**
+ * Options that substitute modules of the product's own choosing (say, Ajv for a
+ * stub because our server brings its own validator): optimizations of our code,
+ * which would break the baseline's defaults. Everything else applies to it.
+ */
+const PRODUCT_SUBSTITUTIONS = ['alias', 'inject', 'plugins'] as const;
+
+export interface BaselineBundle extends Bundle {
+  /** Which of the stack's esbuild options the baseline was built without (see PRODUCT_SUBSTITUTIONS). */
+  readonly droppedOptions: readonly string[];
+}
+
+/** The baseline, bundled with the stack's esbuild options: target, format, minification, externals... */
+export async function buildBaseline(workDir: string): Promise<BaselineBundle> {
+  const outfile = join(workDir, 'baseline', 'index.js');
+  const options: BuildOptions = esbuildOptions(fileURLToPath(new URL('./baseline/index.ts', import.meta.url)), outfile);
+  const droppedOptions = PRODUCT_SUBSTITUTIONS.filter((key) => options[key] !== undefined);
+  for (const key of droppedOptions) delete options[key];
+  await build(options);
+  return { ...bundleAt(outfile), droppedOptions };
+}

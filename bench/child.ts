@@ -1,0 +1,77 @@
+/**
+ * Child processes of the benchmark: plain `node` (no TypeScript loader, none of
+ * this process's NODE_OPTIONS), an environment like a Lambda instance's, and a
+ * JSON report read from file descriptor 3 while the function's logs go nowhere.
+ */
+import { spawn } from 'node:child_process';
+import { basename } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The environment Lambda's Node.js runtime gives a function, plus the function's own variables. */
+export function lambdaEnvironment(
+  functionName: string,
+  memoryMb: number,
+  variables: Readonly<Record<string, string>>,
+): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
+    LANG: 'en_US.UTF-8',
+    TZ: ':UTC',
+    AWS_REGION: 'us-east-1',
+    AWS_DEFAULT_REGION: 'us-east-1',
+    AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs22.x',
+    AWS_LAMBDA_FUNCTION_NAME: functionName,
+    AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(memoryMb),
+    AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
+    // Stands in for the runtime's /var/runtime/node_modules, where the external AWS SDK comes from.
+    NODE_PATH: fileURLToPath(new URL('../node_modules', import.meta.url)),
+    ...variables,
+  };
+}
+
+export interface ChildOutcome<Report> {
+  readonly report: Report;
+  /** From just before spawn to the process's exit, as seen by this process. */
+  readonly wallMs: number;
+}
+
+export function runChild<Report>(
+  script: URL,
+  specFile: string,
+  environment: Record<string, string>,
+  nodeOptions: readonly string[] = [],
+): Promise<ChildOutcome<Report>> {
+  return new Promise((resolve, reject) => {
+    const started = process.hrtime.bigint();
+    const child = spawn(process.execPath, [...nodeOptions, fileURLToPath(script), specFile], {
+      env: environment,
+      stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    let output = '';
+    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr = (stderr + chunk).slice(-4000)));
+    (child.stdio[3] as NodeJS.ReadableStream).setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+    let wallMs = 0;
+    child.on('exit', () => (wallMs = Number(process.hrtime.bigint() - started) / 1e6));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const what = `${basename(fileURLToPath(script))} ${basename(specFile)}`;
+      if (!output) return reject(new Error(`${what} exited with ${code} and no report.\n${stderr}`));
+      const report = JSON.parse(output) as Report & { error?: string };
+      if (report.error) return reject(new Error(`${what}: ${report.error}\n${stderr}`));
+      resolve({ report, wallMs });
+    });
+  });
+}
+
+/** Wall time of `node -e ""`: what any Node process costs before a line of ours runs. */
+export function bareNodeStart(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const started = process.hrtime.bigint();
+    const child = spawn(process.execPath, ['-e', ''], { env: { PATH: process.env.PATH ?? '' }, stdio: 'ignore' });
+    child.on('error', reject);
+    child.on('exit', (code) =>
+      code === 0 ? resolve(Number(process.hrtime.bigint() - started) / 1e6) : reject(new Error(`node -e "" exited with ${code}`)),
+    );
+  });
+}

@@ -1,0 +1,98 @@
+/**
+ * One cold start, in a fresh Node process: load a bundle as Lambda's Node.js
+ * runtime loads a CommonJS index.js (require), then serve the first request(s).
+ * Plain JavaScript run by plain `node`, so no TypeScript loader weighs on what is
+ * measured. Timings come from process.hrtime.bigint(); `bootMs` is Node's own
+ * start (process start to this file's first line, from performance.now()).
+ *
+ * argv[2]: a JSON file { bundle, invocations: [{ label, event, expect }] }.
+ * The function's environment is this process's environment. The report goes to
+ * file descriptor 3 as one JSON object; stdout (the function's logs) is not ours.
+ */
+const bootMs = performance.now();
+
+import { readFileSync, writeSync } from 'node:fs';
+import { createRequire } from 'node:module';
+
+const spec = JSON.parse(readFileSync(process.argv[2], 'utf8'));
+const require = createRequire(import.meta.url);
+const ms = (from, to) => Number(to - from) / 1e6;
+
+function lambdaContext(requestId) {
+  const deadline = Date.now() + 30_000;
+  return {
+    awsRequestId: requestId,
+    functionName: process.env.AWS_LAMBDA_FUNCTION_NAME,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:us-east-1:000000000000:function:${process.env.AWS_LAMBDA_FUNCTION_NAME}`,
+    memoryLimitInMB: process.env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE,
+    logGroupName: `/aws/lambda/${process.env.AWS_LAMBDA_FUNCTION_NAME}`,
+    logStreamName: 'bench',
+    callbackWaitsForEmptyEventLoop: true,
+    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+    done() {},
+    fail() {},
+    succeed() {},
+  };
+}
+
+/** A result that is not the expected one: a fast error must never pass for a fast answer. */
+class Mismatch extends Error {}
+
+/** Why a result is not the expected one, or undefined when it is. */
+function mismatch(result, expect) {
+  if (expect.kind === 'policy') {
+    const effect = result?.policyDocument?.Statement?.[0]?.Effect;
+    return effect === expect.effect ? undefined : `expected an ${expect.effect} policy, got ${JSON.stringify(result).slice(0, 300)}`;
+  }
+  if (result?.statusCode !== expect.statusCode) return `expected HTTP ${expect.statusCode}, got ${JSON.stringify(result).slice(0, 300)}`;
+  if (expect.bodyIncludes && !String(result.body).includes(expect.bodyIncludes)) {
+    return `expected the body to include ${expect.bodyIncludes}, got ${String(result.body).slice(0, 300)}`;
+  }
+  return undefined;
+}
+
+/**
+ * The process's peak RSS. On Linux, getrusage's ru_maxrss (process.resourceUsage().maxRSS)
+ * survives execve: a child of a large parent reports the parent's size. VmHWM starts afresh.
+ */
+function peakRssKb() {
+  try {
+    const match = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync('/proc/self/status', 'utf8'));
+    return match ? Number(match[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const report = { bootMs, importMs: 0, requestsMs: [], coldMs: 0, maxRssKb: 0, resourceUsageMaxRssKb: 0, error: undefined };
+try {
+  const started = process.hrtime.bigint();
+  const { handler } = require(spec.bundle);
+  const ready = process.hrtime.bigint();
+  report.importMs = ms(started, ready);
+  if (typeof handler !== 'function') throw new Error(`${spec.bundle} exports no handler`);
+
+  for (const [index, invocation] of spec.invocations.entries()) {
+    const context = lambdaContext(`bench-${index}`);
+    const requestStarted = process.hrtime.bigint();
+    let result;
+    try {
+      result = await handler(invocation.event, context);
+    } catch (error) {
+      result = { thrown: String(error?.message ?? error) };
+    }
+    report.requestsMs.push(ms(requestStarted, process.hrtime.bigint()));
+    const problem = mismatch(result, invocation.expect);
+    if (problem) throw new Mismatch(`${invocation.label}: ${problem}`);
+  }
+  report.coldMs = report.importMs + report.requestsMs.reduce((sum, each) => sum + each, 0);
+} catch (error) {
+  report.error = error instanceof Mismatch ? error.message : String(error?.stack ?? error);
+}
+report.resourceUsageMaxRssKb = process.resourceUsage().maxRSS;
+report.maxRssKb = peakRssKb() ?? report.resourceUsageMaxRssKb;
+writeSync(3, JSON.stringify(report));
+// Lambda freezes an instance after its response rather than waiting for idle
+// keep-alive sockets: leave now so the parent's wall time ends with the work.
+process.exit(0);

@@ -1,0 +1,94 @@
+/**
+ * Cold starts: each run is a fresh `node` process that loads one bundle and
+ * serves its first request(s) (bench/cold-start-child.mjs). Targets take turns,
+ * round after round, so that a slow spell of the machine spreads over all of them.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Invocation } from './events.js';
+import { bareNodeStart, runChild } from './child.js';
+import { summarize, type Summary } from './stats.js';
+
+const CHILD = new URL('./cold-start-child.mjs', import.meta.url);
+
+export interface ColdTarget {
+  readonly name: string;
+  readonly bundle: string;
+  readonly environment: Record<string, string>;
+  readonly invocations: readonly Invocation[];
+}
+
+/** What the child measures, in milliseconds (maxRssKb aside). */
+interface ChildReport {
+  readonly bootMs: number;
+  readonly importMs: number;
+  readonly requestsMs: readonly number[];
+  readonly coldMs: number;
+  readonly maxRssKb: number;
+  readonly resourceUsageMaxRssKb: number;
+}
+
+export interface ColdStartResult {
+  readonly runs: number;
+  /** Node's own start: process start to the child's first line. */
+  readonly bootMs: Summary;
+  /** Loading the bundle: from require() to the handler in hand. */
+  readonly importMs: Summary;
+  /** Each first request on its own, in order (e.g. initialize, tools/list). */
+  readonly requestsMs: readonly { readonly label: string; readonly ms: Summary }[];
+  /** Import plus the first request(s): the cold start figure the budgets use. */
+  readonly coldMs: Summary;
+  /** The whole process, spawn to exit, from the parent. */
+  readonly wallMs: Summary;
+  /** Peak resident memory of the process (VmHWM, in MB). */
+  readonly peakRssMb: Summary;
+  /** process.resourceUsage().maxRSS in MB: on Linux it includes the spawning parent's size, as execve keeps it. */
+  readonly resourceUsageMaxRssMb: Summary;
+}
+
+export async function measureColdStarts(
+  targets: readonly ColdTarget[],
+  { runs, workDir, onRun }: { runs: number; workDir: string; onRun?: (name: string, run: number) => void },
+): Promise<Record<string, ColdStartResult>> {
+  const specs = targets.map((target) => {
+    const file = join(workDir, `cold-${target.name}.json`);
+    writeFileSync(file, JSON.stringify({ bundle: target.bundle, invocations: target.invocations }));
+    return { target, file };
+  });
+  const outcomes = new Map<string, Array<ChildReport & { wallMs: number }>>(targets.map((target) => [target.name, []]));
+  // One unrecorded run each first: it pages the bundle in from disk, as any later run finds it.
+  for (const { target, file } of specs) await runChild<ChildReport>(CHILD, file, target.environment);
+  for (let run = 1; run <= runs; run++) {
+    for (const { target, file } of specs) {
+      onRun?.(target.name, run);
+      const { report, wallMs } = await runChild<ChildReport>(CHILD, file, target.environment);
+      outcomes.get(target.name)!.push({ ...report, wallMs });
+    }
+  }
+  return Object.fromEntries(
+    targets.map((target) => {
+      const reports = outcomes.get(target.name)!;
+      const result: ColdStartResult = {
+        runs: reports.length,
+        bootMs: summarize(reports.map((r) => r.bootMs)),
+        importMs: summarize(reports.map((r) => r.importMs)),
+        requestsMs: target.invocations.map((invocation, index) => ({
+          label: invocation.label,
+          ms: summarize(reports.map((r) => r.requestsMs[index]!)),
+        })),
+        coldMs: summarize(reports.map((r) => r.coldMs)),
+        wallMs: summarize(reports.map((r) => r.wallMs)),
+        peakRssMb: summarize(reports.map((r) => r.maxRssKb / 1024)),
+        resourceUsageMaxRssMb: summarize(reports.map((r) => r.resourceUsageMaxRssKb / 1024)),
+      };
+      return [target.name, result];
+    }),
+  );
+}
+
+export async function measureBareNode(runs: number): Promise<Summary> {
+  await bareNodeStart();
+  const walls: number[] = [];
+  for (let run = 0; run < runs; run++) walls.push(await bareNodeStart());
+  return summarize(walls);
+}

@@ -1,0 +1,111 @@
+/**
+ * The events the benchmark sends, built by the local gateway's own builders
+ * (local/api-gateway-events.ts), so each function sees what API Gateway would
+ * hand it: a REQUEST authorizer event for the MCP endpoint, and proxy events for
+ * the routes of the metadata, register and MCP functions.
+ */
+import { randomUUID } from 'node:crypto';
+import type { APIGatewayProxyEvent, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
+import { MCP_PATH, PRM_FOR_MCP_PATH, REGISTER_PATH } from '../lib/routes.js';
+import { callerContext, type Caller } from '../lambda/shared/caller.js';
+import { authorizerContext, authorizerEvent, proxyEvent, type IncomingRequest } from '../local/api-gateway-events.js';
+
+/** The headers API Gateway adds to every request it forwards. */
+function gatewayHeaders(host: string): Array<[string, string]> {
+  return [
+    ['Host', host],
+    ['User-Agent', 'bench/1.0'],
+    ['X-Forwarded-For', '203.0.113.7'],
+    ['X-Forwarded-Port', '443'],
+    ['X-Forwarded-Proto', 'https'],
+  ];
+}
+
+function incoming(host: string, method: string, path: string, headers: Array<[string, string]>, body = ''): IncomingRequest {
+  return {
+    method,
+    path,
+    resource: path,
+    rawHeaders: [...gatewayHeaders(host), ...headers],
+    query: new URLSearchParams(),
+    body: Buffer.from(body, 'utf8'),
+    sourceIp: '203.0.113.7',
+    requestId: randomUUID(),
+    host,
+  };
+}
+
+/** What the authorizer sees for `POST /web-search/mcp` with this token. */
+export function authorizerRequestEvent(host: string, token: string): APIGatewayRequestAuthorizerEvent {
+  return authorizerEvent(
+    incoming(host, 'POST', MCP_PATH, [
+      ['Authorization', `Bearer ${token}`],
+      ['Content-Type', 'application/json'],
+    ]),
+  );
+}
+
+/** `GET /.well-known/oauth-protected-resource/web-search/mcp`. */
+export function protectedResourceMetadataEvent(host: string): APIGatewayProxyEvent {
+  return proxyEvent(incoming(host, 'GET', PRM_FOR_MCP_PATH, [['Accept', 'application/json']]), undefined);
+}
+
+/** `POST /oauth/register` with the metadata an MCP client (Claude Code, say) registers. */
+export function registrationEvent(host: string): APIGatewayProxyEvent {
+  const metadata = {
+    client_name: 'bench client',
+    redirect_uris: ['http://127.0.0.1:33418/callback'],
+    grant_types: ['authorization_code', 'refresh_token'],
+    response_types: ['code'],
+    token_endpoint_auth_method: 'none',
+    scope: 'web-search:read',
+  };
+  return proxyEvent(
+    incoming(host, 'POST', REGISTER_PATH, [['Content-Type', 'application/json'], ['Accept', 'application/json']], JSON.stringify(metadata)),
+    undefined,
+  );
+}
+
+export const MCP_PROTOCOL_VERSION = '2025-06-18';
+
+/** A JSON-RPC POST to the MCP endpoint, as it arrives once the authorizer allowed `caller`. */
+function mcpEvent(host: string, token: string, caller: Caller, message: object, protocolHeader: boolean): APIGatewayProxyEvent {
+  const headers: Array<[string, string]> = [
+    ['Authorization', `Bearer ${token}`],
+    ['Content-Type', 'application/json'],
+    ['Accept', 'application/json, text/event-stream'],
+  ];
+  if (protocolHeader) headers.push(['Mcp-Protocol-Version', MCP_PROTOCOL_VERSION]);
+  const context = authorizerContext({ principalId: caller.sub, context: callerContext(caller) });
+  return proxyEvent(incoming(host, 'POST', MCP_PATH, headers, JSON.stringify(message)), context);
+}
+
+export function mcpInitializeEvent(host: string, token: string, caller: Caller): APIGatewayProxyEvent {
+  return mcpEvent(
+    host,
+    token,
+    caller,
+    {
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: { protocolVersion: MCP_PROTOCOL_VERSION, capabilities: {}, clientInfo: { name: 'bench', version: '1.0.0' } },
+    },
+    false,
+  );
+}
+
+export function mcpToolsListEvent(host: string, token: string, caller: Caller): APIGatewayProxyEvent {
+  return mcpEvent(host, token, caller, { jsonrpc: '2.0', id: 2, method: 'tools/list', params: {} }, true);
+}
+
+/** What a child process checks about a result, so that a fast error never passes for a fast answer. */
+export type Expectation =
+  | { readonly kind: 'policy'; readonly effect: 'Allow' | 'Deny' }
+  | { readonly kind: 'proxy'; readonly statusCode: number; readonly bodyIncludes?: string };
+
+export interface Invocation {
+  readonly label: string;
+  readonly event: unknown;
+  readonly expect: Expectation;
+}

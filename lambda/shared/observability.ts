@@ -1,0 +1,155 @@
+/**
+ * Logs, metrics and traces for every function, with Powertools for AWS Lambda:
+ * structured JSON logs correlated by the API Gateway request id, CloudWatch
+ * metrics as EMF lines, and X-Ray traces when the stack enables tracing.
+ *
+ * Callers log facts (outcome, reason, sub, client_id, a token's short hash),
+ * never a token, an Authorization value or a key; the logger never logs the
+ * event (POWERTOOLS_LOGGER_LOG_EVENT stays off).
+ */
+import { readFileSync } from 'node:fs';
+import { SourceMap } from 'node:module';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { Context } from 'aws-lambda';
+
+export { MetricUnit };
+export type MetricUnitValue = (typeof MetricUnit)[keyof typeof MetricUnit];
+
+/** The CloudWatch namespace of every metric this project emits (the stack's alarms read it). */
+export const METRIC_NAMESPACE = 'WebSearchMcp';
+
+export type ServiceName = 'authorizer' | 'metadata' | 'register' | 'mcp';
+
+export interface Observability {
+  readonly logger: Logger;
+  /**
+   * Count or measure something. `by` adds a breakdown (per tool, per outcome):
+   * the metric is published both without it (for alarms) and with it.
+   */
+  metric(name: string, unit: MetricUnitValue, value: number, by?: Readonly<Record<string, string>>): void;
+  /** Run one invocation: correlation keys on, metrics flushed and keys cleared after. */
+  invocation<T>(requestId: string, context: Context | undefined, work: () => Promise<T>): Promise<T>;
+}
+
+interface TracerLike {
+  getSegment(): { addNewSubsegment(name: string): unknown } | undefined;
+  setSegment(segment: unknown): void;
+  annotateColdStart(): void;
+  addServiceNameAnnotation(): void;
+  addErrorAsMetadata(error: Error): void;
+}
+
+export function createObservability(service: ServiceName): Observability {
+  const logger = new Logger({
+    serviceName: `web-search-mcp-${service}`,
+    logLevel: (process.env.LOG_LEVEL ?? 'INFO') as 'INFO',
+  });
+  const metrics = new Metrics({ namespace: METRIC_NAMESPACE, serviceName: service });
+  let pending = 0;
+
+  // Tracing is opt-in: the tracer (and the X-Ray SDK under it) is loaded only
+  // when the stack turns it on, so that it never weighs on cold starts otherwise.
+  let tracer: Promise<TracerLike | undefined> | undefined;
+  const tracerFor = () =>
+    (tracer ??=
+      process.env.POWERTOOLS_TRACE_ENABLED === 'true'
+        ? import('@aws-lambda-powertools/tracer').then(
+            ({ Tracer }) => new Tracer({ serviceName: `web-search-mcp-${service}` }) as unknown as TracerLike,
+            (error: Error) => {
+              logger.warn('Tracing is enabled but the tracer could not be loaded', { errorName: error.name });
+              return undefined;
+            },
+          )
+        : Promise.resolve(undefined));
+
+  return {
+    logger,
+    metric(name, unit, value, by) {
+      metrics.addMetric(name, unit, value);
+      pending += 1;
+      if (by && Object.keys(by).length > 0) {
+        // A single metric publishes itself as soon as its value is added.
+        const single = metrics.singleMetric();
+        single.addDimensions(by);
+        single.addMetric(name, unit, value);
+      }
+    },
+    async invocation(requestId, context, work) {
+      logger.appendKeys({ requestId });
+      if (context) logger.addContext(context);
+      const active = await tracerFor();
+      const parent = active?.getSegment();
+      const segment = parent?.addNewSubsegment(`## ${service}`) as
+        | { close(): void; addAnnotation?(key: string, value: string): void }
+        | undefined;
+      if (active && segment) {
+        active.setSegment(segment);
+        active.annotateColdStart();
+        active.addServiceNameAnnotation();
+      }
+      try {
+        return await work();
+      } catch (error) {
+        if (active && error instanceof Error) active.addErrorAsMetadata(error);
+        throw error;
+      } finally {
+        if (pending > 0) {
+          metrics.publishStoredMetrics();
+          pending = 0;
+        }
+        if (active && segment) {
+          segment.close();
+          active.setSegment(parent);
+        }
+        logger.removeKeys(['requestId']);
+      }
+    },
+  };
+}
+
+/** An error's class and message for a log line, without its stack. */
+export function describeError(error: unknown): { errorName: string; errorMessage: string } {
+  if (error instanceof Error) return { errorName: error.name, errorMessage: error.message };
+  return { errorName: typeof error, errorMessage: String(error) };
+}
+
+let bundleMap: { file: string; map: SourceMap } | null | undefined;
+
+/** The running bundle's source map, read the first time an error needs it (never at cold start). */
+function loadBundleMap(): { file: string; map: SourceMap } | null {
+  if (bundleMap !== undefined) return bundleMap;
+  bundleMap = null;
+  // In a CommonJS bundle `__filename` is the bundle; run from sources (tests) there is none to map.
+  const file = typeof __filename === 'string' ? __filename : undefined;
+  if (file) {
+    try {
+      bundleMap = { file, map: new SourceMap(JSON.parse(readFileSync(`${file}.map`, 'utf8'))) };
+    } catch {
+      bundleMap = null;
+    }
+  }
+  return bundleMap;
+}
+
+/**
+ * An unexpected error's stack, for the log (never for a client), with frames of
+ * the minified bundle mapped back to the TypeScript sources. Source maps ship
+ * with the bundles but are only loaded here: enabling them for the whole process
+ * (--enable-source-maps) would parse them on every cold start.
+ */
+export function sourceMappedStack(error: unknown): string | undefined {
+  if (!(error instanceof Error) || typeof error.stack !== 'string') return undefined;
+  const loaded = loadBundleMap();
+  if (!loaded) return error.stack;
+  return error.stack.replace(/(\(|at )([^()\s]+):(\d+):(\d+)/g, (frame, prefix: string, file: string, line: string, column: string) => {
+    if (file !== loaded.file) return frame;
+    const origin = loaded.map.findEntry(Number(line) - 1, Number(column) - 1) as {
+      originalSource?: string;
+      originalLine?: number;
+      originalColumn?: number;
+    };
+    if (!origin?.originalSource) return frame;
+    return `${prefix}${origin.originalSource}:${origin.originalLine! + 1}:${origin.originalColumn! + 1}`;
+  });
+}

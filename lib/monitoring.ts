@@ -1,0 +1,174 @@
+/**
+ * What an operator watches: alarms on the signals that mean clients are failing
+ * (API 5xx rate, the authorizer unable to reach the signing keys, Tavily
+ * failing, throttling), an optional SNS topic that emails them, and one
+ * dashboard with the same signals. The custom metrics come from the functions
+ * as EMF lines (lambda/shared/observability.ts), in the namespace below.
+ */
+import { Duration, Validations } from 'aws-cdk-lib';
+import type * as apigateway from 'aws-cdk-lib/aws-apigateway';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import { Construct } from 'constructs';
+import { METRIC_NAMESPACE } from '../lambda/shared/observability.js';
+import type { FunctionName } from './routes.js';
+
+export interface MonitoringProps {
+  readonly api: apigateway.RestApi;
+  readonly functions: Readonly<Record<FunctionName, lambda.IFunction>>;
+  /** Where alarm notifications go; unset: alarms without notifications. */
+  readonly alarmEmail?: string;
+}
+
+const FIVE_MINUTES = Duration.minutes(5);
+const TOOLS = ['web_search', 'web_extract', 'web_crawl', 'web_map'] as const;
+const OUTCOMES = ['allow', 'insufficient_scope', 'unauthorized', 'unavailable'] as const;
+
+/** A custom metric the functions publish; `service` is Powertools' default dimension. */
+function custom(name: string, service: FunctionName, dimensions: Record<string, string> = {}, statistic = 'Sum') {
+  return new cloudwatch.Metric({
+    namespace: METRIC_NAMESPACE,
+    metricName: name,
+    dimensionsMap: { service, ...dimensions },
+    statistic,
+    period: FIVE_MINUTES,
+  });
+}
+
+export class Monitoring extends Construct {
+  readonly alarms: readonly cloudwatch.Alarm[];
+  readonly topic?: sns.Topic;
+  readonly dashboard: cloudwatch.Dashboard;
+
+  constructor(scope: Construct, id: string, props: MonitoringProps) {
+    super(scope, id);
+    const { api, functions } = props;
+
+    const apiErrorRate = api.metricServerError({ statistic: 'Average', period: FIVE_MINUTES });
+    const keysUnavailable = custom('AuthorizerDecisions', 'authorizer', { Outcome: 'unavailable' });
+    const tavilyErrorRate = new cloudwatch.MathExpression({
+      expression: '100 * errors / MAX([calls, 1])',
+      usingMetrics: { errors: custom('TavilyErrors', 'mcp'), calls: custom('ToolCalls', 'mcp') },
+      label: 'Tavily error rate (%)',
+      period: FIVE_MINUTES,
+    });
+    const throttles = new cloudwatch.MathExpression({
+      expression: Object.keys(functions).map((name) => `t_${name}`).join(' + '),
+      usingMetrics: Object.fromEntries(
+        Object.entries(functions).map(([name, fn]) => [`t_${name}`, fn.metricThrottles({ period: FIVE_MINUTES, statistic: 'Sum' })]),
+      ),
+      label: 'Lambda throttles',
+      period: FIVE_MINUTES,
+    });
+
+    const alarm = (alarmId: string, metric: cloudwatch.IMetric, threshold: number, description: string, datapoints = 1) =>
+      new cloudwatch.Alarm(this, alarmId, {
+        metric,
+        threshold,
+        evaluationPeriods: Math.max(datapoints, 1),
+        datapointsToAlarm: datapoints,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        alarmDescription: description,
+      });
+    this.alarms = [
+      alarm('ApiServerErrorRate', apiErrorRate, 0.05, 'More than 5% of API requests answered 5xx for 10 minutes. See the dashboard and the functions\' logs.', 2),
+      alarm(
+        'AuthorizerKeysUnavailable',
+        keysUnavailable,
+        5,
+        'The authorizer could not fetch Scalekit\'s signing keys (clients get 503). Check SCALEKIT_ENVIRONMENT_URL and Scalekit\'s status.',
+      ),
+      alarm(
+        'TavilyErrorRate',
+        tavilyErrorRate,
+        25,
+        'More than 25% of tool calls failed at Tavily for 10 minutes (bad key, rate or plan limit, outage). See the mcp function\'s "Tool call" logs for the error kind.',
+        2,
+      ),
+      alarm('LambdaThrottles', throttles, 1, 'A function was throttled: raise its reserved concurrency or the account limit, or lower the stage throttling.'),
+    ];
+
+    if (props.alarmEmail) {
+      this.topic = new sns.Topic(this, 'AlarmTopic', { displayName: 'web-search-mcp alarms', enforceSSL: true });
+      this.topic.addSubscription(new subscriptions.EmailSubscription(props.alarmEmail));
+      for (const each of this.alarms) {
+        each.addAlarmAction(new actions.SnsAction(this.topic));
+        each.addOkAction(new actions.SnsAction(this.topic));
+      }
+      Validations.of(this.topic).acknowledge({
+        id: 'AwsSolutions::AwsSolutions-SNS2',
+        reason:
+          'CloudWatch alarms cannot publish to a topic encrypted with the AWS-managed aws/sns key, and the notifications carry only alarm names and states, no customer data.',
+      });
+    }
+
+    this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
+      dashboardName: `web-search-mcp-${api.restApiName}`.slice(0, 255),
+      defaultInterval: Duration.hours(3),
+    });
+    const width = 12;
+    this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: 'API requests and errors',
+        width,
+        left: [api.metricCount({ period: FIVE_MINUTES }), api.metricClientError({ period: FIVE_MINUTES }), api.metricServerError({ period: FIVE_MINUTES })],
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'API latency (ms)',
+        width,
+        left: [
+          api.metricLatency({ statistic: 'p50', period: FIVE_MINUTES }),
+          api.metricLatency({ statistic: 'p90', period: FIVE_MINUTES }),
+          api.metricIntegrationLatency({ statistic: 'p90', period: FIVE_MINUTES }),
+        ],
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Authorizer decisions',
+        width,
+        left: OUTCOMES.map((outcome) => custom('AuthorizerDecisions', 'authorizer', { Outcome: outcome }).with({ label: outcome })),
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Tool calls and errors',
+        width,
+        left: TOOLS.map((tool) => custom('ToolCalls', 'mcp', { Tool: tool }).with({ label: tool })),
+        right: [
+          new cloudwatch.MathExpression({
+            expression: `SEARCH('{${METRIC_NAMESPACE},service,Tool,ErrorKind} MetricName="ToolErrors"', 'Sum', 300)`,
+            label: 'errors',
+            period: FIVE_MINUTES,
+          }),
+        ],
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Tavily',
+        width,
+        left: [
+          custom('TavilyLatency', 'mcp', {}, 'p50').with({ label: 'latency p50 (ms)' }),
+          custom('TavilyLatency', 'mcp', {}, 'p90').with({ label: 'latency p90 (ms)' }),
+        ],
+        right: [tavilyErrorRate],
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Upstream failures (Scalekit) and throttles',
+        width,
+        left: [custom('UpstreamFailures', 'metadata').with({ label: 'metadata' }), custom('UpstreamFailures', 'register').with({ label: 'register' })],
+        right: [throttles],
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Function duration p90 (ms)',
+        width,
+        left: Object.entries(functions).map(([name, fn]) => fn.metricDuration({ statistic: 'p90', period: FIVE_MINUTES }).with({ label: name })),
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Function errors',
+        width,
+        left: Object.entries(functions).map(([name, fn]) => fn.metricErrors({ period: FIVE_MINUTES }).with({ label: name })),
+      }),
+      new cloudwatch.AlarmStatusWidget({ title: 'Alarms', width: 24, alarms: [...this.alarms] }),
+    );
+  }
+}

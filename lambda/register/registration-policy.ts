@@ -89,8 +89,10 @@ export function redirectUriProblem(value: unknown): string | undefined {
  * and the authorization server is another.
  */
 function loopbackProblem(value: string, url: URL): string | undefined {
-  const authority = /^http:\/\/([^/?#]*)/i.exec(value)?.[1];
-  if (!LOOPBACK_HOSTS.has(url.hostname) || authority?.toLowerCase() !== url.host) {
+  const authority = /^http:\/\/([^/?#]*)/i.exec(value)?.[1]?.toLowerCase();
+  // As the parser reads it, with or without the default port written out.
+  const asParsed = [url.host, `${url.hostname}:${url.port || '80'}`];
+  if (!LOOPBACK_HOSTS.has(url.hostname) || authority === undefined || !asParsed.includes(authority)) {
     return 'uses http on a host other than a loopback address written as 127.0.0.1, [::1] or localhost';
   }
   return undefined;

@@ -32,6 +32,7 @@ describe('redirect URIs that are accepted', () => {
     ['http on localhost', 'http://localhost:6274/oauth/callback'],
     ['http on localhost without a port', 'http://localhost/callback'],
     ['http on loopback in capitals', 'HTTP://LOCALHOST:6274/callback'],
+    ['http on loopback with the default port written out', 'http://127.0.0.1:80/callback'],
     ['a private-use scheme (RFC 8252 section 7.1)', 'com.example.app:/oauth2redirect'],
     ['a private-use scheme with an authority', 'com.example.app://callback'],
     ['a private-use scheme with digits and hyphens', 'io.my-app2.client:/cb'],

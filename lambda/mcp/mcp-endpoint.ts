@@ -10,6 +10,7 @@
  */
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
+import { SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js';
 import type { Invocation } from '../shared/api-gateway.js';
 import { callerFromContext, isExpired } from '../shared/caller.js';
 import type { OriginPolicy } from '../shared/cors.js';
@@ -82,6 +83,15 @@ export function createMcpEndpoint(options: {
     const origin = request.headers.get('origin');
     if (origin !== null && !options.originPolicy.isAllowed(origin)) {
       return jsonRpcError(403, -32000, 'Forbidden: this Origin is not allowed to call the MCP endpoint.');
+    }
+    // The SDK would refuse this too, quoting the header back; this answer names only what is supported.
+    const protocolVersion = request.headers.get('mcp-protocol-version');
+    if (protocolVersion !== null && !SUPPORTED_PROTOCOL_VERSIONS.includes(protocolVersion)) {
+      return jsonRpcError(
+        400,
+        -32000,
+        `Bad Request: unsupported MCP-Protocol-Version (supported versions: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')})`,
+      );
     }
     const caller = callerFromContext(invocation.authorizer);
     if (!caller) {

@@ -73,8 +73,11 @@ export function retryAfterMs(value: string | null, now: number): number | undefi
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
 
-/** Tavily's error text from `{"detail":{"error":"…"}}` (or similar), as one short clean line. */
-function upstreamDetail(document: unknown): string | undefined {
+/**
+ * Tavily's error text from `{"detail":{"error":"…"}}` (or similar), as one short clean line,
+ * with anything that looks like an API key (ours above all) cut out: the text goes to clients.
+ */
+function upstreamDetail(document: unknown, key: string): string | undefined {
   const candidates = [
     (document as { detail?: { error?: unknown } })?.detail?.error,
     (document as { detail?: unknown })?.detail,
@@ -84,7 +87,12 @@ function upstreamDetail(document: unknown): string | undefined {
   const text = candidates.find((candidate): candidate is string => typeof candidate === 'string');
   if (!text) return undefined;
   // eslint-disable-next-line no-control-regex
-  const clean = text.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
+  const clean = text
+    .split(key)
+    .join('[redacted]')
+    .replace(/tvly-[A-Za-z0-9_-]+/g, 'tvly-[redacted]')
+    .replace(/[\u0000-\u001f\u007f]+/g, ' ')
+    .trim();
   return clean.length > 300 ? `${clean.slice(0, 297)}...` : clean;
 }
 
@@ -174,7 +182,7 @@ export function createTavilyClient(options: TavilyClientOptions) {
     }
     return {
       ok: false,
-      error: errorForStatus(response.status, parsed ? upstreamDetail(document) : undefined),
+      error: errorForStatus(response.status, parsed ? upstreamDetail(document, key) : undefined),
       retryAfter: retryAfterMs(response.headers.get('retry-after'), now()),
     };
   }

@@ -71,10 +71,13 @@ describe('requests the transport refuses', () => {
     expect((await response.json()).error.code).toBe(-32700);
   });
 
-  test('an unsupported MCP-Protocol-Version: 400', async () => {
-    const response = await post(request('ping'), { 'MCP-Protocol-Version': '1999-01-01' });
+  test('an unsupported MCP-Protocol-Version: 400 naming the supported ones, without echoing the header', async () => {
+    const response = await post(request('ping'), { 'MCP-Protocol-Version': '1999-01-01-echo-me' });
     expect(response.status).toBe(400);
-    expect((await response.json()).error.message).toContain('Unsupported protocol version');
+    const { error } = await response.json();
+    expect(error.message).toContain('unsupported MCP-Protocol-Version');
+    expect(error.message).toContain('2025-11-25');
+    expect(error.message).not.toContain('echo-me');
   });
 
   test('a body over the limit: 413', async () => {

@@ -338,3 +338,20 @@ describe('retryAfterMs', () => {
     expect(retryAfterMs('soon', now)).toBeUndefined();
   });
 });
+
+describe('what Tavily says never carries a key to the client', () => {
+  test('the server key and anything shaped like a Tavily key are redacted from a 400 detail', async () => {
+    const { startFakeTavily } = await import('../../fixtures/fake-tavily.js');
+    const { createTavilyClient, TavilyError } = await import('../../../lambda/mcp/tavily.js');
+    const fake = await startFakeTavily('tvly-secret-server-key');
+    try {
+      fake.always('search', { kind: 'status', status: 400, body: { detail: { error: 'Bad key tvly-secret-server-key near tvly-other_Key-9 in query' } } });
+      const client = createTavilyClient({ baseUrl: fake.url, apiKey: async () => fake.apiKey });
+      const error = await client.call('search', { query: 'x' }, { deadline: Date.now() + 5_000 }).catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(TavilyError);
+      expect((error as InstanceType<typeof TavilyError>).detail).toBe('Bad key [redacted] near tvly-[redacted] in query');
+    } finally {
+      await fake.close();
+    }
+  });
+});

@@ -3,9 +3,33 @@
  * this process's NODE_OPTIONS), an environment like a Lambda instance's, and a
  * JSON report read from file descriptor 3 while the function's logs go nowhere.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
+
+let childNode: { path: string; version: string; note?: string } | undefined;
+
+/**
+ * The Node binary the children run: the major version of the Lambda runtime
+ * (nodejs22.x), so that what is measured is what Lambda runs. BENCH_NODE names
+ * one; otherwise npx fetches the `node@22` package (cached after the first time).
+ * If that fails, this process's own Node, said so in the report.
+ */
+export function benchNode(): { path: string; version: string; note?: string } {
+  if (childNode) return childNode;
+  const versionOf = (path: string) => spawnSync(path, ['--version'], { encoding: 'utf8' }).stdout?.trim() ?? '';
+  const requested = process.env.BENCH_NODE;
+  if (requested) return (childNode = { path: requested, version: versionOf(requested) });
+  if (process.version.startsWith('v22.')) return (childNode = { path: process.execPath, version: process.version });
+  const found = spawnSync('npx', ['-y', '-p', 'node@22', 'node', '-p', 'process.execPath'], { encoding: 'utf8', timeout: 180_000 });
+  const path = found.status === 0 ? found.stdout.trim().split('\n').pop()! : '';
+  if (path && versionOf(path).startsWith('v22.')) return (childNode = { path, version: versionOf(path) });
+  return (childNode = {
+    path: process.execPath,
+    version: process.version,
+    note: `Node 22 could not be had (npx -p node@22 failed); children ran on ${process.version}, not Lambda's major version`,
+  });
+}
 
 /** The environment Lambda's Node.js runtime gives a function, plus the function's own variables. */
 export function lambdaEnvironment(
@@ -43,7 +67,7 @@ export function runChild<Report>(
 ): Promise<ChildOutcome<Report>> {
   return new Promise((resolve, reject) => {
     const started = process.hrtime.bigint();
-    const child = spawn(process.execPath, [...nodeOptions, fileURLToPath(script), specFile], {
+    const child = spawn(benchNode().path, [...nodeOptions, fileURLToPath(script), specFile], {
       env: environment,
       stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
     });
@@ -68,7 +92,7 @@ export function runChild<Report>(
 export function bareNodeStart(): Promise<number> {
   return new Promise((resolve, reject) => {
     const started = process.hrtime.bigint();
-    const child = spawn(process.execPath, ['-e', ''], { env: { PATH: process.env.PATH ?? '' }, stdio: 'ignore' });
+    const child = spawn(benchNode().path, ['-e', ''], { env: { PATH: process.env.PATH ?? '' }, stdio: 'ignore' });
     child.on('error', reject);
     child.on('exit', (code) =>
       code === 0 ? resolve(Number(process.hrtime.bigint() - started) / 1e6) : reject(new Error(`node -e "" exited with ${code}`)),

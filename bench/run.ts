@@ -12,6 +12,7 @@ import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:
 import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { benchNode } from './child.js';
 import type { FunctionName } from '../lib/routes.js';
 import type { Bundle } from './bundles.js';
 import { measureBareNode, measureColdStarts } from './cold-start.js';
@@ -79,7 +80,7 @@ async function main() {
       machine: {
         cpu: cpus()[0]?.model.trim() ?? 'unknown',
         cores: availableParallelism(),
-        node: process.version,
+        node: `${benchNode().version} (measured processes)${benchNode().note ? `; ${benchNode().note}` : ''}`,
         platform: `${process.platform} ${process.arch}`,
         memoryGb: Math.round(totalmem() / 2 ** 30),
         loadAverage: { start: loadAtStart, end: loadavg()[0]! },

@@ -4,7 +4,7 @@
  * instance; the keys it fetches serve every later invocation.
  */
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent, Context } from 'aws-lambda';
-import { createObservability, MetricUnit } from '../shared/observability.js';
+import { createObservability } from '../shared/observability.js';
 import { definitions as d, parseSettings } from '../shared/settings.js';
 import { cacheDecisions } from './decision-cache.js';
 import { toAuthorizerResult } from './policy.js';
@@ -65,8 +65,11 @@ function recordDecision(decision: Decision & { cached?: boolean }) {
     if (decision.tokenId) attributes.token = decision.tokenId;
   }
   if (decision.outcome === 'unavailable') observability.logger.warn('Authorization decision', attributes);
+  // A decision served from the instance's cache repeats one logged in full when it was made;
+  // API Gateway's access log still records the request.
+  else if (decision.cached) observability.logger.debug('Authorization decision', attributes);
   else observability.logger.info('Authorization decision', attributes);
-  observability.metric('AuthorizerDecisions', MetricUnit.Count, 1, { Outcome: decision.outcome });
+  observability.count('AuthorizerDecisions', { Outcome: decision.outcome });
 }
 
 export async function handler(event: APIGatewayRequestAuthorizerEvent, context?: Context): Promise<APIGatewayAuthorizerResult> {

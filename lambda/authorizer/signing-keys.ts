@@ -15,7 +15,7 @@
  *   RS256 signatures are taken from it.
  */
 import { importJWK, type JWK } from 'jose';
-import { readLimited } from '../shared/http.js';
+import { boundedGet, type BoundedGet } from '../shared/http-get.js';
 
 export class SigningKeysUnavailableError extends Error {
   override readonly name = 'SigningKeysUnavailableError';
@@ -28,7 +28,8 @@ export class UnknownSigningKeyError extends Error {
 
 export interface SigningKeySourceOptions {
   readonly jwksUrl: string;
-  readonly fetch?: typeof fetch;
+  /** How to GET the JWKS (node:http by default: the authorizer never loads fetch's undici). */
+  readonly get?: BoundedGet;
   readonly timeoutMs?: number;
   readonly maxResponseBytes?: number;
   readonly refreshIntervalMs?: number;
@@ -52,7 +53,7 @@ export interface SigningKeySource {
 }
 
 export function createSigningKeySource(options: SigningKeySourceOptions): SigningKeySource {
-  const fetchImpl = options.fetch ?? fetch;
+  const get = options.get ?? boundedGet;
   const timeoutMs = options.timeoutMs ?? JWKS_DEFAULTS.timeoutMs;
   const maxBytes = options.maxResponseBytes ?? JWKS_DEFAULTS.maxResponseBytes;
   const refreshIntervalMs = options.refreshIntervalMs ?? JWKS_DEFAULTS.refreshIntervalMs;
@@ -68,30 +69,24 @@ export function createSigningKeySource(options: SigningKeySourceOptions): Signin
 
   async function fetchKeys(): Promise<void> {
     attemptedAt = now();
-    let response: Response;
+    let response;
     try {
-      response = await fetchImpl(options.jwksUrl, {
+      response = await get(options.jwksUrl, {
+        timeoutMs,
+        maxBytes,
         headers: { Accept: 'application/jwk-set+json, application/json' },
-        redirect: 'error',
-        signal: AbortSignal.timeout(timeoutMs),
       });
     } catch (error) {
-      throw new SigningKeysUnavailableError(`JWKS fetch failed: ${(error as Error).name}`);
+      const name = (error as Error)?.name;
+      if (name === 'TooLarge') throw new SigningKeysUnavailableError(`JWKS response exceeds ${maxBytes} bytes`);
+      throw new SigningKeysUnavailableError(`JWKS fetch failed: ${name}`);
     }
     if (response.status !== 200) {
-      await response.body?.cancel().catch(() => undefined);
       throw new SigningKeysUnavailableError(`JWKS endpoint answered HTTP ${response.status}`);
     }
-    let body;
-    try {
-      body = await readLimited(response.body, maxBytes);
-    } catch (error) {
-      throw new SigningKeysUnavailableError(`JWKS response could not be read: ${(error as Error).name}`);
-    }
-    if (!body.ok) throw new SigningKeysUnavailableError(`JWKS response exceeds ${maxBytes} bytes`);
     let document: unknown;
     try {
-      document = JSON.parse(Buffer.from(body.bytes).toString('utf8'));
+      document = JSON.parse(response.body.toString('utf8'));
     } catch {
       throw new SigningKeysUnavailableError('JWKS response is not JSON');
     }

@@ -3,6 +3,7 @@
  * server, its tool listings and the Tavily client are built once per instance;
  * the Tavily key is read on the first tool call, never at cold start.
  */
+import { config as zodConfig } from 'zod/v4/core';
 import { proxyHandler } from '../shared/api-gateway.js';
 import { createOriginPolicy } from '../shared/cors.js';
 import { createObservability, describeError, MetricUnit, sourceMappedStack } from '../shared/observability.js';
@@ -11,7 +12,9 @@ import { createMcpEndpoint } from './mcp-endpoint.js';
 import { createMcpServer } from './server.js';
 import { createTavilyClient } from './tavily.js';
 import { createTavilyKeyProvider } from './tavily-key.js';
-import { tools } from './tools/index.js';
+import { toolEntries } from './tools/index.js';
+
+zodConfig({ jitless: true });
 
 const settings = parseSettings(
   {
@@ -31,7 +34,7 @@ const { logger } = observability;
 const originPolicy = createOriginPolicy(settings.allowedOrigins);
 
 const server = createMcpServer({
-  tools,
+  tools: toolEntries,
   toolScopes: settings.toolScopes,
   outputBudgetChars: settings.toolOutputBudgetChars,
   tavily: createTavilyClient({
@@ -41,14 +44,14 @@ const server = createMcpServer({
   onToolCall: ({ internalError, ...report }) => {
     if (internalError) logger.error('Tool call', { ...report, ...describeError(internalError), stack: sourceMappedStack(internalError) });
     else logger.info('Tool call', { ...report });
-    observability.metric('ToolCalls', MetricUnit.Count, 1, { Tool: report.tool });
+    observability.count('ToolCalls', { Tool: report.tool });
     if (report.outcome !== 'ok') {
-      observability.metric('ToolErrors', MetricUnit.Count, 1, { Tool: report.tool, ErrorKind: report.errorKind ?? report.outcome });
+      observability.count('ToolErrors', { Tool: report.tool, ErrorKind: report.errorKind ?? report.outcome });
     }
     if (report.tavilyMs !== undefined) {
-      observability.metric('TavilyLatency', MetricUnit.Milliseconds, report.tavilyMs);
+      observability.measure('TavilyLatency', MetricUnit.Milliseconds, report.tavilyMs);
       if (report.errorKind && report.tavilyStatus !== undefined) {
-        observability.metric('TavilyErrors', MetricUnit.Count, 1, { ErrorKind: report.errorKind });
+        observability.count('TavilyErrors', { ErrorKind: report.errorKind });
       }
     }
   },

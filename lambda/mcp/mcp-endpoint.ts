@@ -1,8 +1,8 @@
 /**
  * The MCP endpoint: streamable HTTP, stateless, JSON responses. One request at
  * a time per Lambda instance, so the instance's one `Server` is connected to a
- * fresh transport per request and closed after it (a stateless transport cannot
- * be reused; the server can).
+ * fresh transport per request (a stateless transport cannot be reused; the
+ * server can), the previous one closed first.
  *
  * Before the SDK sees anything: only POST (a stateless server has no SSE stream
  * to GET and no session to DELETE), the Origin must be allowed (MCP transport
@@ -73,6 +73,8 @@ export function createMcpEndpoint(options: {
   readonly onRpc?: (rpc: RpcReport) => void;
 }) {
   const now = options.now ?? Date.now;
+  /** Whether the server is still connected to the previous request's transport. */
+  let connected = false;
 
   return async function serveMcp(request: Request, invocation: Invocation): Promise<Response> {
     if (request.method !== 'POST') {
@@ -112,15 +114,19 @@ export function createMcpEndpoint(options: {
       deadline: now() + invocation.remainingTimeMs() - RESPONSE_MARGIN_MS,
       requestId: invocation.requestId,
     };
+    // The previous request's transport is closed now rather than right after its answer:
+    // the SDK resolves the answer before its handler's own clean-up has run, and closing
+    // then would abort (and build a DOMException for) a handler that has already finished.
+    if (connected) await options.server.close();
     const transport = new WebStandardStreamableHTTPServerTransport({
       sessionIdGenerator: undefined,
       enableJsonResponse: true,
       maxRequestBodySize: MAX_REQUEST_BODY_BYTES,
     });
     await options.server.connect(transport);
+    connected = true;
     if (options.onRpc) observeTraffic(transport, now, options.onRpc);
-    try {
-      return await transport.handleRequest(withoutToken, {
+    return transport.handleRequest(withoutToken, {
         authInfo: {
           token: '', // verified upstream by the authorizer, deliberately not carried further
           clientId: caller.clientId,
@@ -129,8 +135,5 @@ export function createMcpEndpoint(options: {
           extra: { ...facts, sub: caller.sub },
         },
       });
-    } finally {
-      await options.server.close();
-    }
   };
 }

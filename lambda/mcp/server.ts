@@ -20,7 +20,7 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import type { TavilyClient } from './tavily.js';
 import { capText, DEFAULT_OUTPUT_BUDGET_CHARS, fitToBudget } from './tools/output-budget.js';
-import { jsonSchemaOf, type ToolDefinition } from './tools/tool.js';
+import type { ToolEntry } from './tools/index.js';
 import { invalidArgumentsMessage, toolFailureMessage } from './tools/tool-errors.js';
 
 export const SERVER_NAME = 'web-search-mcp';
@@ -51,7 +51,8 @@ export interface ToolCallReport {
 }
 
 export interface McpServerOptions {
-  readonly tools: readonly ToolDefinition[];
+  /** Listings to show, and definitions loaded on a tool's first call (tools/index.ts). */
+  readonly tools: readonly ToolEntry[];
   /** Scopes each tool needs; a tool missing from the table needs none beyond the authorizer's. */
   readonly toolScopes: Readonly<Record<string, readonly string[]>>;
   readonly tavily: TavilyClient;
@@ -77,18 +78,14 @@ export function createMcpServer(options: McpServerOptions): Server {
     },
   );
 
-  const entries = options.tools.map((tool) => {
+  const entries = options.tools.map((entry) => {
     const listing: Tool = {
-      name: tool.name,
-      title: tool.title,
-      description: tool.description,
-      inputSchema: jsonSchemaOf(tool.input, 'input'),
-      outputSchema: jsonSchemaOf(tool.output, 'output'),
-      annotations: { title: tool.title, readOnlyHint: true, openWorldHint: true, destructiveHint: false, idempotentHint: true },
+      ...entry.listing,
+      annotations: { title: entry.listing.title, readOnlyHint: true, openWorldHint: true, destructiveHint: false, idempotentHint: true },
     };
-    return { tool, listing, scopes: options.toolScopes[tool.name] ?? [] };
+    return { entry, listing, scopes: options.toolScopes[entry.listing.name] ?? [] };
   });
-  const byName = new Map(entries.map((entry) => [entry.tool.name, entry]));
+  const byName = new Map(entries.map((each) => [each.listing.name, each]));
   const listings = new Map<string, Tool[]>();
 
   server.setRequestHandler(ListToolsRequestSchema, async (_request, extra) => {
@@ -104,22 +101,22 @@ export function createMcpServer(options: McpServerOptions): Server {
 
   server.setRequestHandler(CallToolRequestSchema, async (request, extra): Promise<CallToolResult> => {
     const started = now();
-    const entry = byName.get(request.params.name);
-    if (!entry) {
+    const found = byName.get(request.params.name);
+    if (!found) {
       throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${request.params.name.slice(0, 100)}. Call tools/list to see the tools available.`);
     }
-    const { tool } = entry;
+    const { name } = found.listing;
     const report = (outcome: ToolCallReport['outcome'], more: Partial<ToolCallReport> = {}) =>
-      options.onToolCall?.({ tool: tool.name, outcome, durationMs: now() - started, ...more });
+      options.onToolCall?.({ tool: name, outcome, durationMs: now() - started, ...more });
 
     const granted = extra.authInfo?.scopes ?? [];
-    const missing = entry.scopes.filter((scope) => !granted.includes(scope));
+    const missing = found.scopes.filter((scope) => !granted.includes(scope));
     if (missing.length > 0) {
       report('forbidden');
-      return errorResult(
-        `${tool.name} needs the scope "${missing.join(' ')}", which your access token does not grant. Authorize again requesting it.`,
-      );
+      return errorResult(`${name} needs the scope "${missing.join(' ')}", which your access token does not grant. Authorize again requesting it.`);
     }
+
+    const tool = await found.entry.load();
 
     const parsed = tool.input.safeParse(request.params.arguments ?? {});
     if (!parsed.success) {

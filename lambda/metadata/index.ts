@@ -6,7 +6,7 @@ import {
   createAuthorizationServerMetadataSource,
 } from '../shared/authorization-server-metadata.js';
 import { createOriginPolicy } from '../shared/cors.js';
-import { createObservability, MetricUnit } from '../shared/observability.js';
+import { createObservability } from '../shared/observability.js';
 import { definitions as d, parseSettings, scopesSupported } from '../shared/settings.js';
 import { createMetadataCore } from './metadata.js';
 
@@ -32,7 +32,7 @@ const core = createMetadataCore({
     url: authorizationServerMetadataUrl(settings.environmentUrl, settings.resourceId),
     onFailure: (error) => {
       observability.logger.warn('Upstream failure', { target: 'authorization_server_metadata', kind: error.kind });
-      observability.metric('UpstreamFailures', MetricUnit.Count, 1, { Target: 'authorization_server_metadata' });
+      observability.count('UpstreamFailures', { Target: 'authorization_server_metadata' });
     },
   }),
   registrationUrl: publicUrls(settings.apiBaseUrl).registrationUrl,

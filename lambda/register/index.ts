@@ -5,7 +5,7 @@ import {
   createAuthorizationServerMetadataSource,
 } from '../shared/authorization-server-metadata.js';
 import { createOriginPolicy } from '../shared/cors.js';
-import { createObservability, MetricUnit } from '../shared/observability.js';
+import { createObservability } from '../shared/observability.js';
 import { definitions as d, parseSettings } from '../shared/settings.js';
 import { createRegistrationCore } from './registration-proxy.js';
 
@@ -22,7 +22,7 @@ const settings = parseSettings(
 const observability = createObservability('register');
 const upstreamFailure = (target: string, kind: string) => {
   observability.logger.warn('Upstream failure', { target, kind });
-  observability.metric('UpstreamFailures', MetricUnit.Count, 1, { Target: target });
+  observability.count('UpstreamFailures', { Target: target });
 };
 
 const core = createRegistrationCore({

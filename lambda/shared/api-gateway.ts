@@ -84,8 +84,12 @@ export function toRequest(event: APIGatewayProxyEvent): Request {
   const method = rawMethod.toUpperCase();
   let body: BodyInit | undefined;
   if (!BODYLESS.has(method) && typeof event.body === 'string') {
-    const bytes = event.isBase64Encoded ? Buffer.from(event.body, 'base64') : Buffer.from(event.body, 'utf8');
-    body = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) as Uint8Array<ArrayBuffer>;
+    if (event.isBase64Encoded) {
+      const bytes = Buffer.from(event.body, 'base64');
+      body = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) as Uint8Array<ArrayBuffer>;
+    } else {
+      body = event.body; // text as API Gateway delivered it: no copy through bytes
+    }
   }
   try {
     return new Request(url, { method, headers, body });
@@ -119,14 +123,11 @@ export async function toProxyResult(
   const cookies = response.headers.getSetCookie();
   if (cookies.length > 0) multiValueHeaders['set-cookie'] = cookies;
 
-  const bytes = new Uint8Array(await response.arrayBuffer());
-  const textual = TEXTUAL.test(response.headers.get('content-type') ?? '') || bytes.byteLength === 0;
-  return {
-    statusCode: response.status,
-    multiValueHeaders,
-    body: textual ? Buffer.from(bytes).toString('utf8') : Buffer.from(bytes).toString('base64'),
-    isBase64Encoded: !textual,
-  };
+  if (response.body === null || TEXTUAL.test(response.headers.get('content-type') ?? '')) {
+    return { statusCode: response.status, multiValueHeaders, body: response.body === null ? '' : await response.text(), isBase64Encoded: false };
+  }
+  const bytes = Buffer.from(await response.arrayBuffer());
+  return { statusCode: response.status, multiValueHeaders, body: bytes.toString('base64'), isBase64Encoded: bytes.byteLength > 0 };
 }
 
 /** What the adapter needs of observability.ts: an invocation scope, and a log for the unexpected. */

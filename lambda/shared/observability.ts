@@ -24,13 +24,22 @@ export type ServiceName = 'authorizer' | 'metadata' | 'register' | 'mcp';
 export interface Observability {
   readonly logger: Logger;
   /**
-   * Count or measure something. `by` adds a breakdown (per tool, per outcome):
-   * the metric is published both without it (for alarms) and with it.
+   * Count an event. `by` adds a breakdown (per tool, per outcome): the count is
+   * published both without it (what alarms read) and with it.
    */
-  metric(name: string, unit: MetricUnitValue, value: number, by?: Readonly<Record<string, string>>): void;
-  /** Run one invocation: correlation keys on, metrics flushed and keys cleared after. */
+  count(name: string, by?: Readonly<Record<string, string>>): void;
+  /** Record a measurement (a latency, say). */
+  measure(name: string, unit: MetricUnitValue, value: number): void;
+  /** Run one invocation: correlation keys on, metrics flushed when due, keys cleared after. */
   invocation<T>(requestId: string, context: Context | undefined, work: () => Promise<T>): Promise<T>;
 }
+
+/**
+ * Metrics are written at the end of an invocation at most this often per instance:
+ * each EMF line costs more than the work a warm authorizer invocation does, and
+ * counts add up exactly in between. At low traffic every invocation writes.
+ */
+export const METRICS_FLUSH_INTERVAL_MS = 1_000;
 
 interface TracerLike {
   getSegment(): { addNewSubsegment(name: string): unknown } | undefined;
@@ -40,13 +49,42 @@ interface TracerLike {
   addErrorAsMetadata(error: Error): void;
 }
 
-export function createObservability(service: ServiceName): Observability {
+export function createObservability(service: ServiceName, { now = Date.now }: { now?: () => number } = {}): Observability {
   const logger = new Logger({
     serviceName: `web-search-mcp-${service}`,
     logLevel: (process.env.LOG_LEVEL ?? 'INFO') as 'INFO',
   });
-  const metrics = new Metrics({ namespace: METRIC_NAMESPACE, serviceName: service });
-  let pending = 0;
+  // Built on the first flush: a cold start that publishes none (initialize, tools/list, PRM) skips its set-up.
+  let metrics: Metrics | undefined;
+  const metricsFor = () => (metrics ??= new Metrics({ namespace: METRIC_NAMESPACE, serviceName: service }));
+  const counts = new Map<string, { name: string; by: Readonly<Record<string, string>> | undefined; total: number }>();
+  const measures: Array<{ name: string; unit: MetricUnitValue; value: number }> = [];
+  let flushedAt = Number.NEGATIVE_INFINITY;
+
+  const bump = (name: string, by: Readonly<Record<string, string>> | undefined) => {
+    const key = by ? `${name}\u0000${JSON.stringify(by)}` : name;
+    const entry = counts.get(key);
+    if (entry) entry.total += 1;
+    else counts.set(key, { name, by, total: 1 });
+  };
+
+  function flush() {
+    flushedAt = now();
+    if (counts.size === 0 && measures.length === 0) return;
+    const published = metricsFor();
+    for (const { name, by, total } of counts.values()) if (!by) published.addMetric(name, MetricUnit.Count, total);
+    for (const { name, unit, value } of measures) published.addMetric(name, unit, value);
+    if (published.hasStoredMetrics()) published.publishStoredMetrics();
+    for (const { name, by, total } of counts.values()) {
+      if (!by) continue;
+      // A single metric publishes itself as soon as its value is added.
+      const single = published.singleMetric();
+      single.addDimensions(by);
+      single.addMetric(name, MetricUnit.Count, total);
+    }
+    counts.clear();
+    measures.length = 0;
+  }
 
   // Tracing is opt-in: the tracer (and the X-Ray SDK under it) is loaded only
   // when the stack turns it on, so that it never weighs on cold starts otherwise.
@@ -65,24 +103,21 @@ export function createObservability(service: ServiceName): Observability {
 
   return {
     logger,
-    metric(name, unit, value, by) {
-      metrics.addMetric(name, unit, value);
-      pending += 1;
-      if (by && Object.keys(by).length > 0) {
-        // A single metric publishes itself as soon as its value is added.
-        const single = metrics.singleMetric();
-        single.addDimensions(by);
-        single.addMetric(name, unit, value);
-      }
+    count(name, by) {
+      bump(name, undefined);
+      if (by && Object.keys(by).length > 0) bump(name, by);
+    },
+    measure(name, unit, value) {
+      measures.push({ name, unit, value });
+      // Powertools takes at most 100 values of a metric in one line.
+      if (measures.length >= 100) flush();
     },
     async invocation(requestId, context, work) {
       logger.appendKeys({ requestId });
       if (context) logger.addContext(context);
       const active = await tracerFor();
       const parent = active?.getSegment();
-      const segment = parent?.addNewSubsegment(`## ${service}`) as
-        | { close(): void; addAnnotation?(key: string, value: string): void }
-        | undefined;
+      const segment = parent?.addNewSubsegment(`## ${service}`) as { close(): void } | undefined;
       if (active && segment) {
         active.setSegment(segment);
         active.annotateColdStart();
@@ -94,10 +129,7 @@ export function createObservability(service: ServiceName): Observability {
         if (active && error instanceof Error) active.addErrorAsMetadata(error);
         throw error;
       } finally {
-        if (pending > 0) {
-          metrics.publishStoredMetrics();
-          pending = 0;
-        }
+        if (now() - flushedAt >= METRICS_FLUSH_INTERVAL_MS) flush();
         if (active && segment) {
           segment.close();
           active.setSegment(parent);

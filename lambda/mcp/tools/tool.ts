@@ -28,6 +28,15 @@ export interface ToolDefinition<Input extends z.ZodObject = z.ZodObject, Output 
   render(result: z.output<Output>): string;
 }
 
+/** A tool as tools/list shows it (before annotations, which the server adds). */
+export interface ToolListing {
+  readonly name: string;
+  readonly title: string;
+  readonly description: string;
+  readonly inputSchema: { type: 'object'; [key: string]: unknown };
+  readonly outputSchema: { type: 'object'; [key: string]: unknown };
+}
+
 /** Identity, for type inference at each tool's definition. */
 export function defineTool<Input extends z.ZodObject, Output extends z.ZodObject>(
   definition: ToolDefinition<Input, Output>,

@@ -24,7 +24,8 @@ try {
   parentPort.postMessage({ type: 'ready' });
 } catch (error) {
   // Lambda reports an init failure on every invocation of the instance; so does the pool.
-  process.stderr.write(`${JSON.stringify({ level: 'ERROR', message: 'Function init failed', function: functionName, ...describe(error) })}\n`);
+  const { name, message } = describe(error);
+  process.stderr.write(`${JSON.stringify({ level: 'ERROR', message: 'Function init failed', function: functionName, errorName: name, errorMessage: message })}\n`);
   parentPort.postMessage({ type: 'init-error', error: describe(error) });
 }
 

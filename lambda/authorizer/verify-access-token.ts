@@ -100,7 +100,6 @@ export function createAccessTokenVerifier(policy: AccessTokenPolicy) {
     if (authorization.length > MAX_AUTHORIZATION_HEADER_LENGTH) return { outcome: 'unauthorized', reason: 'malformed' };
     const token = bearerToken(authorization);
     if (token === null || !COMPACT_JWS.test(token)) return { outcome: 'unauthorized', reason: 'malformed' };
-    const tokenId = shortHash(token);
 
     let payload: JWTPayload;
     try {
@@ -109,8 +108,8 @@ export function createAccessTokenVerifier(policy: AccessTokenPolicy) {
     } catch (error) {
       const reason = rejectionFor(error);
       return reason === 'jwks_unavailable'
-        ? { outcome: 'unavailable', reason, tokenId }
-        : { outcome: 'unauthorized', reason, tokenId };
+        ? { outcome: 'unavailable', reason, tokenId: shortHash(token) }
+        : { outcome: 'unauthorized', reason, tokenId: shortHash(token) };
     }
 
     const scopes = grantedScopes(payload);
@@ -119,7 +118,8 @@ export function createAccessTokenVerifier(policy: AccessTokenPolicy) {
       clientId: typeof payload.client_id === 'string' ? payload.client_id : typeof payload.azp === 'string' ? payload.azp : '',
       scopes,
       exp: payload.exp as number,
-      tokenId: typeof payload.jti === 'string' && payload.jti.length <= 128 ? payload.jti : tokenId,
+      // Scalekit's tokens carry a jti; hashing the token is only needed without one.
+      tokenId: typeof payload.jti === 'string' && payload.jti.length <= 128 ? payload.jti : shortHash(token),
     };
     const missingScopes = policy.requiredScopes.filter((scope) => !scopes.includes(scope));
     if (missingScopes.length > 0) return { outcome: 'insufficient_scope', caller, missingScopes };

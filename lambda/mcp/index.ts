@@ -3,7 +3,6 @@
  * server, its tool listings and the Tavily client are built once per instance;
  * the Tavily key is read on the first tool call, never at cold start.
  */
-import { config as zodConfig } from 'zod/v4/core';
 import { proxyHandler } from '../shared/api-gateway.js';
 import { createOriginPolicy } from '../shared/cors.js';
 import { createObservability, describeError, MetricUnit, sourceMappedStack } from '../shared/observability.js';
@@ -13,8 +12,6 @@ import { createMcpServer } from './server.js';
 import { createTavilyClient } from './tavily.js';
 import { createTavilyKeyProvider } from './tavily-key.js';
 import { toolEntries } from './tools/index.js';
-
-zodConfig({ jitless: true });
 
 const settings = parseSettings(
   {

@@ -7,7 +7,7 @@
 import { AS_METADATA_PATH, PRM_FOR_MCP_PATH, PRM_PATH } from '../../lib/routes.js';
 import type { AuthorizationServerMetadataSource } from '../shared/authorization-server-metadata.js';
 import { UpstreamError } from '../shared/authorization-server-metadata.js';
-import { errorResponse, jsonResponse, methodNotAllowed } from '../shared/http.js';
+import { errorResponse, jsonResponse, methodNotAllowed, textResponse } from '../shared/http.js';
 
 export interface ProtectedResourceSettings {
   readonly environmentUrl: string;
@@ -52,7 +52,7 @@ export function createMetadataCore(options: {
     const path = new URL(request.url).pathname;
     if (request.method !== 'GET' && request.method !== 'HEAD') return methodNotAllowed(['GET']);
     if (path === PRM_PATH || path === PRM_FOR_MCP_PATH) {
-      return new Response(prm, { status: 200, headers: { 'Content-Type': 'application/json', ...CACHEABLE } });
+      return textResponse(prm, { status: 200, headers: { 'Content-Type': 'application/json', ...CACHEABLE } });
     }
     if (path === AS_METADATA_PATH) {
       try {

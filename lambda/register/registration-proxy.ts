@@ -7,7 +7,7 @@
  */
 import type { AuthorizationServerMetadataSource } from '../shared/authorization-server-metadata.js';
 import { UpstreamError } from '../shared/authorization-server-metadata.js';
-import { decodeUtf8, errorResponse, isJsonMediaType, isPlainObject, methodNotAllowed, readLimited } from '../shared/http.js';
+import { decodeUtf8, errorResponse, isJsonMediaType, isPlainObject, methodNotAllowed, readLimited, textResponse } from '../shared/http.js';
 import { isLoopbackHost } from '../shared/settings.js';
 import { registrationRefusal } from './registration-policy.js';
 
@@ -138,7 +138,7 @@ async function relayRegistrationResponse(upstream: Response): Promise<Response> 
     const error = typeof document.error === 'string' ? document.error : 'invalid_client_metadata';
     const description =
       typeof document.error_description === 'string' ? document.error_description.slice(0, 500) : 'The registration was refused.';
-    return new Response(JSON.stringify({ error, error_description: description }), { status: upstream.status, headers: RESPONSE_HEADERS });
+    return textResponse(JSON.stringify({ error, error_description: description }), { status: upstream.status, headers: RESPONSE_HEADERS });
   }
-  return new Response(JSON.stringify(document), { status: upstream.status, headers: RESPONSE_HEADERS });
+  return textResponse(JSON.stringify(document), { status: upstream.status, headers: RESPONSE_HEADERS });
 }

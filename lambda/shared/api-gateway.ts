@@ -6,7 +6,7 @@
  */
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import type { OriginPolicy } from './cors.js';
-import { errorResponse } from './http.js';
+import { builtText, errorResponse } from './http.js';
 import { describeError, sourceMappedStack } from './observability.js';
 
 /** What a core may know about the invocation besides the request itself. */
@@ -123,6 +123,8 @@ export async function toProxyResult(
   const cookies = response.headers.getSetCookie();
   if (cookies.length > 0) multiValueHeaders['set-cookie'] = cookies;
 
+  const known = builtText(response);
+  if (known !== undefined) return { statusCode: response.status, multiValueHeaders, body: known, isBase64Encoded: false };
   if (response.body === null || TEXTUAL.test(response.headers.get('content-type') ?? '')) {
     return { statusCode: response.status, multiValueHeaders, body: response.body === null ? '' : await response.text(), isBase64Encoded: false };
   }

@@ -6,10 +6,28 @@
 
 export const JSON_HEADERS = { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' } as const;
 
+/**
+ * The text of responses built here, so that the API Gateway adapter can hand it
+ * on without reading it back through the body's stream (its costliest step for
+ * a small JSON answer). Anything else is read from its body as usual.
+ */
+const knownText = new WeakMap<Response, string>();
+
+export function textResponse(text: string, init: ResponseInit): Response {
+  const response = new Response(text, init);
+  knownText.set(response, text);
+  return response;
+}
+
+/** The text a response was built with by `textResponse`, if it was and its body is untouched. */
+export function builtText(response: Response): string | undefined {
+  return response.bodyUsed ? undefined : knownText.get(response);
+}
+
 export function jsonResponse(status: number, body: unknown, headers?: HeadersInit): Response {
   const merged = new Headers(JSON_HEADERS);
   if (headers) new Headers(headers).forEach((value, name) => merged.set(name, value));
-  return new Response(JSON.stringify(body), { status, headers: merged });
+  return textResponse(JSON.stringify(body), { status, headers: merged });
 }
 
 /** An RFC 6749 / RFC 7591 style error body: `{"error": …, "error_description": …}`. */

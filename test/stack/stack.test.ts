@@ -94,6 +94,23 @@ describe('routes', () => {
     expect(methods).toHaveLength(routes.length + routePaths.length);
   });
 
+  test('the deployed preflight grants exactly the allowed origins, with the same pattern the functions use', () => {
+    const withOrigins = synth(settingsFrom({ ALLOWED_ORIGINS: 'https://app.example.com,http://localhost:*' })).template!;
+    const preflights = Object.values(withOrigins.findResources('AWS::ApiGateway::Method')).filter(
+      (method) => method.Properties.HttpMethod === 'OPTIONS',
+    );
+    expect(preflights).toHaveLength(routePaths.length);
+    for (const preflight of preflights) {
+      const template = preflight.Properties.Integration.IntegrationResponses[0].ResponseTemplates['application/json'];
+      expect(template).toContain(`$origin.matches('^(https:\\/\\/app\\.example\\.com|http:\\/\\/localhost(:[0-9]{1,5})?)$')`);
+      expect(template).toContain('#set($context.responseOverride.header.Access-Control-Allow-Origin = $origin)');
+    }
+    // No origins configured (the default): preflights answer without granting anything.
+    for (const [, method] of byType('AWS::ApiGateway::Method').filter(([, method]) => method.Properties.HttpMethod === 'OPTIONS')) {
+      expect(method.Properties.Integration.IntegrationResponses[0].ResponseTemplates['application/json']).toBe('');
+    }
+  });
+
   test('only POST /web-search/mcp is behind the authorizer', () => {
     const custom = methods.filter((method) => method.method.Properties.AuthorizationType === 'CUSTOM').map((method) => method.key);
     expect(custom).toEqual(['POST /web-search/mcp']);

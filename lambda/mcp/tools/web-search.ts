@@ -85,11 +85,21 @@ export const webSearchInput = z
     include_images: z.boolean().default(false).describe('Also return image URLs related to the query.'),
     include_domains: domainList('Results will only come from these domains', 300),
     exclude_domains: domainList('Never return results from these domains', 150),
+    // Checked against Tavily's list here rather than listed in the schema: 166 names would add
+    // ~2 KB to every tools/list, and to every client's context, for one optional parameter.
     country: z
-      .preprocess(
-        (value) => (typeof value === 'string' ? value.trim().toLowerCase() : value),
-        z.enum(TAVILY_COUNTRIES, { error: 'Use a country\'s English name in lower case, e.g. "united states" or "germany" (ISO codes are not accepted)' }),
-      )
+      .string()
+      .max(60)
+      .transform((value, context) => {
+        const country = value.trim().toLowerCase();
+        if ((TAVILY_COUNTRIES as readonly string[]).includes(country)) return country;
+        const close = TAVILY_COUNTRIES.filter((name) => name.startsWith(country.slice(0, 3))).slice(0, 5);
+        context.addIssue({
+          code: 'custom',
+          message: `"${value.slice(0, 60)}" is not a country Tavily knows: use its English name in lower case, e.g. "united states" or "germany" (ISO codes are not accepted)${close.length ? `; did you mean ${close.map((name) => `"${name}"`).join(', ')}?` : ''}`,
+        });
+        return z.NEVER;
+      })
       .optional()
       .describe('Boost results from this country, by its English name in lower case (e.g. "united states", "germany"; not an ISO code). Only with topic "general".'),
     exact_match: z

@@ -416,3 +416,21 @@ describe('proxyHandler', () => {
     expect(result.multiValueHeaders!['access-control-allow-origin']).toEqual(['https://app.example.com']);
   });
 });
+
+describe('responses built by our helpers', () => {
+  test('their text is handed on as built, without reading the body stream', async () => {
+    const { textResponse, jsonResponse } = await import('../../../lambda/shared/http.js');
+    const built = textResponse('{"a":1}', { status: 201, headers: { 'Content-Type': 'application/json' } });
+    const result = await toProxyResult(built);
+    expect(result).toMatchObject({ statusCode: 201, body: '{"a":1}', isBase64Encoded: false });
+    expect(built.bodyUsed).toBe(false);
+    expect((await toProxyResult(jsonResponse(400, { error: 'x' }))).body).toBe('{"error":"x"}');
+  });
+
+  test('once its body has been read, the body is what counts', async () => {
+    const { textResponse } = await import('../../../lambda/shared/http.js');
+    const built = textResponse('first', { status: 200, headers: { 'Content-Type': 'text/plain' } });
+    await built.text();
+    await expect(toProxyResult(built)).rejects.toThrow(); // a consumed body cannot be read twice; nothing stale is sent
+  });
+});

@@ -1,5 +1,6 @@
 /** web_search against the loopback fake Tavily: the request sent, the result mapped, the text rendered. */
 import { TavilyError } from '../../../lambda/mcp/tavily.js';
+import { jsonSchemaOf } from '../../../lambda/mcp/tools/tool.js';
 import { webSearch } from '../../../lambda/mcp/tools/web-search.js';
 import { issuesOf, startToolHarness, type ToolHarness } from './harness.js';
 
@@ -205,7 +206,8 @@ describe('input validation', () => {
     ['a date that does not exist', { query: 'q', end_date: '2025-02-30' }, /^end_date: Not a real calendar date$/],
     ['301 include_domains', { query: 'q', include_domains: Array.from({ length: 301 }, (_, i) => `d${i}.example`) }, /^include_domains: At most 300 domains$/],
     ['151 exclude_domains', { query: 'q', exclude_domains: Array.from({ length: 151 }, (_, i) => `d${i}.example`) }, /^exclude_domains: At most 150 domains$/],
-    ['an ISO country code', { query: 'q', country: 'us' }, /^country: Use a country's English name in lower case, e.g. "united states"/],
+    ['an ISO country code', { query: 'q', country: 'us' }, /^country: "us" is not a country Tavily knows: use its English name in lower case, e.g. "united states"/],
+    ['a misspelt country', { query: 'q', country: 'germny' }, /did you mean "germany"\?$/],
     ['an unknown include_answer', { query: 'q', include_answer: 'detailed' }, /^include_answer: /],
   ])('%s is refused', (_case, raw, message) => {
     const issues = check(raw);
@@ -233,6 +235,10 @@ describe('input validation', () => {
 
   test('dates in the wrong order are refused', () => {
     expect(check({ query: 'q', start_date: '2025-06-01', end_date: '2025-01-01' })).toEqual(['end_date: end_date is before start_date']);
+  });
+
+  test('the country list stays out of the JSON Schema (it would weigh on every tools/list)', () => {
+    expect(JSON.stringify(jsonSchemaOf(webSearch.input, 'input'))).not.toContain('united arab emirates');
   });
 
   test('country names are accepted in any case and sent in lower case', () => {

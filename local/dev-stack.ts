@@ -56,6 +56,22 @@ export interface DevStackOverrides {
   readonly onAccessLog?: (entry: AccessLogEntry) => void;
 }
 
+/** A client-credentials access token for this stack's MCP endpoint, from its embedded authorization server. */
+export async function machineToken(dev: DevStack, scope = 'web-search:read'): Promise<string> {
+  if (!dev.devAuthorizationServer) throw new Error('The stack runs against Scalekit: get a token from your M2M client there.');
+  const { tokenEndpoint, clientId, clientSecret } = dev.devAuthorizationServer;
+  const response = await fetch(tokenEndpoint, {
+    method: 'POST',
+    headers: {
+      Authorization: `Basic ${Buffer.from(`${clientId}:${clientSecret}`).toString('base64')}`,
+      'Content-Type': 'application/x-www-form-urlencoded',
+    },
+    body: new URLSearchParams({ grant_type: 'client_credentials', scope, resource: dev.stack.mcpUrl }),
+  });
+  if (!response.ok) throw new Error(`The token endpoint answered HTTP ${response.status}: ${(await response.text()).slice(0, 200)}`);
+  return ((await response.json()) as { access_token: string }).access_token;
+}
+
 /** Start the development stack from environment variables (a parsed `.env` included). */
 export async function startDevStack(
   environment: Readonly<Record<string, string | undefined>>,

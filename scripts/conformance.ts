@@ -10,7 +10,7 @@
 import { spawn } from 'node:child_process';
 import { createServer, request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { startDevStack } from '../local/dev-stack.js';
+import { machineToken, startDevStack } from '../local/dev-stack.js';
 import { startFakeTavily } from '../test/fixtures/fake-tavily.js';
 
 export const CONFORMANCE = '@modelcontextprotocol/conformance@0.1.16';
@@ -71,17 +71,7 @@ async function main() {
   );
   let failures = 0;
   try {
-    const { tokenEndpoint, clientId, clientSecret } = dev.devAuthorizationServer!;
-    const tokenResponse = await fetch(tokenEndpoint, {
-      method: 'POST',
-      headers: {
-        Authorization: `Basic ${Buffer.from(`${clientId}:${clientSecret}`).toString('base64')}`,
-        'Content-Type': 'application/x-www-form-urlencoded',
-      },
-      body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'web-search:read', resource: dev.stack.mcpUrl }),
-    });
-    if (!tokenResponse.ok) throw new Error(`no token from the embedded authorization server: HTTP ${tokenResponse.status}`);
-    const { access_token: token } = (await tokenResponse.json()) as { access_token: string };
+    const token = await machineToken(dev);
     const proxy = await startTokenProxy(new URL(dev.stack.baseUrl), `Bearer ${token}`);
     try {
       const url = `http://127.0.0.1:${proxy.port}/web-search/mcp`;

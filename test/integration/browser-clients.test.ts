@@ -5,35 +5,24 @@
  * foreign Origin refused by the MCP endpoint (MCP transport spec).
  */
 import { routePaths, methodsAt } from '../../lib/routes.js';
-import { startLocalStack, type LocalStack } from '../../local/stack.js';
-import { startFakeTavily, type FakeTavily } from '../fixtures/fake-tavily.js';
-import { startTokenIssuer, type TokenIssuer } from '../fixtures/token-issuer.js';
+import type { LocalStack } from '../../local/stack.js';
+import type { FakeTavily } from '../fixtures/fake-tavily.js';
+import { startTestStack, type TestStack } from '../fixtures/test-stack.js';
+import type { TokenIssuer } from '../fixtures/token-issuer.js';
 
 const ALLOWED = 'http://localhost:6274';
 const FOREIGN = 'https://evil.example.com';
+let running: TestStack;
 let issuer: TokenIssuer;
 let tavily: FakeTavily;
 let stack: LocalStack;
 
 beforeAll(async () => {
-  issuer = await startTokenIssuer({ audience: () => stack.resourceIdentifier });
-  tavily = await startFakeTavily();
-  stack = await startLocalStack({
-    port: 0,
-    hosts: ['127.0.0.1'],
-    publicHost: '127.0.0.1',
-    authorizationServer: { environmentUrl: issuer.environmentUrl, resourceId: issuer.resourceId },
-    tavilyApiKey: tavily.apiKey,
-    tavilyApiBaseUrl: tavily.url,
-    onLog: () => undefined,
-  });
+  running = await startTestStack();
+  ({ issuer, tavily, stack } = running);
 });
 
-afterAll(async () => {
-  await stack?.close();
-  await tavily?.close();
-  await issuer?.close();
-});
+afterAll(() => running?.close());
 
 beforeEach(() => {
   issuer.jwksBehaviour = 'ok';

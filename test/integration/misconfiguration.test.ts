@@ -7,26 +7,19 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { functionSpecs } from '../../lib/functions.js';
 import { buildBundles, FunctionPool } from '../../local/lambda-runtime.js';
-import { startLocalStack, type LocalStack } from '../../local/stack.js';
-import { startTokenIssuer, type TokenIssuer } from '../fixtures/token-issuer.js';
+import type { LocalStack } from '../../local/stack.js';
+import { startTestStack, type TestStack } from '../fixtures/test-stack.js';
+import type { TokenIssuer } from '../fixtures/token-issuer.js';
 
+let running: TestStack;
 let issuer: TokenIssuer;
 let stack: LocalStack;
 
 beforeAll(async () => {
-  issuer = await startTokenIssuer({ audience: () => stack.resourceIdentifier });
-  stack = await startLocalStack({
-    port: 0,
-    hosts: ['127.0.0.1'],
-    publicHost: '127.0.0.1',
-    authorizationServer: { environmentUrl: issuer.environmentUrl, resourceId: issuer.resourceId },
-    onLog: () => undefined,
-  });
+  running = await startTestStack({ tavilyKey: null });
+  ({ issuer, stack } = running);
 });
-afterAll(async () => {
-  await stack?.close();
-  await issuer?.close();
-});
+afterAll(() => running?.close());
 
 test('no TAVILY_API_KEY: tools/list works, a tool call is an isError result naming the variable', async () => {
   const client = new Client({ name: 'no-key', version: '1' });

@@ -6,34 +6,22 @@
  */
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { startLocalStack, type LocalStack } from '../../local/stack.js';
-import { createSigningKey, startTokenIssuer, type TokenIssuer } from '../fixtures/token-issuer.js';
-import { startFakeTavily, tavilyError, type FakeTavily } from '../fixtures/fake-tavily.js';
+import type { LocalStack } from '../../local/stack.js';
+import { tavilyError, type FakeTavily } from '../fixtures/fake-tavily.js';
+import { startTestStack, type TestStack } from '../fixtures/test-stack.js';
+import { createSigningKey, type TokenIssuer } from '../fixtures/token-issuer.js';
 
+let running: TestStack;
 let issuer: TokenIssuer;
 let tavily: FakeTavily;
 let stack: LocalStack;
-const logs: string[] = [];
 
 beforeAll(async () => {
-  issuer = await startTokenIssuer({ audience: () => stack.resourceIdentifier });
-  tavily = await startFakeTavily();
-  stack = await startLocalStack({
-    port: 0,
-    hosts: ['127.0.0.1'],
-    publicHost: '127.0.0.1',
-    authorizationServer: { environmentUrl: issuer.environmentUrl, resourceId: issuer.resourceId },
-    tavilyApiKey: tavily.apiKey,
-    tavilyApiBaseUrl: tavily.url,
-    onLog: (_name, line) => logs.push(line),
-  });
+  running = await startTestStack();
+  ({ issuer, tavily, stack } = running);
 });
 
-afterAll(async () => {
-  await stack?.close();
-  await tavily?.close();
-  await issuer?.close();
-});
+afterAll(() => running?.close());
 
 beforeEach(() => {
   tavily.reset();

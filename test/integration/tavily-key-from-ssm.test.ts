@@ -5,36 +5,31 @@
  */
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { startLocalStack, type LocalStack } from '../../local/stack.js';
+import type { LocalStack } from '../../local/stack.js';
 import { startFakeSsm, type FakeSsm } from '../fixtures/fake-ssm.js';
-import { startFakeTavily, type FakeTavily } from '../fixtures/fake-tavily.js';
-import { startTokenIssuer, type TokenIssuer } from '../fixtures/token-issuer.js';
+import type { FakeTavily } from '../fixtures/fake-tavily.js';
+import { startTestStack, type TestStack } from '../fixtures/test-stack.js';
+import type { TokenIssuer } from '../fixtures/token-issuer.js';
 
 const PARAMETER = '/web-search-mcp/tavily-api-key';
+let running: TestStack;
 let issuer: TokenIssuer;
 let tavily: FakeTavily;
 let ssm: FakeSsm;
 let stack: LocalStack;
 
 beforeAll(async () => {
-  issuer = await startTokenIssuer({ audience: () => stack.resourceIdentifier });
-  tavily = await startFakeTavily('tvly-from-ssm');
   ssm = await startFakeSsm();
-  stack = await startLocalStack({
-    port: 0,
-    hosts: ['127.0.0.1'],
-    publicHost: '127.0.0.1',
-    authorizationServer: { environmentUrl: issuer.environmentUrl, resourceId: issuer.resourceId },
-    tavilyApiKeyParameter: PARAMETER,
-    tavilyApiBaseUrl: tavily.url,
-    extraEnvironment: ssm.environment,
-    onLog: () => undefined,
+  running = await startTestStack({
+    tavilyKey: null,
+    stack: { tavilyApiKeyParameter: PARAMETER, extraEnvironment: ssm.environment },
   });
+  ({ issuer, tavily, stack } = running);
 });
 
 afterAll(async () => {
-  await stack?.close();
-  await Promise.all([tavily?.close(), ssm?.close(), issuer?.close()]);
+  await running?.close();
+  await ssm?.close();
 });
 
 async function callSearch() {
@@ -61,11 +56,11 @@ test('a missing parameter: an isError result telling the operator how to create 
 });
 
 test('the key is read decrypted from SSM, sent to Tavily, and cached between calls', async () => {
-  ssm.parameters.set(PARAMETER, 'tvly-from-ssm');
+  ssm.parameters.set(PARAMETER, tavily.apiKey);
   const before = ssm.requests.length;
   const first = await callSearch();
   expect(first.isError).toBeFalsy();
-  expect(tavily.requests.at(-1)!.headers.authorization).toBe('Bearer tvly-from-ssm');
+  expect(tavily.requests.at(-1)!.headers.authorization).toBe(`Bearer ${tavily.apiKey}`);
   const lookups = ssm.requests.slice(before);
   expect(lookups).toEqual([{ target: 'AmazonSSM.GetParameter', body: { Name: PARAMETER, WithDecryption: true } }]);
 

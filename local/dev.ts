@@ -51,6 +51,11 @@ function banner({ stack, devAuthorizationServer, tavilyConfigured }: DevStack): 
 }
 
 async function main() {
+  process.stdout.write('web-search-mcp: starting the local stack (bundling the functions, starting their instances)...\n');
+  // A promise nobody awaited must not end a development session; say what it was and carry on.
+  process.on('unhandledRejection', (reason) => {
+    process.stderr.write(`[dev] unexpected error, the stack keeps running: ${reason instanceof Error ? reason.message : String(reason)}\n`);
+  });
   let dev: DevStack;
   try {
     dev = await startDevStack(environmentWithDotEnv(), {
@@ -75,8 +80,15 @@ async function main() {
   const stop = async () => {
     if (stopping) return;
     stopping = true;
-    await dev.close();
-    process.exit(0);
+    process.stdout.write('\nStopping...\n');
+    try {
+      await dev.close();
+      process.stdout.write('web-search-mcp: stopped (gateway, function instances and authorization server are down).\n');
+      process.exit(0);
+    } catch (error) {
+      process.stderr.write(`web-search-mcp: stopping failed: ${(error as Error).message}\n`);
+      process.exit(1);
+    }
   };
   process.on('SIGINT', () => void stop());
   process.on('SIGTERM', () => void stop());

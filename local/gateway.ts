@@ -225,10 +225,40 @@ function pairs(rawHeaders: string[]): Array<[string, string]> {
   return result;
 }
 
-/** Serve a gateway over Node's HTTP server on the given loopback addresses. */
+/** Seconds a client is told to wait when it calls while the stack is still starting. */
+export const STARTING_RETRY_AFTER_SECONDS = 1;
+
+/**
+ * A JSON answer the gateway gives on its own, outside the gateway-response table:
+ * before the table exists (the stack is starting), or when building an answer from
+ * it failed. Never a stack trace.
+ */
+function plainOutcome(status: number, error: string, description: string, headers: Record<string, string> = {}): Outcome {
+  return {
+    status,
+    headers: { 'Content-Type': 'application/json', 'Cache-Control': 'no-store', ...headers },
+    body: JSON.stringify({ error, error_description: description }),
+  };
+}
+
+/** Why a request failed, for the one log line it gets: the message, never a stack. */
+const failureMessage = (error: unknown) => (error instanceof Error ? `${error.name}: ${error.message}` : String(error));
+
+/**
+ * Serve a gateway over Node's HTTP server on the given loopback addresses.
+ * `gatewayFor` answers undefined while the stack is starting: requests then get
+ * 503 with Retry-After. No request can take the process down: whatever throws
+ * while one is served becomes a 500 for that request, logged once through
+ * `onAccessLog` (or `onError` when even that throws).
+ */
 export async function listen(
-  gatewayFor: () => LocalGateway,
-  { port, hosts, onAccessLog }: { port: number; hosts: readonly string[]; onAccessLog?: (entry: AccessLogEntry) => void },
+  gatewayFor: () => LocalGateway | undefined,
+  {
+    port,
+    hosts,
+    onAccessLog,
+    onError = (error) => process.stderr.write(`[gateway] request failed: ${failureMessage(error)}\n`),
+  }: { port: number; hosts: readonly string[]; onAccessLog?: (entry: AccessLogEntry) => void; onError?: (error: unknown) => void },
 ): Promise<{ port: number; servers: Server[]; close: () => Promise<void> }> {
   const handler = async (req: IncomingMessage, res: ServerResponse) => {
     const gateway = gatewayFor();
@@ -240,7 +270,13 @@ export async function listen(
     let result: Awaited<ReturnType<LocalGateway['handle']>>;
     try {
       const body = await readBody(req, MAX_PAYLOAD_BYTES);
-      if (body === 'too_large') {
+      if (!gateway) {
+        result = {
+          outcome: plainOutcome(503, 'temporarily_unavailable', 'The local stack is starting; retry in a moment.', {
+            'Retry-After': String(STARTING_RETRY_AFTER_SECONDS),
+          }),
+        };
+      } else if (body === 'too_large') {
         result = { outcome: gateway.gatewayResponse('DEFAULT_4XX', origin, 413, 'Request Too Long') };
       } else {
         result = await gateway.handle({
@@ -256,7 +292,13 @@ export async function listen(
         });
       }
     } catch (error) {
-      result = { outcome: gateway.gatewayResponse('DEFAULT_5XX', origin, 500, 'Internal server error'), error: String(error) };
+      let outcome: Outcome;
+      try {
+        outcome = gateway ? gateway.gatewayResponse('DEFAULT_5XX', origin, 500, 'Internal server error') : plainOutcome(500, 'server_error', 'Internal server error');
+      } catch {
+        outcome = plainOutcome(500, 'server_error', 'Internal server error');
+      }
+      result = { outcome, error: failureMessage(error) };
     }
     const { status, headers, body } = result.outcome;
     if (!res.headersSent) {
@@ -277,7 +319,22 @@ export async function listen(
   const servers: Server[] = [];
   let boundPort = port;
   for (const [index, host] of hosts.entries()) {
-    const server = createServer((req, res) => void handler(req, res));
+    const server = createServer((req, res) => {
+      handler(req, res).catch((error: unknown) => {
+        // Only writing the answer or the access log can fail here; the request still gets one answer.
+        onError(error);
+        if (!res.headersSent) {
+          const { status, headers, body } = plainOutcome(500, 'server_error', 'Internal server error');
+          res.writeHead(status, headers);
+          res.end(body);
+        } else if (!res.writableEnded) res.destroy();
+      });
+    });
+    // A client that sends garbage or hangs up mid-request must not take the process down.
+    server.on('clientError', (_error, socket) => {
+      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      else socket.destroy();
+    });
     server.keepAliveTimeout = 5_000;
     try {
       await new Promise<void>((resolve, reject) => {

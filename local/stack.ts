@@ -74,7 +74,7 @@ export interface LocalStack {
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
   const bundles = await buildBundles();
   let gateway: LocalGateway | undefined;
-  const server = await listen(() => gateway!, {
+  const server = await listen(() => gateway, {
     port: options.port,
     hosts: options.hosts ?? ['127.0.0.1', '::1'],
     onAccessLog: options.onAccessLog,

@@ -8,7 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import { errors, jwtVerify, type JWTPayload } from 'jose';
-import { CLOCK_TOLERANCE_SECONDS, type Caller } from '../shared/caller.js';
+import { CLOCK_TOLERANCE_SECONDS, isScopeToken, type Caller } from '../shared/caller.js';
 import { SigningKeysUnavailableError, UnknownSigningKeyError, type SigningKeySource } from './signing-keys.js';
 
 export { CLOCK_TOLERANCE_SECONDS, type Caller };
@@ -21,7 +21,9 @@ export type RejectionReason =
   | 'expired'
   | 'not_yet_valid'
   | 'wrong_audience'
-  | 'wrong_issuer';
+  | 'wrong_issuer'
+  /** A scope that is not one RFC 6749 scope token (a space inside an array element, a control character...). */
+  | 'malformed_scope';
 
 export type Decision =
   | { readonly outcome: 'allow'; readonly caller: Caller }
@@ -57,16 +59,35 @@ export function shortHash(token: string): string {
   return createHash('sha256').update(token).digest('base64url').slice(0, 12);
 }
 
-/** Scopes from a space-separated `scope` string and/or a `scopes` array (Scalekit issues both forms). */
-export function grantedScopes(payload: JWTPayload): string[] {
+/**
+ * Scopes from a space-separated `scope` string and/or a `scopes` array (Scalekit issues both forms),
+ * or `null` when any of them is not one scope token (NQCHAR, RFC 6749 section 3.3). Such a token is
+ * refused whole: an array element `"x web-search:crawl"` must never become two scopes anywhere
+ * downstream. Claims of the wrong type (a number, an object) grant nothing, as before.
+ */
+export function scopesOf(payload: JWTPayload): string[] | null {
   const granted = new Set<string>();
   if (typeof payload.scope === 'string') {
-    for (const scope of payload.scope.split(' ')) if (scope) granted.add(scope);
+    // Repeated, leading or trailing spaces make empty elements, which name no scope.
+    for (const scope of payload.scope.split(' ')) {
+      if (scope === '') continue;
+      if (!isScopeToken(scope)) return null;
+      granted.add(scope);
+    }
   }
   if (Array.isArray(payload.scopes)) {
-    for (const scope of payload.scopes) if (typeof scope === 'string' && scope) granted.add(scope);
+    for (const scope of payload.scopes) {
+      if (typeof scope !== 'string' || scope === '') continue;
+      if (!isScopeToken(scope)) return null;
+      granted.add(scope);
+    }
   }
   return [...granted];
+}
+
+/** The scopes a token grants; a token with a malformed scope grants none (the authorizer refuses it). */
+export function grantedScopes(payload: JWTPayload): string[] {
+  return scopesOf(payload) ?? [];
 }
 
 function rejectionFor(error: unknown): RejectionReason | 'jwks_unavailable' {
@@ -112,14 +133,16 @@ export function createAccessTokenVerifier(policy: AccessTokenPolicy) {
         : { outcome: 'unauthorized', reason, tokenId: shortHash(token) };
     }
 
-    const scopes = grantedScopes(payload);
+    // Scalekit's tokens carry a jti; hashing the token is only needed without one.
+    const tokenId = typeof payload.jti === 'string' && payload.jti.length <= 128 ? payload.jti : shortHash(token);
+    const scopes = scopesOf(payload);
+    if (scopes === null) return { outcome: 'unauthorized', reason: 'malformed_scope', tokenId };
     const caller: Caller = {
       sub: typeof payload.sub === 'string' ? payload.sub : '',
       clientId: typeof payload.client_id === 'string' ? payload.client_id : typeof payload.azp === 'string' ? payload.azp : '',
       scopes,
       exp: payload.exp as number,
-      // Scalekit's tokens carry a jti; hashing the token is only needed without one.
-      tokenId: typeof payload.jti === 'string' && payload.jti.length <= 128 ? payload.jti : shortHash(token),
+      tokenId,
     };
     const missingScopes = policy.requiredScopes.filter((scope) => !scopes.includes(scope));
     if (missingScopes.length > 0) return { outcome: 'insufficient_scope', caller, missingScopes };

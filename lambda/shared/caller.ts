@@ -16,9 +16,31 @@ export interface Caller {
   readonly tokenId: string;
 }
 
-/** The authorizer context for a caller: flat, and only strings and numbers, as API Gateway requires. */
+/** One scope token: NQCHAR, RFC 6749 section 3.3 (printable ASCII except space, `"` and `\`). */
+const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
+
+export function isScopeToken(value: unknown): value is string {
+  return typeof value === 'string' && SCOPE_TOKEN.test(value);
+}
+
+/**
+ * The authorizer context for a caller: flat, and only strings and numbers, as API Gateway requires.
+ * Scopes travel as a JSON array, never joined with spaces: a joined list could be split into
+ * scopes the token never carried.
+ */
 export function callerContext(caller: Caller): Record<string, string | number> {
-  return { sub: caller.sub, clientId: caller.clientId, scopes: caller.scopes.join(' '), exp: caller.exp, tokenId: caller.tokenId };
+  return { sub: caller.sub, clientId: caller.clientId, scopes: JSON.stringify(caller.scopes), exp: caller.exp, tokenId: caller.tokenId };
+}
+
+/** The scopes from their context form: a JSON array of scope tokens, or undefined for anything else. */
+function scopesFromContext(value: string): string[] | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    return undefined;
+  }
+  return Array.isArray(parsed) && parsed.every(isScopeToken) ? parsed : undefined;
 }
 
 /** The caller from `requestContext.authorizer`, or undefined if it is absent or not what our authorizer writes. */
@@ -26,12 +48,13 @@ export function callerFromContext(context: Readonly<Record<string, unknown>> | u
   if (!context) return undefined;
   const text = (value: unknown) => (typeof value === 'string' ? value : typeof value === 'number' ? String(value) : undefined);
   const exp = Number(text(context.exp));
-  const scopes = text(context.scopes);
+  const scopesText = context.scopes;
+  const scopes = typeof scopesText === 'string' ? scopesFromContext(scopesText) : undefined;
   if (!Number.isFinite(exp) || exp <= 0 || scopes === undefined) return undefined;
   return {
     sub: text(context.sub) ?? '',
     clientId: text(context.clientId) ?? '',
-    scopes: scopes.split(' ').filter(Boolean),
+    scopes,
     exp,
     tokenId: text(context.tokenId) ?? '',
   };

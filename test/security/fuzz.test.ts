@@ -403,7 +403,7 @@ const callerContextArb = fc.record({
   principalId: fc.constant('usr_1'),
   sub: fc.constant('usr_1'),
   clientId: fc.constant('skc_1'),
-  scopes: fc.constantFrom(REQUIRED_SCOPE, REQUIRED_SCOPE, `${REQUIRED_SCOPE} web-search:crawl`, 'openid'),
+  scopes: fc.constantFrom([REQUIRED_SCOPE], [REQUIRED_SCOPE], [REQUIRED_SCOPE, 'web-search:crawl'], ['openid']).map((scopes) => JSON.stringify(scopes)),
   exp: fc.integer({ min: 600, max: 7_200 }).map((ahead) => String(Math.floor(Date.now() / 1000) + ahead)),
   tokenId: fc.constant('tkn_1'),
 });
@@ -415,7 +415,7 @@ const hostileAuthorizerContextArb = fc.oneof(
       principalId: fc.string({ maxLength: 20 }),
       sub: anyText,
       clientId: anyText,
-      scopes: fc.oneof(fc.constantFrom(REQUIRED_SCOPE, ''), anyText),
+      scopes: fc.oneof(fc.constantFrom(REQUIRED_SCOPE, '', JSON.stringify([REQUIRED_SCOPE]), `${REQUIRED_SCOPE} web-search:crawl`), anyText),
       exp: fc.oneof(fc.integer({ min: -600, max: 20 }).map((delta) => String(Math.floor(Date.now() / 1000) + delta)), fc.jsonValue()),
       tokenId: anyText,
     },

@@ -304,7 +304,8 @@ const scopeLookAlikes: AttackCase[] = [
   { name: 'scope in the unrelated claim "scp"', authorization: withClaims({ scope: undefined, scp: REQUIRED_SCOPE }), expected: 'insufficient_scope' },
   { name: 'scope in the unrelated claim "permissions"', authorization: withClaims({ scope: undefined, permissions: [REQUIRED_SCOPE] }), expected: 'insufficient_scope' },
   { name: 'scopes separated by a comma', authorization: withClaims({ scope: `${REQUIRED_SCOPE},openid` }), expected: 'insufficient_scope' },
-  { name: 'scopes separated by a tab', authorization: withClaims({ scope: `openid\t${REQUIRED_SCOPE}` }), expected: 'insufficient_scope' },
+  // A tab is not NQCHAR (RFC 6749 section 3.3): the whole token is malformed, not merely short of a scope (issue 12).
+  { name: 'scopes separated by a tab', authorization: withClaims({ scope: `openid\t${REQUIRED_SCOPE}` }), expected: 'unauthorized' },
 ];
 
 const shapeAttacks: AttackCase[] = [

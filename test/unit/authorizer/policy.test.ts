@@ -46,7 +46,7 @@ describe('toAuthorizerResult', () => {
         Version: '2012-10-17',
         Statement: [{ Action: 'execute-api:Invoke', Effect: 'Allow', Resource: STAGE_WILDCARD }],
       },
-      context: { sub: 'usr_123', clientId: 'skc_abc', scopes: 'web-search:read profile', exp: 1_900_000_000, tokenId: 'tkn_1' },
+      context: { sub: 'usr_123', clientId: 'skc_abc', scopes: '["web-search:read","profile"]', exp: 1_900_000_000, tokenId: 'tkn_1' },
     });
     for (const value of Object.values(result.context!)) expect(['string', 'number']).toContain(typeof value);
   });
@@ -61,7 +61,7 @@ describe('toAuthorizerResult', () => {
     expect(result.context).toEqual({
       sub: 'usr_123',
       clientId: 'skc_abc',
-      scopes: 'web-search:read profile',
+      scopes: '["web-search:read","profile"]',
       exp: 1_900_000_000,
       tokenId: 'tkn_1',
     });

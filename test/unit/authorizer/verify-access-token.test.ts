@@ -3,6 +3,7 @@ import {
   bearerToken,
   createAccessTokenVerifier,
   grantedScopes,
+  scopesOf,
   MAX_AUTHORIZATION_HEADER_LENGTH,
   shortHash,
   type AccessTokenPolicy,
@@ -356,5 +357,16 @@ describe('helpers', () => {
   test('grantedScopes ignores non-string forms', () => {
     expect(grantedScopes({ scope: 5 as never, scopes: 'a b' as never })).toEqual([]);
     expect(grantedScopes({ scope: ' a  b ', scopes: ['b', 'c', null] })).toEqual(['a', 'b', 'c']);
+  });
+
+  test('scopesOf refuses (null) any scope that is not one NQCHAR token, in either claim', () => {
+    expect(scopesOf({ scope: 'a b', scopes: ['c'] })).toEqual(['a', 'b', 'c']);
+    expect(scopesOf({ scopes: ['a', 'x b'] })).toBeNull();
+    expect(scopesOf({ scope: 'a\tb' })).toBeNull();
+    expect(scopesOf({ scope: 'a\u00a0b' })).toBeNull();
+    expect(scopesOf({ scopes: ['a"b'] })).toBeNull();
+    expect(scopesOf({ scopes: ['a\\b'] })).toBeNull();
+    expect(scopesOf({ scopes: ['', 'a'] })).toEqual(['a']);
+    expect(grantedScopes({ scopes: ['a', 'x b'] })).toEqual([]);
   });
 });

@@ -31,7 +31,7 @@ function endpoint() {
 const future = () => Math.floor(Date.now() / 1000) + 300;
 const invocation = (overrides: Partial<Invocation> = {}): Invocation => ({
   requestId: 'req-1',
-  authorizer: { sub: 'usr_1', clientId: 'c', scopes: 'web-search:read', exp: String(future()), tokenId: 't' },
+  authorizer: { sub: 'usr_1', clientId: 'c', scopes: '["web-search:read"]', exp: String(future()), tokenId: 't' },
   remainingTimeMs: () => 20_000,
   ...overrides,
 });
@@ -64,7 +64,7 @@ test('the client token never reaches the tools: Tavily gets the server key', asy
 });
 
 test('a token past exp (while an Allow may still sit in API Gateway\'s cache): 401 with a JSON body', async () => {
-  const expired = invocation({ authorizer: { sub: 'usr_1', clientId: 'c', scopes: 'web-search:read', exp: String(Math.floor(Date.now() / 1000) - 60) } });
+  const expired = invocation({ authorizer: { sub: 'usr_1', clientId: 'c', scopes: '["web-search:read"]', exp: String(Math.floor(Date.now() / 1000) - 60) } });
   const response = await endpoint()(rpc({ jsonrpc: '2.0', id: 1, method: 'ping' }), expired);
   expect(response.status).toBe(401);
   expect(await response.json()).toMatchObject({ error: 'invalid_token' });

@@ -9,12 +9,12 @@ const caller: Caller = {
 };
 
 describe('callerContext', () => {
-  test('is flat, with only strings and numbers, scopes space-separated', () => {
+  test('is flat, with only strings and numbers, scopes as a JSON array', () => {
     const context = callerContext(caller);
     expect(context).toEqual({
       sub: 'usr_123',
       clientId: 'skc_abc',
-      scopes: 'web-search:read web-search:crawl',
+      scopes: '["web-search:read","web-search:crawl"]',
       exp: 1_900_000_000,
       tokenId: 'tkn_1',
     });
@@ -29,7 +29,7 @@ describe('callerFromContext', () => {
         principalId: 'usr_123',
         sub: 'usr_123',
         clientId: 'skc_abc',
-        scopes: 'web-search:read web-search:crawl',
+        scopes: '["web-search:read","web-search:crawl"]',
         exp: '1900000000',
         tokenId: 'tkn_1',
       }),
@@ -41,7 +41,7 @@ describe('callerFromContext', () => {
   });
 
   test('numbers are read as text, so a numeric sub survives', () => {
-    expect(callerFromContext({ sub: 42, clientId: 7, scopes: 'a', exp: 100, tokenId: 9 })).toEqual({
+    expect(callerFromContext({ sub: 42, clientId: 7, scopes: '["a"]', exp: 100, tokenId: 9 })).toEqual({
       sub: '42',
       clientId: '7',
       scopes: ['a'],
@@ -51,11 +51,13 @@ describe('callerFromContext', () => {
   });
 
   test('missing identity fields become empty strings; empty scopes become an empty list', () => {
-    expect(callerFromContext({ scopes: '', exp: '100' })).toEqual({ sub: '', clientId: '', scopes: [], exp: 100, tokenId: '' });
+    expect(callerFromContext({ scopes: '[]', exp: '100' })).toEqual({ sub: '', clientId: '', scopes: [], exp: 100, tokenId: '' });
   });
 
-  test('repeated spaces between scopes do not produce empty scopes', () => {
-    expect(callerFromContext({ scopes: ' a  b ', exp: '100' })!.scopes).toEqual(['a', 'b']);
+  test('scopes are never split: a space-separated list, or an element with a space, gives no caller', () => {
+    expect(callerFromContext({ scopes: 'a b', exp: '100' })).toBeUndefined();
+    expect(callerFromContext({ scopes: '["a b"]', exp: '100' })).toBeUndefined();
+    expect(callerFromContext({ scopes: '', exp: '100' })).toBeUndefined();
   });
 
   test.each([
@@ -64,14 +66,16 @@ describe('callerFromContext', () => {
     ['an empty context', {}],
     ['no scopes', { exp: '100', sub: 'usr_1' }],
     ['scopes not text', { exp: '100', scopes: ['a'] }],
-    ['no exp', { scopes: 'a' }],
-    ['exp not a number', { scopes: 'a', exp: 'soon' }],
-    ['exp empty', { scopes: 'a', exp: '' }],
-    ['exp zero', { scopes: 'a', exp: '0' }],
-    ['exp negative', { scopes: 'a', exp: '-5' }],
-    ['exp infinite', { scopes: 'a', exp: 'Infinity' }],
-    ['exp a boolean', { scopes: 'a', exp: true }],
-    ['exp an object', { scopes: 'a', exp: { value: 100 } }],
+    ['scopes a JSON array with a number', { exp: '100', scopes: '["a",1]' }],
+    ['scopes a JSON array with an empty scope', { exp: '100', scopes: '["a",""]' }],
+    ['no exp', { scopes: '["a"]' }],
+    ['exp not a number', { scopes: '["a"]', exp: 'soon' }],
+    ['exp empty', { scopes: '["a"]', exp: '' }],
+    ['exp zero', { scopes: '["a"]', exp: '0' }],
+    ['exp negative', { scopes: '["a"]', exp: '-5' }],
+    ['exp infinite', { scopes: '["a"]', exp: 'Infinity' }],
+    ['exp a boolean', { scopes: '["a"]', exp: true }],
+    ['exp an object', { scopes: '["a"]', exp: { value: 100 } }],
   ])('%s gives no caller', (_why, context) => {
     expect(callerFromContext(context as Record<string, unknown> | null | undefined)).toBeUndefined();
   });

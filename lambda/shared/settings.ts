@@ -154,6 +154,47 @@ const ssmParameterName: Convert<string> = (text) =>
   text.length <= 2048 && /^(\/[A-Za-z0-9_.-]+)+$|^[A-Za-z0-9_.-]+$/.test(text) ? text : undefined;
 const nonEmpty: Convert<string> = (text) => text;
 
+/** Per-caller limits that replace the defaults for one `client_id` or one `sub` (a trusted batch client, say). */
+export interface QuotaOverride {
+  readonly kind: 'client' | 'sub';
+  readonly id: string;
+  /** 0: unlimited for this caller. Absent: the default applies. */
+  readonly callsPerMinute?: number;
+  readonly creditsPerDay?: number;
+}
+
+const QUOTA_LIMIT_MAX = 1_000_000_000;
+
+/**
+ * `client:<client_id>=calls:<n>,credits:<n>` or `sub:<sub>=...` entries separated by `;`,
+ * e.g. `client:batch-agent=calls:600,credits:50000;sub:usr_123=credits:2000`. 0 means unlimited.
+ */
+const quotaOverrideList: Convert<readonly QuotaOverride[]> = (text) => {
+  const overrides: QuotaOverride[] = [];
+  const seen = new Set<string>();
+  for (const entry of text.split(';').map((part) => part.trim()).filter(Boolean)) {
+    const match = /^(client|sub):([^=\s;]{1,256})=(.+)$/.exec(entry);
+    if (!match) return undefined;
+    const [, kind, id, limits] = match as unknown as [string, 'client' | 'sub', string, string];
+    if (seen.has(`${kind}:${id}`)) return undefined;
+    seen.add(`${kind}:${id}`);
+    const override: { kind: 'client' | 'sub'; id: string; callsPerMinute?: number; creditsPerDay?: number } = { kind, id };
+    for (const limit of limits.split(',').map((part) => part.trim())) {
+      const pair = /^(calls|credits):(\d{1,10})$/.exec(limit);
+      if (!pair || Number(pair[2]) > QUOTA_LIMIT_MAX) return undefined;
+      const field = pair[1] === 'calls' ? 'callsPerMinute' : 'creditsPerDay';
+      if (override[field] !== undefined) return undefined;
+      override[field] = Number(pair[2]);
+    }
+    overrides.push(override);
+  }
+  return overrides;
+};
+
+/** The Tavily result cache's default lifetime, and the shorter one for `topic: news` searches. */
+export const DEFAULT_CACHE_TTL_SECONDS = 600;
+export const DEFAULT_CACHE_TTL_NEWS_SECONDS = 60;
+
 /** The scopes a deployment uses: those every token needs, and those the tools need. */
 export function scopesSupported(requiredScopes: readonly string[], toolScopes: ToolScopes): string[] {
   return [...new Set([...requiredScopes, ...Object.values(toolScopes).flat()])];
@@ -258,6 +299,37 @@ export const definitions = {
   ),
   toolOutputBudgetChars: setting('a number of characters per tool result, from 10000 to 2000000', integer(10_000, 2_000_000), {
     value: 1_000_000,
+  }),
+  // Quotas and the result cache (lambda/mcp/quota). 0 or unset: off.
+  quotaCallsPerMinute: setting('tool calls per caller per minute, from 0 (no limit) to 1000000000', integer(0, QUOTA_LIMIT_MAX), { value: 0 }),
+  quotaCreditsPerDay: setting('Tavily credits per caller per UTC day, from 0 (no limit) to 1000000000', integer(0, QUOTA_LIMIT_MAX), {
+    value: 0,
+  }),
+  quotaCreditsPerDayTotal: setting('Tavily credits for the whole server per UTC day, from 0 (no limit) to 1000000000', integer(0, QUOTA_LIMIT_MAX), {
+    value: 0,
+  }),
+  quotaOverrides: setting(
+    '"client:<client_id>=calls:<n>,credits:<n>" or "sub:<sub>=..." entries separated by ";" (0 = unlimited), e.g. "client:batch-agent=calls:600,credits:50000"',
+    quotaOverrideList,
+    { value: [] as readonly QuotaOverride[] },
+  ),
+  quotaOnStoreError: setting('allow or deny', (text) => (/^(allow|deny)$/i.test(text) ? (text.toLowerCase() as 'allow' | 'deny') : undefined), {
+    value: 'allow' as 'allow' | 'deny',
+  }),
+  cacheTtlSeconds: setting('seconds to keep Tavily results, from 0 (no cache) to 86400', integer(0, 86_400), { value: DEFAULT_CACHE_TTL_SECONDS }),
+  cacheTtlNewsSeconds: setting('seconds to keep topic "news" search results, from 0 (not cached) to 86400', integer(0, 86_400), {
+    value: DEFAULT_CACHE_TTL_NEWS_SECONDS,
+  }),
+  cacheScope: setting('shared or caller', (text) => (/^(shared|caller)$/i.test(text) ? (text.toLowerCase() as 'shared' | 'caller') : undefined), {
+    value: 'shared' as 'shared' | 'caller',
+  }),
+  usageTableName: optionalSetting('a DynamoDB table name (set by the stack)', (text) => (/^[A-Za-z0-9_.-]{3,255}$/.test(text) ? text : undefined)),
+  usageTableEndpoint: optionalSetting('a DynamoDB endpoint on loopback, e.g. http://127.0.0.1:8000 (local stack and tests only)', (text) => {
+    const url = webUrl(text);
+    return url && url.protocol === 'http:' ? url.origin : undefined;
+  }),
+  usageTableRemovalPolicy: setting('destroy or retain', (text) => (/^(destroy|retain)$/i.test(text) ? (text.toLowerCase() as 'destroy' | 'retain') : undefined), {
+    value: 'destroy' as 'destroy' | 'retain',
   }),
 } as const;
 

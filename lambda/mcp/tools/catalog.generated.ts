@@ -209,6 +209,29 @@ export const toolCatalog: readonly ToolListing[] = [
         "notice": {
           "description": "Set when part of the result was cut to fit the response size limit.",
           "type": "string"
+        },
+        "cache": {
+          "description": "Set when this result came from the server's cache of identical calls (no Tavily credits used).",
+          "type": "object",
+          "properties": {
+            "hit": {
+              "type": "boolean"
+            },
+            "age_seconds": {
+              "type": "number",
+              "description": "How long ago Tavily answered this."
+            },
+            "stored_at": {
+              "type": "string",
+              "description": "When, as an ISO 8601 time."
+            }
+          },
+          "required": [
+            "hit",
+            "age_seconds",
+            "stored_at"
+          ],
+          "additionalProperties": false
         }
       },
       "required": [
@@ -344,6 +367,29 @@ export const toolCatalog: readonly ToolListing[] = [
         "notice": {
           "description": "Set when part of the result was cut to fit the response size limit.",
           "type": "string"
+        },
+        "cache": {
+          "description": "Set when this result came from the server's cache of identical calls (no Tavily credits used).",
+          "type": "object",
+          "properties": {
+            "hit": {
+              "type": "boolean"
+            },
+            "age_seconds": {
+              "type": "number",
+              "description": "How long ago Tavily answered this."
+            },
+            "stored_at": {
+              "type": "string",
+              "description": "When, as an ISO 8601 time."
+            }
+          },
+          "required": [
+            "hit",
+            "age_seconds",
+            "stored_at"
+          ],
+          "additionalProperties": false
         }
       },
       "required": [
@@ -518,6 +564,29 @@ export const toolCatalog: readonly ToolListing[] = [
         "notice": {
           "description": "Set when part of the result was cut to fit the response size limit.",
           "type": "string"
+        },
+        "cache": {
+          "description": "Set when this result came from the server's cache of identical calls (no Tavily credits used).",
+          "type": "object",
+          "properties": {
+            "hit": {
+              "type": "boolean"
+            },
+            "age_seconds": {
+              "type": "number",
+              "description": "How long ago Tavily answered this."
+            },
+            "stored_at": {
+              "type": "string",
+              "description": "When, as an ISO 8601 time."
+            }
+          },
+          "required": [
+            "hit",
+            "age_seconds",
+            "stored_at"
+          ],
+          "additionalProperties": false
         }
       },
       "required": [
@@ -638,6 +707,29 @@ export const toolCatalog: readonly ToolListing[] = [
         "notice": {
           "description": "Set when part of the result was cut to fit the response size limit.",
           "type": "string"
+        },
+        "cache": {
+          "description": "Set when this result came from the server's cache of identical calls (no Tavily credits used).",
+          "type": "object",
+          "properties": {
+            "hit": {
+              "type": "boolean"
+            },
+            "age_seconds": {
+              "type": "number",
+              "description": "How long ago Tavily answered this."
+            },
+            "stored_at": {
+              "type": "string",
+              "description": "When, as an ISO 8601 time."
+            }
+          },
+          "required": [
+            "hit",
+            "age_seconds",
+            "stored_at"
+          ],
+          "additionalProperties": false
         }
       },
       "required": [

@@ -36,6 +36,14 @@ export const tavilySeconds = z
 export const commonOutputFields = {
   response_time: z.number().optional().describe("Tavily's processing time in seconds."),
   notice: z.string().optional().describe('Set when part of the result was cut to fit the response size limit.'),
+  cache: z
+    .object({
+      hit: z.boolean(),
+      age_seconds: z.number().describe('How long ago Tavily answered this.'),
+      stored_at: z.string().describe('When, as an ISO 8601 time.'),
+    })
+    .optional()
+    .describe("Set when this result came from the server's cache of identical calls (no Tavily credits used)."),
 };
 
 /** Unset options and empty lists are left out, as the official clients do: Tavily's defaults apply. */

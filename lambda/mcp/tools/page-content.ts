@@ -4,7 +4,10 @@
  * shapes, and their markdown rendering.
  */
 import * as z from 'zod/v4';
+import { bareUrl, fencedText, inlineText, markdownLink, PAGE_CONTENT_TAG } from './markdown.js';
 import { oneLine } from './tool.js';
+
+export { markdownLink };
 
 export const extractDepthInput = z
   .enum(['basic', 'advanced'])
@@ -58,20 +61,17 @@ export function toPage(page: z.output<typeof tavilyPage>): Page {
   };
 }
 
-/** A link that stays one link whatever the title holds. */
-export function markdownLink(text: string | undefined, url: string): string {
-  const label = (oneLine(text, 200) || url).replace(/[[\]\\]/g, '\\$&');
-  return `[${label}](${url.replace(/\s/g, '%20')})`;
-}
-
-/** Page text is fenced off so that its own headings are not read as this result's structure. */
+/**
+ * Page text is fenced off so that its own headings are not read as this result's structure;
+ * the fence tags inside it are made inert, so that it cannot close the fence and go on as if it were us.
+ */
 export function pageContentBlock(content: string): string[] {
-  return ['<page-content>', content.trim(), '</page-content>'];
+  return [`<${PAGE_CONTENT_TAG}>`, fencedText(content.trim()), `</${PAGE_CONTENT_TAG}>`];
 }
 
 export function renderImages(images: z.output<typeof imagesOutput> | undefined, heading = 'Images:'): string[] {
   if (!images?.length) return [];
-  return [heading, ...images.map((image) => `- ${image.url}${image.description ? ` — ${oneLine(image.description, 200)}` : ''}`)];
+  return [heading, ...images.map((image) => `- ${bareUrl(image.url)}${image.description ? ` — ${inlineText(oneLine(image.description, 200))}` : ''}`)];
 }
 
 export function renderPage(page: Page, index: number): string[] {

@@ -1,5 +1,6 @@
 /** `web_crawl`: Tavily Crawl, a site walked from a root URL with each page's content. */
 import * as z from 'zod/v4';
+import { inlineText } from './markdown.js';
 import { contentFormatInput, extractDepthInput, pageOutput, renderPage, tavilyPage, toPage } from './page-content.js';
 import { siteWalkBody, siteWalkFields } from './site-walk.js';
 import { commonOutputFields, requestTavily, tavilySeconds } from './tavily-request.js';
@@ -44,7 +45,7 @@ export const webCrawl = defineTool({
   },
   render(result) {
     const count = result.results.length;
-    const lines = [`## Web crawl: ${oneLine(result.base_url, 300)} (${count} page${count === 1 ? '' : 's'})`, ''];
+    const lines = [`## Web crawl: ${inlineText(oneLine(result.base_url, 300))} (${count} page${count === 1 ? '' : 's'})`, ''];
     if (count === 0) lines.push('No pages found. Check the URL, loosen the path or domain patterns, or raise max_depth.');
     result.results.forEach((page, index) => lines.push(...renderPage(page, index)));
     if (result.notice) lines.push('', `_${result.notice}_`);

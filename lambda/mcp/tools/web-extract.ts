@@ -1,6 +1,7 @@
 /** `web_extract`: Tavily Extract, the content of pages the agent already has URLs for. */
 import * as z from 'zod/v4';
 import { TavilyError } from '../tavily.js';
+import { bareUrl, inlineText } from './markdown.js';
 import { contentFormatInput, extractDepthInput, pageOutput, renderPage, tavilyPage, toPage } from './page-content.js';
 import { commonOutputFields, requestTavily, tavilySeconds, tavilyTimeoutSeconds } from './tavily-request.js';
 import { defineTool, oneLine } from './tool.js';
@@ -96,7 +97,7 @@ export const webExtract = defineTool({
     const lines = [`## Web extract: ${extracted} of ${total} URL${total === 1 ? '' : 's'} extracted`, ''];
     result.results.forEach((page, index) => lines.push(...renderPage(page, index)));
     if (result.failed_results.length > 0) {
-      lines.push('### Failed URLs', ...result.failed_results.map((failure) => `- ${failure.url.replace(/\s/g, '%20')}: ${failure.error}`));
+      lines.push('### Failed URLs', ...result.failed_results.map((failure) => `- ${bareUrl(failure.url)}: ${inlineText(oneLine(failure.error, 300))}`));
     }
     if (result.notice) lines.push('', `_${result.notice}_`);
     return lines.join('\n');

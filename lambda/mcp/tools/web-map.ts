@@ -1,5 +1,6 @@
 /** `web_map`: Tavily Map, the URLs of a site walked from a root URL, without their content. */
 import * as z from 'zod/v4';
+import { bareUrl, inlineText } from './markdown.js';
 import { siteWalkBody, siteWalkFields } from './site-walk.js';
 import { commonOutputFields, requestTavily, tavilySeconds } from './tavily-request.js';
 import { defineTool, oneLine } from './tool.js';
@@ -39,9 +40,9 @@ export const webMap = defineTool({
   },
   render(result) {
     const count = result.urls.length;
-    const lines = [`## Web map: ${oneLine(result.base_url, 300)} (${count} URL${count === 1 ? '' : 's'})`, ''];
+    const lines = [`## Web map: ${inlineText(oneLine(result.base_url, 300))} (${count} URL${count === 1 ? '' : 's'})`, ''];
     if (count === 0) lines.push('No URLs found. Check the URL, loosen the path or domain patterns, or raise max_depth.');
-    for (const url of result.urls) lines.push(`- ${url.replace(/\s/g, '%20')}`);
+    for (const url of result.urls) lines.push(`- ${bareUrl(url)}`);
     if (result.notice) lines.push('', `_${result.notice}_`);
     return lines.join('\n');
   },

@@ -1,5 +1,6 @@
 /** `web_search`: Tavily Search, the tool the original server offered. */
 import * as z from 'zod/v4';
+import { blockText, inlineText } from './markdown.js';
 import { markdownLink, pageContentBlock, renderImages, imagesOutput, tavilyImages, toImages } from './page-content.js';
 import { commonOutputFields, requestTavily, tavilySeconds } from './tavily-request.js';
 import { defineTool, oneLine } from './tool.js';
@@ -189,13 +190,13 @@ export const webSearch = defineTool({
     };
   },
   render(result) {
-    const lines = [`## Web search: ${oneLine(result.query, 200)}`, ''];
-    if (result.answer) lines.push(`**Answer:** ${result.answer.trim()}`, '');
+    const lines = [`## Web search: ${inlineText(oneLine(result.query, 200))}`, ''];
+    if (result.answer) lines.push(`**Answer:** ${blockText(result.answer.trim())}`, '');
     if (result.results.length === 0) lines.push('No results. Try other keywords, a wider time range, or fewer domain filters.');
     result.results.forEach((item, index) => {
-      const published = item.published_date ? ` (${oneLine(item.published_date, 40)})` : '';
+      const published = item.published_date ? ` (${inlineText(oneLine(item.published_date, 40))})` : '';
       lines.push(`${index + 1}. ${markdownLink(item.title, item.url)}${published}`);
-      if (item.content) lines.push(`   ${oneLine(item.content, 2_000)}`);
+      if (item.content) lines.push(`   ${inlineText(oneLine(item.content, 2_000))}`);
       if (item.raw_content) lines.push(...pageContentBlock(item.raw_content), '');
     });
     const images = renderImages(result.images, '**Images:**');

@@ -31,6 +31,16 @@ export const DEPLOY_SETTINGS = {
   hostedZoneId: ['CUSTOM_DOMAIN_HOSTED_ZONE_ID', d.hostedZoneId],
   wafEnabled: ['WAF_ENABLED', d.wafEnabled],
   wafRateLimit: ['WAF_RATE_LIMIT', d.wafRateLimit],
+  // Quotas and the result cache (lambda/mcp/quota; the table in lib/usage-table.ts).
+  quotaCallsPerMinute: ['QUOTA_CALLS_PER_MINUTE', d.quotaCallsPerMinute],
+  quotaCreditsPerDay: ['QUOTA_CREDITS_PER_DAY', d.quotaCreditsPerDay],
+  quotaCreditsPerDayTotal: ['QUOTA_CREDITS_PER_DAY_TOTAL', d.quotaCreditsPerDayTotal],
+  quotaOverrides: ['QUOTA_OVERRIDES', d.quotaOverrides],
+  quotaOnStoreError: ['QUOTA_ON_STORE_ERROR', d.quotaOnStoreError],
+  cacheTtlSeconds: ['CACHE_TTL_SECONDS', d.cacheTtlSeconds],
+  cacheTtlNewsSeconds: ['CACHE_TTL_NEWS_SECONDS', d.cacheTtlNewsSeconds],
+  cacheScope: ['CACHE_SCOPE', d.cacheScope],
+  usageTableRemovalPolicy: ['USAGE_TABLE_REMOVAL_POLICY', d.usageTableRemovalPolicy],
 } as const;
 
 export type DeploySettings = ReturnType<typeof parseDeploySettings>;

@@ -5,6 +5,7 @@
  * both places. No CDK imports here.
  */
 import { fileURLToPath } from 'node:url';
+import { usageEnvironment, type UsageSettings } from '../lambda/mcp/quota/usage-settings.js';
 import { formatToolScopes, type ToolScopes } from '../lambda/shared/settings.js';
 import type { FunctionName } from './routes.js';
 
@@ -80,6 +81,8 @@ export interface FunctionEnvironmentInput {
   readonly tavilyApiKey?: string;
   readonly logLevel: string;
   readonly tracingEnabled: boolean;
+  /** Quotas and the result cache, with the usage table's name. Unset: both off. */
+  readonly usage?: UsageSettings;
 }
 
 export function functionEnvironment(name: FunctionName, input: FunctionEnvironmentInput): Record<string, string> {
@@ -112,7 +115,8 @@ function specific(
         API_BASE_URL: input.apiBaseUrl,
       };
     case 'register':
-      return { ...scalekit, ...origins };
+      // The scopes, so that a registration may only ask for those the metadata lists.
+      return { ...scalekit, ...scopes, ...origins };
     case 'mcp':
       return {
         ...scopes,
@@ -121,6 +125,7 @@ function specific(
         TOOL_OUTPUT_BUDGET_CHARS: String(input.toolOutputBudgetChars),
         ...(input.tavilyApiKeyParameter ? { TAVILY_API_KEY_PARAMETER: input.tavilyApiKeyParameter } : {}),
         ...(input.tavilyApiKey ? { TAVILY_API_KEY: input.tavilyApiKey } : {}),
+        ...(input.usage ? usageEnvironment(input.usage) : { CACHE_TTL_SECONDS: '0' }),
       };
   }
 }

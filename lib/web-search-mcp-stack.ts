@@ -23,6 +23,8 @@ import { functionEnvironment, functionSpecs, type FunctionEnvironmentInput } fro
 import { Firewall } from './firewall.js';
 import { gatewayResponseCors, gatewayResponses } from './gateway-responses.js';
 import { Monitoring } from './monitoring.js';
+import { UsageTable } from './usage-table.js';
+import { usageNeedsTable } from '../lambda/mcp/quota/usage-settings.js';
 import { methodsAt, publicUrls, routePaths, routes, type FunctionName } from './routes.js';
 
 export const STAGE_NAME = 'prod';
@@ -107,7 +109,7 @@ export class WebSearchMcpStack extends Stack {
     const urls = publicUrls(apiBaseUrl);
     const resourceIdentifier = settings.resourceIdentifier ?? urls.mcpUrl;
 
-    const environmentInput: FunctionEnvironmentInput = {
+    let environmentInput: FunctionEnvironmentInput = {
       environmentUrl: settings.environmentUrl,
       resourceId: settings.resourceId,
       resourceIdentifier,
@@ -121,6 +123,9 @@ export class WebSearchMcpStack extends Stack {
       logLevel: settings.logLevel,
       tracingEnabled: settings.tracingEnabled,
     };
+    // Quotas and the result cache: a table only when either is on.
+    const usage = usageNeedsTable(settings) ? new UsageTable(this, 'Usage', { removalPolicy: settings.usageTableRemovalPolicy }) : undefined;
+    if (usage) environmentInput = { ...environmentInput, usage: { ...settings, usageTableName: usage.table.tableName } };
     this.functions = {
       authorizer: this.createFunction('authorizer', environmentInput),
       metadata: this.createFunction('metadata', environmentInput),
@@ -149,6 +154,15 @@ export class WebSearchMcpStack extends Stack {
     this.addGatewayResponses(urls.protectedResourceMetadataUrl, settings);
 
     this.monitoring = new Monitoring(this, 'Monitoring', { api: this.api, functions: this.functions, alarmEmail: settings.alarmEmail });
+    if (usage) {
+      usage.grantUse(this.functions.mcp);
+      usage.monitor({
+        fn: this.functions.mcp,
+        logGroup: this.functions.mcp.logGroup,
+        creditsPerDayTotal: settings.quotaCreditsPerDayTotal,
+        ...(this.monitoring.topic ? { topic: this.monitoring.topic } : {}),
+      });
+    }
     if (settings.wafEnabled) {
       new Firewall(this, 'Firewall', { stageArn: this.api.deploymentStage.stageArn, rateLimit: settings.wafRateLimit });
     }

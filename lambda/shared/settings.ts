@@ -191,6 +191,19 @@ const quotaOverrideList: Convert<readonly QuotaOverride[]> = (text) => {
   return overrides;
 };
 
+/** The overrides in their text form, for a function's environment. */
+export function formatQuotaOverrides(overrides: readonly QuotaOverride[]): string {
+  return overrides
+    .map((each) => {
+      const limits = [
+        ...(each.callsPerMinute !== undefined ? [`calls:${each.callsPerMinute}`] : []),
+        ...(each.creditsPerDay !== undefined ? [`credits:${each.creditsPerDay}`] : []),
+      ];
+      return `${each.kind}:${each.id}=${limits.join(',')}`;
+    })
+    .join(';');
+}
+
 /** The Tavily result cache's default lifetime, and the shorter one for `topic: news` searches. */
 export const DEFAULT_CACHE_TTL_SECONDS = 600;
 export const DEFAULT_CACHE_TTL_NEWS_SECONDS = 60;

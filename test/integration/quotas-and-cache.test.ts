@@ -167,7 +167,7 @@ describe('calls per minute', () => {
     expect((await call(machine)).isError).toBeUndefined();
     expect((await call(machine)).isError).toBeUndefined();
     expect(textOf(await call(machine))).toContain('for this client reached');
-    const keys = (await scan(tableName)).map((item) => item.pk);
+    const keys = (await scan(tableName)).map((item) => item.pk!);
     expect(keys.filter((key) => key.includes('m2m-client')).sort()).toEqual([
       'calls#2026-12-02T12:00#client#m2m-client',
       'credits#2026-12-02#client#m2m-client',

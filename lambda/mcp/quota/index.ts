@@ -5,55 +5,13 @@
  * quotas and cache are both off.
  */
 import { MetricUnit, type Observability } from '../../shared/observability.js';
-import { definitions as d } from '../../shared/settings.js';
-import { createUsageGuard, quotasEnabled, type AroundToolCall, type UsageEvent, type UsageGuardOptions } from './usage-guard.js';
+import { ConfigurationError } from '../../shared/settings.js';
+import { createUsageGuard, quotasEnabled, type AroundToolCall, type UsageEvent } from './usage-guard.js';
+import { guardOptionsFrom, usageNeedsTable, type UsageSettings } from './usage-settings.js';
 import { createDynamoUsageStore, type UsageStore } from './usage-store.js';
 
-/** The settings it reads, for the function's one `parseSettings` (and the CDK app's). */
-export const USAGE_SETTINGS = {
-  quotaCallsPerMinute: ['QUOTA_CALLS_PER_MINUTE', d.quotaCallsPerMinute],
-  quotaCreditsPerDay: ['QUOTA_CREDITS_PER_DAY', d.quotaCreditsPerDay],
-  quotaCreditsPerDayTotal: ['QUOTA_CREDITS_PER_DAY_TOTAL', d.quotaCreditsPerDayTotal],
-  quotaOverrides: ['QUOTA_OVERRIDES', d.quotaOverrides],
-  quotaOnStoreError: ['QUOTA_ON_STORE_ERROR', d.quotaOnStoreError],
-  cacheTtlSeconds: ['CACHE_TTL_SECONDS', d.cacheTtlSeconds],
-  cacheTtlNewsSeconds: ['CACHE_TTL_NEWS_SECONDS', d.cacheTtlNewsSeconds],
-  cacheScope: ['CACHE_SCOPE', d.cacheScope],
-  usageTableName: ['USAGE_TABLE_NAME', d.usageTableName],
-  usageTableEndpoint: ['USAGE_TABLE_ENDPOINT', d.usageTableEndpoint],
-} as const;
-
-export interface UsageSettings {
-  readonly quotaCallsPerMinute: number;
-  readonly quotaCreditsPerDay: number;
-  readonly quotaCreditsPerDayTotal: number;
-  readonly quotaOverrides: UsageGuardOptions['limits']['overrides'];
-  readonly quotaOnStoreError: 'allow' | 'deny';
-  readonly cacheTtlSeconds: number;
-  readonly cacheTtlNewsSeconds: number;
-  readonly cacheScope: 'shared' | 'caller';
-  readonly usageTableName?: string;
-  readonly usageTableEndpoint?: string;
-}
-
-export function guardOptionsFrom(settings: UsageSettings): Pick<UsageGuardOptions, 'limits' | 'cache'> {
-  return {
-    limits: {
-      callsPerMinute: settings.quotaCallsPerMinute,
-      creditsPerDay: settings.quotaCreditsPerDay,
-      creditsPerDayTotal: settings.quotaCreditsPerDayTotal,
-      overrides: settings.quotaOverrides,
-      onStoreError: settings.quotaOnStoreError,
-    },
-    cache: { ttlSeconds: settings.cacheTtlSeconds, newsTtlSeconds: settings.cacheTtlNewsSeconds, scope: settings.cacheScope },
-  };
-}
-
-/** Whether quotas or the cache are on, i.e. whether the function needs the table. */
-export function usageNeedsTable(settings: UsageSettings): boolean {
-  const { limits, cache } = guardOptionsFrom(settings);
-  return quotasEnabled(limits) || cache.ttlSeconds > 0;
-}
+export { USAGE_SETTINGS, type UsageSettings } from './usage-settings.js';
+export type { AroundToolCall, GuardedToolCall, ToolCallResult } from './usage-guard.js';
 
 /** One log line and the metrics per event. Log fields `sub`/`client_id` feed the Contributor Insights rules. */
 export function reportUsage(observability: Observability) {
@@ -92,11 +50,16 @@ export function usageGuardFromSettings(
   store?: UsageStore,
 ): AroundToolCall | undefined {
   if (!usageNeedsTable(settings)) return undefined;
+  const options = guardOptionsFrom(settings);
   if (!settings.usageTableName && !store) {
-    throw new Error('USAGE_TABLE_NAME is not set, but quotas or the result cache are on (the stack sets it; set CACHE_TTL_SECONDS=0 to run without a table)');
+    // The stack always names the table. Without one the cache cannot work, and quotas must not silently stop.
+    if (quotasEnabled(options.limits)) {
+      throw new ConfigurationError(['USAGE_TABLE_NAME: missing; quotas are on (QUOTA_*) and need the usage table the stack creates'], 'MCP function configuration');
+    }
+    return undefined;
   }
   return createUsageGuard({
-    ...guardOptionsFrom(settings),
+    ...options,
     store: store ?? createDynamoUsageStore({ tableName: settings.usageTableName!, ...(settings.usageTableEndpoint ? { endpoint: settings.usageTableEndpoint } : {}) }),
     onEvent: reportUsage(observability),
   });

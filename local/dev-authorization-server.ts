@@ -36,6 +36,7 @@ export interface DevUser {
 
 /** A machine-to-machine client (Scalekit creates these in its dashboard; here they are configured). */
 export interface MachineClient {
+import { devRegistrationPolicy } from './dev-registration-policy.js';
   readonly clientId: string;
   readonly clientSecret: string;
 }
@@ -625,6 +626,8 @@ function createRoute({
               ...(settings.devUser.email ? { email: settings.devUser.email, email_verified: true } : {}),
               ...(settings.devUser.name ? { name: settings.devUser.name } : {}),
             }),
+    // Issue 12: the proxy's registration policy, and client_credentials for the machine client only.
+    extraClientMetadata: devRegistrationPolicy(settings.m2mClient?.clientId),
           }
         : undefined,
     // Explicit TTLs: oidc-provider prints a notice the first time a default one is used.

@@ -6,7 +6,7 @@ import {
 } from '../shared/authorization-server-metadata.js';
 import { createOriginPolicy } from '../shared/cors.js';
 import { createObservability } from '../shared/observability.js';
-import { definitions as d, parseSettings } from '../shared/settings.js';
+import { definitions as d, parseSettings, scopesSupported } from '../shared/settings.js';
 import { createRegistrationCore } from './registration-proxy.js';
 
 const settings = parseSettings(
@@ -14,6 +14,8 @@ const settings = parseSettings(
     environmentUrl: ['SCALEKIT_ENVIRONMENT_URL', d.environmentUrl],
     resourceId: ['SCALEKIT_RESOURCE_ID', d.resourceId],
     allowedOrigins: ['ALLOWED_ORIGINS', d.allowedOrigins],
+    requiredScopes: ['REQUIRED_SCOPES', d.requiredScopes],
+    toolScopes: ['TOOL_SCOPES', d.toolScopes],
   },
   process.env,
   'register function configuration',
@@ -30,6 +32,8 @@ const core = createRegistrationCore({
     url: authorizationServerMetadataUrl(settings.environmentUrl, settings.resourceId),
     onFailure: (error) => upstreamFailure('authorization_server_metadata', error.kind),
   }),
+  // The scopes the protected resource metadata lists: a client registers for those, or for none.
+  scopesSupported: scopesSupported(settings.requiredScopes, settings.toolScopes),
   onUpstreamFailure: (kind) => upstreamFailure('registration_endpoint', kind),
 });
 

@@ -4,8 +4,30 @@
  * authorization codes will be sent: a script URL, a file, or plain http to
  * someone else's host turns a registration into a way to steal them. Documents
  * built to cost work (thousands of fields, deep nesting) are refused too.
- * Scalekit applies its own rules after these; these are the floor, in RFC 7591
- * error form (`invalid_redirect_uri`, `invalid_client_metadata`).
+ *
+ * Every field is covered, not only `redirect_uris`:
+ * - `grant_types` within authorization_code and refresh_token: an anonymous
+ *   registration must never yield a client that mints user-less tokens
+ *   (client_credentials) or takes passwords;
+ * - `response_types` exactly `code`; `token_endpoint_auth_method` `none` (the
+ *   clients registering here are public; left out, the proxy asks for `none`
+ *   rather than RFC 7591's default of a client secret);
+ * - `scope` within the scopes this server uses (and the OpenID ones a client
+ *   needs for refresh tokens and sign-in);
+ * - URI-valued fields: post-logout redirect URIs checked like redirect URIs,
+ *   informational URIs (client, logo, terms, policy) https only, and every URI
+ *   the authorization server would fetch or call (jwks_uri, request_uris,
+ *   sector_identifier_uri, logout and login URIs, unknown `*_uri(s)` fields)
+ *   refused outright, with inline `jwks`;
+ * - no Unicode format (Cf) or control (Cc) character, nor a line or paragraph
+ *   separator, anywhere: in any value or field name, however nested. The WHATWG
+ *   URL parser drops some of them silently (U+00AD in a host), so a URI that
+ *   looks like one host to a person is another to a parser.
+ *
+ * The authorization server applies its own rules after these; these are the
+ * floor, in RFC 7591 error form (`invalid_redirect_uri`, `invalid_client_metadata`).
+ * They bind only clients that register through this server: a client that goes to
+ * Scalekit directly registers under Scalekit's own settings (see the README).
  */
 
 export const REGISTRATION_POLICY = {
@@ -21,6 +43,45 @@ export const REGISTRATION_POLICY = {
   /** Values in the whole document, however nested. */
   maxValues: 500,
 } as const;
+
+/** Grants an anonymously registered client may use: a user signs in; refresh keeps them signed in. */
+export const ALLOWED_GRANT_TYPES: readonly string[] = ['authorization_code', 'refresh_token'];
+export const ALLOWED_RESPONSE_TYPES: readonly string[] = ['code'];
+/** OpenID scopes a client may add to the resource's: refresh tokens (offline_access) and sign-in. */
+export const STANDARD_SCOPES: readonly string[] = ['openid', 'profile', 'email', 'offline_access'];
+
+/** Redirect targets after sign-out: where a browser is sent, so checked like redirect URIs. */
+const REDIRECT_LIKE_URI_LISTS = ['post_logout_redirect_uris'] as const;
+/** Shown on consent screens, never fetched by the authorization server: https only. */
+const INFORMATIONAL_URIS = ['client_uri', 'logo_uri', 'tos_uri', 'policy_uri'] as const;
+/**
+ * Fields that make the authorization server fetch or call a URI, or trust keys, on the
+ * registrant's say-so. A public client has no use for any of them.
+ */
+const REFUSED_FIELDS = [
+  'jwks_uri',
+  'jwks',
+  'request_uris',
+  'sector_identifier_uri',
+  'initiate_login_uri',
+  'backchannel_logout_uri',
+  'frontchannel_logout_uri',
+] as const;
+const CHECKED_URI_FIELDS = new Set<string>(['redirect_uris', ...REDIRECT_LIKE_URI_LISTS, ...INFORMATIONAL_URIS, ...REFUSED_FIELDS]);
+
+export interface RegistrationPolicyOptions {
+  /**
+   * The scopes a client may register for (this server's `scopes_supported`); STANDARD_SCOPES
+   * are added. Undefined: `scope` is left to the authorization server.
+   */
+  readonly scopesSupported?: readonly string[];
+  /**
+   * Whether only public clients (`token_endpoint_auth_method` `none`) may register. The
+   * development authorization server also registers confidential clients (authorization
+   * code with a secret), as Scalekit does.
+   */
+  readonly publicClientsOnly?: boolean;
+}
 
 export interface RegistrationRefusal {
   readonly error: 'invalid_redirect_uri' | 'invalid_client_metadata';
@@ -59,13 +120,21 @@ const REVERSE_DOMAIN_SCHEME = /^[a-z][a-z0-9-]*(\.[a-z0-9-]+)+$/;
 // eslint-disable-next-line no-control-regex
 const INVISIBLE = /[\u0000-\u0020\u007f-\u009f]/;
 
+/**
+ * Characters no registration field needs and that make text read differently from
+ * what it is: control characters (Cc), format characters (Cf: soft hyphen, zero-width
+ * characters, bidirectional overrides, the byte order mark...), and the line and
+ * paragraph separators U+2028 and U+2029.
+ */
+const FORMAT_OR_CONTROL = /[\p{Cc}\p{Cf}\u2028\u2029]/u;
+
 /** Why a redirect URI cannot be registered through this server, or undefined if it can. */
 export function redirectUriProblem(value: unknown): string | undefined {
   if (typeof value !== 'string' || value === '') return 'is not a non-empty string';
   if (value.length > REGISTRATION_POLICY.maxRedirectUriLength) {
     return `is longer than ${REGISTRATION_POLICY.maxRedirectUriLength} characters`;
   }
-  if (INVISIBLE.test(value)) return 'contains whitespace or control characters';
+  if (INVISIBLE.test(value) || FORMAT_OR_CONTROL.test(value)) return 'contains whitespace, control or invisible format characters';
   // Even an empty fragment ("…/callback#") counts: RFC 6749 section 3.1.2 forbids one.
   if (value.includes('#')) return 'has a fragment, which a redirect URI must not have';
   let url: URL;
@@ -146,17 +215,150 @@ function clientNameProblem(metadata: Readonly<Record<string, unknown>>): string 
   return undefined;
 }
 
+/** An informational URI: https only, without the characters refused everywhere. */
+function informationalUriProblem(value: unknown): string | undefined {
+  if (typeof value !== 'string' || value === '') return 'is not a non-empty string';
+  if (value.length > REGISTRATION_POLICY.maxRedirectUriLength) return `is longer than ${REGISTRATION_POLICY.maxRedirectUriLength} characters`;
+  if (INVISIBLE.test(value)) return 'contains whitespace or control characters';
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return 'is not an absolute URI';
+  }
+  return url.protocol === 'https:' ? undefined : 'must be an https URL';
+}
+
+/**
+ * The top-level field whose value or name (however nested) holds a format or control
+ * character, named only if it is a plain field name: submitted text is not echoed.
+ */
+function invisibleCharacterField(metadata: Readonly<Record<string, unknown>>): string | undefined {
+  const pending: Array<{ value: unknown; field: string }> = Object.entries(metadata).map(([key, value]) => ({
+    value,
+    field: FORMAT_OR_CONTROL.test(key) || !/^[a-z_]{1,64}$/.test(key) ? 'a field name or value' : key,
+  }));
+  for (const key of Object.keys(metadata)) if (FORMAT_OR_CONTROL.test(key)) return 'a field name';
+  while (pending.length > 0) {
+    const { value, field } = pending.pop()!;
+    if (typeof value === 'string') {
+      if (FORMAT_OR_CONTROL.test(value)) return field;
+      continue;
+    }
+    if (typeof value !== 'object' || value === null) continue;
+    for (const [key, child] of Object.entries(value)) {
+      if (FORMAT_OR_CONTROL.test(key)) return field;
+      pending.push({ value: child, field });
+    }
+  }
+  return undefined;
+}
+
+/** `field`, if present, is an array of strings, each one of `allowed`. */
+function listProblem(metadata: Readonly<Record<string, unknown>>, field: string, allowed: readonly string[]): string | undefined {
+  if (!Object.hasOwn(metadata, field)) return undefined;
+  const list = metadata[field];
+  if (!Array.isArray(list) || list.length === 0 || list.some((item) => typeof item !== 'string')) {
+    return `${field} must be a non-empty array of strings.`;
+  }
+  const refused = list.findIndex((item) => !allowed.includes(item as string));
+  if (refused >= 0) return `${field}[${refused}] is not allowed here; this server registers clients for ${allowed.join(', ')} only.`;
+  return undefined;
+}
+
+function grantAndAuthenticationProblem(metadata: Readonly<Record<string, unknown>>, publicClientsOnly: boolean): string | undefined {
+  const grants = listProblem(metadata, 'grant_types', ALLOWED_GRANT_TYPES);
+  if (grants) return grants;
+  const responses = listProblem(metadata, 'response_types', ALLOWED_RESPONSE_TYPES);
+  if (responses) return responses;
+  if (Object.hasOwn(metadata, 'token_endpoint_auth_method')) {
+    const method = metadata.token_endpoint_auth_method;
+    const allowed = publicClientsOnly ? ['none'] : ['none', 'client_secret_basic', 'client_secret_post'];
+    if (typeof method !== 'string' || !allowed.includes(method)) {
+      return `token_endpoint_auth_method must be ${allowed.map((name) => `"${name}"`).join(' or ')}${publicClientsOnly ? ': clients registering here are public' : ''}.`;
+    }
+  }
+  return undefined;
+}
+
+const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/; // RFC 6749 section 3.3
+
+function scopeProblem(metadata: Readonly<Record<string, unknown>>, scopesSupported: readonly string[] | undefined): string | undefined {
+  if (!Object.hasOwn(metadata, 'scope')) return undefined;
+  const scope = metadata.scope;
+  if (typeof scope !== 'string') return 'scope must be a string of space-separated scopes.';
+  const scopes = scope.split(' ').filter(Boolean);
+  if (scopes.some((token) => !SCOPE_TOKEN.test(token))) return 'scope must be space-separated scope tokens (RFC 6749 section 3.3).';
+  if (scopesSupported === undefined) return undefined;
+  const allowed = new Set([...scopesSupported, ...STANDARD_SCOPES]);
+  const refused = scopes.filter((token) => !allowed.has(token));
+  // The supported scopes are public (the protected resource metadata lists them); the refused ones are not echoed.
+  if (refused.length > 0) return `scope may only name ${[...allowed].join(', ')}.`;
+  return undefined;
+}
+
+function uriFieldsRefusal(metadata: Readonly<Record<string, unknown>>): RegistrationRefusal | undefined {
+  const refuse = (description: string): RegistrationRefusal => ({ error: 'invalid_client_metadata', description });
+  for (const field of REFUSED_FIELDS) {
+    if (Object.hasOwn(metadata, field)) return refuse(`${field} is not accepted: clients registering here are public and need none.`);
+  }
+  for (const field of Object.keys(metadata)) {
+    if (/_uris?$/.test(field) && !CHECKED_URI_FIELDS.has(field)) {
+      return refuse('Client metadata holds a URI field this server does not know; only the RFC 7591 fields are accepted.');
+    }
+  }
+  for (const field of REDIRECT_LIKE_URI_LISTS) {
+    if (!Object.hasOwn(metadata, field)) continue;
+    const list = metadata[field];
+    if (!Array.isArray(list) || list.length > REGISTRATION_POLICY.maxRedirectUris) {
+      return refuse(`${field} must be an array of at most ${REGISTRATION_POLICY.maxRedirectUris} URIs.`);
+    }
+    for (const [index, uri] of list.entries()) {
+      const problem = redirectUriProblem(uri);
+      if (problem) return refuse(`${field}[${index}] ${problem}.`);
+    }
+  }
+  for (const field of INFORMATIONAL_URIS) {
+    if (!Object.hasOwn(metadata, field)) continue;
+    const problem = informationalUriProblem(metadata[field]);
+    if (problem) return refuse(`${field} ${problem}.`);
+  }
+  return undefined;
+}
+
 /**
  * Why this client metadata must not be forwarded, or undefined if it may be.
  * The shape is checked first, so that the other checks only ever look at a
  * bounded document.
  */
-export function registrationRefusal(metadata: Readonly<Record<string, unknown>>): RegistrationRefusal | undefined {
+export function registrationRefusal(
+  metadata: Readonly<Record<string, unknown>>,
+  { scopesSupported, publicClientsOnly = true }: RegistrationPolicyOptions = {},
+): RegistrationRefusal | undefined {
   const shape = shapeProblem(metadata);
   if (shape) return { error: 'invalid_client_metadata', description: shape };
+  // Redirect URIs first, so that a refusal names the one at fault by its index.
   const redirect = redirectUrisRefusal(metadata.redirect_uris);
   if (redirect) return redirect;
-  const name = clientNameProblem(metadata);
-  if (name) return { error: 'invalid_client_metadata', description: name };
+  const invisible = invisibleCharacterField(metadata);
+  if (invisible !== undefined) {
+    return {
+      error: 'invalid_client_metadata',
+      description: `${invisible} contains a control or invisible format character (such as U+200B, U+00AD or U+202E), which no client metadata needs.`,
+    };
+  }
+  const uris = uriFieldsRefusal(metadata);
+  if (uris) return uris;
+  for (const problem of [grantAndAuthenticationProblem(metadata, publicClientsOnly), scopeProblem(metadata, scopesSupported), clientNameProblem(metadata)]) {
+    if (problem) return { error: 'invalid_client_metadata', description: problem };
+  }
   return undefined;
+}
+
+/**
+ * The metadata as forwarded: a public client that leaves `token_endpoint_auth_method`
+ * out asks for `none`, where RFC 7591's default would have the server issue it a secret.
+ */
+export function forwardedMetadata(metadata: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  return Object.hasOwn(metadata, 'token_endpoint_auth_method') ? { ...metadata } : { ...metadata, token_endpoint_auth_method: 'none' };
 }

@@ -9,7 +9,7 @@ import type { AuthorizationServerMetadataSource } from '../shared/authorization-
 import { UpstreamError } from '../shared/authorization-server-metadata.js';
 import { decodeUtf8, errorResponse, isJsonMediaType, isPlainObject, methodNotAllowed, readLimited, textResponse } from '../shared/http.js';
 import { isLoopbackHost } from '../shared/settings.js';
-import { registrationRefusal } from './registration-policy.js';
+import { forwardedMetadata, registrationRefusal } from './registration-policy.js';
 
 export const REGISTRATION_LIMITS = {
   /** Client metadata is a few hundred bytes; 16 KiB leaves room for long redirect lists. */
@@ -37,6 +37,8 @@ const invalidMetadata = (description: string) => errorResponse(400, 'invalid_cli
 
 export function createRegistrationCore(options: {
   readonly authorizationServerMetadata: AuthorizationServerMetadataSource;
+  /** The scopes clients may register for: this server's `scopes_supported`. Undefined: not checked here. */
+  readonly scopesSupported?: readonly string[];
   readonly fetch?: typeof fetch;
   /** Told when the registration endpoint fails (unreachable, 5xx, unusable answer), for metrics. */
   readonly onUpstreamFailure?: (kind: 'unreachable' | 'invalid') => void;
@@ -65,7 +67,7 @@ export function createRegistrationCore(options: {
     }
     if (!isPlainObject(clientMetadata)) return invalidMetadata('The body must be a JSON object of client metadata (RFC 7591).');
     // Before any upstream call: refused metadata costs the authorization server nothing, not even a metadata fetch.
-    const refusal = registrationRefusal(clientMetadata);
+    const refusal = registrationRefusal(clientMetadata, { scopesSupported: options.scopesSupported });
     if (refusal) return errorResponse(400, refusal.error, refusal.description);
 
     let endpoint: URL | undefined;
@@ -90,7 +92,7 @@ export function createRegistrationCore(options: {
       upstream = await fetchImpl(endpoint, {
         method: 'POST',
         headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
-        body: JSON.stringify(clientMetadata),
+        body: JSON.stringify(forwardedMetadata(clientMetadata)),
         redirect: 'error',
         signal: AbortSignal.timeout(REGISTRATION_LIMITS.timeoutMs),
       });

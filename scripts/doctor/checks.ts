@@ -21,6 +21,7 @@ import { LATEST_PROTOCOL_VERSION } from '@modelcontextprotocol/sdk/types.js';
 import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, errors as joseErrors, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
 import { AS_METADATA_PATH, MCP_PATH, PRM_PATH, REGISTER_PATH } from '../../lib/routes.js';
 import { grantedScopes, shortHash } from '../../lambda/authorizer/verify-access-token.js';
+import { registrationExposure } from './registration-exposure.js';
 import { DEPLOYED_STAGE, LOGS, MCP_INSPECTOR_ORIGIN, README, REDEPLOY, SCALEKIT_DASHBOARD } from './guidance.js';
 import { createHttpClient, DEFAULT_TIMEOUT_MS, isRedirect, jsonObjectOf, preview, type HttpClient, type HttpOutcome, type NetworkProblem } from './http.js';
 import { clientIdPrefix, countChecks, redact, type CheckResult, type DoctorReport, type StepNumber } from './report.js';
@@ -633,6 +634,9 @@ export async function checkAuthorizationServer(http: HttpClient, target: Target,
       ),
     );
   }
+
+  // Issue 12: what the authorization server lets clients do directly, past this server's registration policy.
+  checks.push(registrationExposure(metadata, SCALEKIT_DASHBOARD.registration));
 
   // This server's copy, for clients on the 2025-03-26 revision, which look at the MCP server's own origin.
   const proxiedUrl = `${target.baseUrl}${AS_METADATA_PATH}`;

@@ -225,15 +225,9 @@ const steeringAttempts: SteeringAttempt[] = [
   { name: 'a fragment naming the decoy', target: (path) => `${path}#@${decoyHost()}` },
   {
     name: 'body fields naming the decoy',
-    fields: () => ({
-      registration_endpoint: `${decoy.url}/register`,
-      jwks_uri: `${decoy.url}/jwks`,
-      sector_identifier_uri: `${decoy.url}/sector`,
-      logo_uri: `${decoy.url}/logo.png`,
-      client_uri: decoy.url,
-      request_uris: [`${decoy.url}/request`],
-      initiate_login_uri: `${decoy.url}/login`,
-    }),
+    // URI fields the authorization server would fetch (jwks_uri, sector_identifier_uri, request_uris...)
+    // are refused outright by the registration policy (test/security/registration-policy.test.ts).
+    fields: () => ({ registration_endpoint: `${decoy.url}/register`, software_id: `${decoy.url}/software` }),
   },
 ];
 
@@ -288,8 +282,8 @@ describe('only fixed headers go upstream', () => {
     expect(registration.headers['content-type']).toBe('application/json');
     expect(registration.headers.accept).toBe('application/json');
     expect(registration.headers['user-agent']).not.toContain(CLIENT_MARKER);
-    // The body is the parsed metadata re-serialized: exactly the fields sent, nothing added.
-    expect(JSON.parse(registration.body)).toEqual(goodMetadata());
+    // The body is the parsed metadata re-serialized: the fields sent, and `none` for a client that named no method.
+    expect(JSON.parse(registration.body)).toEqual({ token_endpoint_auth_method: 'none', ...goodMetadata() });
   });
 });
 

@@ -147,9 +147,10 @@ describe('client metadata refused with invalid_client_metadata', () => {
     });
   });
 
-  test(`values nested deeper than ${REGISTRATION_POLICY.maxDepth} levels; a JWKS with x5c chains fits`, () => {
-    const jwks = { keys: [{ kty: 'RSA', n: 'AQAB', e: 'AQAB', x5c: ['MIIB'] }] };
-    expect(registrationRefusal(withRedirects([CALLBACK], { jwks }))).toBeUndefined();
+  test(`values nested deeper than ${REGISTRATION_POLICY.maxDepth} levels; a JWKS-shaped value with x5c chains fits`, () => {
+    // jwks itself is refused (a public client has no keys), but a document as deep as one is not too deep.
+    const keysLike = { keys: [{ kty: 'RSA', n: 'AQAB', e: 'AQAB', x5c: ['MIIB'] }] };
+    expect(registrationRefusal(withRedirects([CALLBACK], { software_statement_claims: keysLike }))).toBeUndefined();
     expect(registrationRefusal({ ...withRedirects([CALLBACK]), ...nestedArrays(REGISTRATION_POLICY.maxDepth - 1) })).toBeUndefined();
     expect(registrationRefusal({ ...withRedirects([CALLBACK]), ...nestedArrays(REGISTRATION_POLICY.maxDepth) })).toEqual({
       error: 'invalid_client_metadata',
@@ -232,7 +233,8 @@ describe('the registration core refuses before any upstream call', () => {
     const metadata = withRedirects([CALLBACK, 'http://127.0.0.1:8080/cb', 'com.example.app:/cb'], { client_name: 'Good client' });
     const response = await register(JSON.stringify(metadata));
     expect(response.status).toBe(201);
-    expect(await response.json()).toEqual({ ...metadata, client_id: 'skc_new' });
+    // A client that names no token_endpoint_auth_method is registered public.
+    expect(await response.json()).toEqual({ ...metadata, token_endpoint_auth_method: 'none', client_id: 'skc_new' });
     expect(metadataLookups).toBe(1);
     expect(upstreamCalls).toBe(1);
   });

@@ -78,7 +78,7 @@ describe('a registration relayed', () => {
     const [seen] = scalekit.requests;
     expect(seen!.method).toBe('POST');
     expect(seen!.path).toBe('/resources/res_1/register');
-    expect(seen!.body).toBe('{"client_name":"Test client","redirect_uris":["http://localhost:6274/oauth/callback"]}');
+    expect(seen!.body).toBe('{"client_name":"Test client","redirect_uris":["http://localhost:6274/oauth/callback"],"token_endpoint_auth_method":"none"}');
     expect(seen!.headers['content-type']).toBe('application/json');
     expect(seen!.headers.accept).toBe('application/json');
     for (const name of ['cookie', 'authorization', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-amz-security-token', 'x-custom', 'origin']) {

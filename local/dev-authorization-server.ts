@@ -8,15 +8,25 @@
  *
  * Built on oidc-provider (a certified OpenID provider), configured to look like
  * a Scalekit environment to the rest of the project:
- * - issuer `http://127.0.0.1:PORT` (the environment URL), JWKS at `{issuer}/keys`
+ * - base URL `http://127.0.0.1:PORT` (the environment URL), JWKS at `{base}/keys`
  *   with one RS256 key whose kid looks like Scalekit's (`snk_…`);
- * - RFC 8414 metadata at `{issuer}/resources/{resource_id}/.well-known/oauth-authorization-server`
- *   and at the path-inserted `{issuer}/.well-known/oauth-authorization-server/resources/{resource_id}`;
- * - anonymous dynamic client registration, public and confidential clients;
+ * - one authorization server, issuer `{base}/resources/{resource_id}` (what the
+ *   protected resource names in `authorization_servers`), whose RFC 8414 metadata
+ *   is at `{issuer}/.well-known/oauth-authorization-server` and the path-inserted
+ *   `{base}/.well-known/oauth-authorization-server/resources/{resource_id}` (and
+ *   the two OpenID forms), each saying that issuer (RFC 8414 section 3.3);
+ * - every authorization response, success or error, carries `iss` = that issuer
+ *   (RFC 9207), as strict clients (the MCP SDK v2, the Inspector, mcp-remote)
+ *   require;
+ * - anonymous dynamic client registration, public and confidential clients, and
+ *   client ID metadata documents (a URL as `client_id`, see client-id-metadata-document.ts);
  * - authorization code with PKCE (S256, required), RFC 8707 resource indicators,
- *   rotating refresh tokens, client_credentials for one configured machine client;
+ *   rotating refresh tokens only for clients that ask for `offline_access` (as
+ *   Scalekit does), client_credentials for one configured machine client;
  * - access tokens are RS256 JWTs with `aud` = [resource, resource_id], `scope`,
- *   `sub`, `client_id`, `jti`, `exp`, `iss` = the issuer.
+ *   `sub`, `client_id`, `jti`, `exp`, and `iss` = the base URL: Scalekit's live
+ *   tokens carry the environment root although its metadata names the
+ *   per-resource issuer. The authorizer accepts both; clients never read tokens.
  *
  * oidc-provider's settings are documented in its repository (docs/README.md);
  * the comments below are about the ones that bite whoever changes them.
@@ -26,6 +36,12 @@ import { createServer, request, type IncomingHttpHeaders, type IncomingMessage, 
 import { isIPv4, type AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair } from 'jose';
 import type { Adapter, AdapterPayload, ClientMetadata, Configuration, JWK } from 'oidc-provider';
+import { devRegistrationPolicy } from './dev-registration-policy.js';
+import {
+  ClientIdMetadataDocumentError,
+  createClientIdMetadataDocumentResolver,
+  type ClientIdMetadataDocumentOptions,
+} from './client-id-metadata-document.js';
 
 export interface DevUser {
   /** Scalekit user ids look like `usr_…`. */
@@ -36,7 +52,6 @@ export interface DevUser {
 
 /** A machine-to-machine client (Scalekit creates these in its dashboard; here they are configured). */
 export interface MachineClient {
-import { devRegistrationPolicy } from './dev-registration-policy.js';
   readonly clientId: string;
   readonly clientSecret: string;
 }
@@ -92,14 +107,23 @@ export interface DevAuthorizationServerOptions {
   readonly collapseAuthorizationRedirects?: boolean;
   /** Errors oidc-provider answered with `server_error` (bugs, not client mistakes). Default: one line on stderr. */
   readonly onServerError?: (error: Error) => void;
+  /**
+   * Client ID metadata documents: on (default) with these options, or false.
+   * http client ids are accepted on loopback hosts only.
+   */
+  readonly clientIdMetadataDocuments?: false | ClientIdMetadataDocumentOptions;
 }
 
 export interface DevAuthorizationServer {
-  /** The base URL, without a trailing slash: `iss` of every token, as Scalekit's environment URL. */
+  /** The base URL, without a trailing slash: `iss` of every access token, as with Scalekit's environment URL. */
   readonly issuer: string;
   /** Same as `issuer`: what SCALEKIT_ENVIRONMENT_URL would be. */
   readonly environmentUrl: string;
-  /** `{issuer}/resources/{resourceId}`: the authorization server a protected resource's metadata names. */
+  /**
+   * `{issuer}/resources/{resourceId}`: the authorization server a protected
+   * resource's metadata names, the `issuer` of its metadata, and the `iss` of
+   * every authorization response and ID token.
+   */
   readonly authorizationServerUrl: string;
   readonly resourceId: string;
   readonly jwksUrl: string;
@@ -233,7 +257,10 @@ async function importOidcProvider(): Promise<OidcProviderModule> {
  * whose store is also shared by every provider in the process and capped at
  * 1000 entries, which a long dev session or a test run can evict from.
  */
-function createMemoryAdapterFactory(): (model: string) => Adapter {
+function createMemoryAdapterFactory(
+  /** Clients that are not stored (client ID metadata documents) are looked up here. */
+  resolveClient?: (id: string) => Promise<AdapterPayload | undefined>,
+): (model: string) => Adapter {
   interface Entry {
     readonly payload: AdapterPayload;
     readonly expiresAt: number;
@@ -288,7 +315,9 @@ function createMemoryAdapterFactory(): (model: string) => Adapter {
         if (payload.userCode) keyByUserCode.set(payload.userCode, key);
       },
       async find(id) {
-        return live(keyOf(id));
+        const stored = live(keyOf(id));
+        if (stored || model !== 'Client' || !resolveClient) return stored;
+        return resolveClient(id);
       },
       async findByUid(uid) {
         return live(keyBySessionUid.get(uid));
@@ -362,6 +391,21 @@ function getFromSelf(address: AddressInfo, hostHeader: string, path: string, hea
     outgoing.on('error', reject);
     outgoing.end();
   });
+}
+
+/**
+ * oidc-provider ignores `offline_access` unless the request also says
+ * `prompt=consent` (OpenID Connect's rule); Scalekit issues a refresh token to
+ * any client that asks for the scope. Consent here is automatic, so asking for
+ * it changes nothing else.
+ */
+function withConsentPrompt(path: string): string {
+  const url = new URL(path, 'http://self');
+  const scopes = (url.searchParams.get('scope') ?? '').split(' ');
+  const prompts = (url.searchParams.get('prompt') ?? '').split(' ').filter(Boolean);
+  if (!scopes.includes('offline_access') || prompts.includes('consent') || prompts.includes('none')) return path;
+  url.searchParams.set('prompt', [...prompts, 'consent'].join(' '));
+  return `${url.pathname}${url.search}`;
 }
 
 function sendJson(res: ServerResponse, method: string | undefined, status: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -440,6 +484,7 @@ function checkedOptions(options: DevAuthorizationServerOptions) {
     collapseAuthorizationRedirects: options.collapseAuthorizationRedirects ?? true,
     onServerError:
       options.onServerError ?? ((error: Error) => console.error(`dev authorization server: server_error: ${error.message}`)),
+    clientIdMetadataDocuments: options.clientIdMetadataDocuments === false ? undefined : (options.clientIdMetadataDocuments ?? {}),
   };
 }
 
@@ -553,8 +598,25 @@ function createRoute({
       ]
     : [];
 
+  // Client ID metadata documents: resolved where oidc-provider looks clients up,
+  // their failures turned into the OAuth errors oidc-provider answers with.
+  const metadataDocuments = settings.clientIdMetadataDocuments
+    ? createClientIdMetadataDocumentResolver(resourceScopes, settings.clientIdMetadataDocuments)
+    : undefined;
+  const resolveClient = metadataDocuments
+    ? async (id: string) => {
+        try {
+          return (await metadataDocuments.resolve(id)) as AdapterPayload | undefined;
+        } catch (error) {
+          if (!(error instanceof ClientIdMetadataDocumentError)) throw error;
+          if (error.error === 'invalid_client') throw new errors.InvalidClient('client is invalid', error.message);
+          throw new errors.InvalidClientMetadata(error.error === 'invalid_redirect_uri' ? `redirect_uris: ${error.message}` : error.message);
+        }
+      }
+    : undefined;
+
   const configuration: Configuration = {
-    adapter: createMemoryAdapterFactory(),
+    adapter: createMemoryAdapterFactory(resolveClient),
     jwks: { keys: [signingKey] },
     cookies: { keys: [randomBytes(32).toString('base64url')] },
     routes: { ...ROUTES, registration: registrationPath },
@@ -564,6 +626,8 @@ function createRoute({
     // userinfo token here (access tokens are JWTs for the resource).
     conformIdTokenClaims: false,
     clients: staticClients,
+    // Issue 12: the proxy's registration policy, and client_credentials for the machine client only.
+    extraClientMetadata: devRegistrationPolicy(settings.m2mClient?.clientId),
     clientDefaults: {
       grant_types: ['authorization_code', 'refresh_token'],
       response_types: ['code'],
@@ -601,6 +665,8 @@ function createRoute({
         // oidc-provider gives an access token one audience; Scalekit's carry the
         // resource id as a second one, and resource servers may check either.
         jwt: (_ctx, _token, jwt) => {
+          // Scalekit's tokens carry the environment root, not the per-resource issuer.
+          jwt.payload.iss = issuer;
           const audiences = [jwt.payload.aud].flat().filter((value): value is string => typeof value === 'string' && value !== '');
           const forProtectedResource = settings.protectedResource === undefined || audiences.includes(settings.protectedResource);
           if (forProtectedResource && !audiences.includes(settings.resourceId)) audiences.push(settings.resourceId);
@@ -608,9 +674,9 @@ function createRoute({
         },
       },
     },
-    // By default a refresh token needs `offline_access`, which oidc-provider drops
-    // unless the request also says prompt=consent; MCP clients rarely ask for it.
-    issueRefreshToken: (_ctx, client) => client.grantTypeAllowed('refresh_token'),
+    // oidc-provider's default, and Scalekit's behaviour: a refresh token only for a
+    // client allowed the grant that asked for `offline_access` (see withConsentPrompt).
+    issueRefreshToken: (_ctx, client, code) => client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access'),
     rotateRefreshToken: true,
     // Sessions here are throw-away (one per collapsed authorization): tokens must outlive them.
     expiresWithSession: () => false,
@@ -626,8 +692,6 @@ function createRoute({
               ...(settings.devUser.email ? { email: settings.devUser.email, email_verified: true } : {}),
               ...(settings.devUser.name ? { name: settings.devUser.name } : {}),
             }),
-    // Issue 12: the proxy's registration policy, and client_credentials for the machine client only.
-    extraClientMetadata: devRegistrationPolicy(settings.m2mClient?.clientId),
           }
         : undefined,
     // Explicit TTLs: oidc-provider prints a notice the first time a default one is used.
@@ -648,7 +712,10 @@ function createRoute({
     },
   };
 
-  const provider = new Provider(issuer, configuration);
+  // The provider's issuer is the per-resource one: it is what oidc-provider puts
+  // in `iss` on authorization responses (RFC 9207) and in ID tokens, and clients
+  // compare it with the metadata they discovered through the protected resource.
+  const provider = new Provider(authorizationServerUrl, configuration);
   provider.on('server_error', (_ctx, error) => settings.onServerError(error));
 
   // oidc-provider answers no CORS on the registration endpoint (by design, its
@@ -757,25 +824,36 @@ function createRoute({
   }
 
   // RFC 8414 section 3.3: the issuer in a metadata document is the identifier
-  // its URL was derived from. The per-resource documents are derived from
-  // `{issuer}/resources/{id}`, which is also what the protected resource names
-  // in `authorization_servers`, so they say that; the root document (oidc-provider's
-  // own) says the base URL. Tokens keep `iss` = the base URL, Scalekit's
-  // documented value, which the authorizer accepts along with the per-resource
-  // form. The MCP SDK client compares neither the document's issuer with the URL
-  // nor the authorization response's `iss` parameter (oidc-provider sends the base
-  // URL there) with the document; a client strict about RFC 9207 would object to
-  // the latter when it discovered through the per-resource document.
+  // its URL was derived from. Every document here is derived from
+  // `{base}/resources/{id}` (what the protected resource names in
+  // `authorization_servers`) and says so; RFC 9207: the same value is the `iss`
+  // of every authorization response, because it is oidc-provider's issuer.
+  // There is no document at the base URL's own well-known paths: it would have to
+  // say issuer `{base}`, and a client that discovered it would then see a
+  // different `iss` on its authorization response. oidc-provider serves one there
+  // (for its issuer, wrongly placed); only this server's own hops reach it.
   const perResourceMetadataPaths = new Set([
     `/resources/${settings.resourceId}/.well-known/oauth-authorization-server`,
     `/.well-known/oauth-authorization-server/resources/${settings.resourceId}`,
+    `/resources/${settings.resourceId}/.well-known/openid-configuration`,
+    `/.well-known/openid-configuration/resources/${settings.resourceId}`,
   ]);
+  const rootMetadataPaths = new Set(['/.well-known/oauth-authorization-server', '/.well-known/openid-configuration']);
   let perResourceMetadata: Promise<Record<string, unknown>> | undefined;
   const loadPerResourceMetadata = async () => {
-    const response = await fromSelf('/.well-known/oauth-authorization-server', { accept: 'application/json' });
+    const response = await fromSelf('/.well-known/oauth-authorization-server', {
+      accept: 'application/json',
+      [INTERNAL_HEADER]: internalSecret.toString('hex'),
+    });
     if (response.status !== 200) throw new Error(`oidc-provider's metadata answered HTTP ${response.status}`);
-    const root = JSON.parse(response.body.toString('utf8')) as Record<string, unknown>;
-    return { ...root, issuer: authorizationServerUrl };
+    const document = JSON.parse(response.body.toString('utf8')) as Record<string, unknown>;
+    if (document.issuer !== authorizationServerUrl || document.authorization_response_iss_parameter_supported !== true) {
+      throw new Error('oidc-provider no longer advertises the per-resource issuer with RFC 9207 iss parameters');
+    }
+    return {
+      ...document,
+      ...(metadataDocuments ? { client_id_metadata_document_supported: true } : {}),
+    };
   };
   const metadataCors = (req: IncomingMessage): Record<string, string> => ({
     'Access-Control-Allow-Origin': '*',
@@ -804,6 +882,14 @@ function createRoute({
     res.setHeader('X-Development-Only', 'this authorization server signs everyone in as a test user');
     const { pathname } = new URL(req.url ?? '/', issuer);
     if (perResourceMetadataPaths.has(pathname)) return serveMetadata(req, res);
+    if (rootMetadataPaths.has(pathname) && !isInternalHop(req)) {
+      sendJson(res, req.method, 404, {
+        error: 'not_found',
+        error_description: `This is an environment URL; the authorization server is ${authorizationServerUrl} (its metadata: ${authorizationServerUrl}/.well-known/oauth-authorization-server).`,
+      });
+      return;
+    }
+    if (pathname === ROUTES.authorization && req.method === 'GET' && !isInternalHop(req)) req.url = withConsentPrompt(req.url ?? '/');
     if (pathname.startsWith(INTERACTION_PREFIX) && req.method === 'GET') return completeInteraction(req, res);
     if (settings.collapseAuthorizationRedirects && pathname === ROUTES.authorization && req.method === 'GET' && !isInternalHop(req)) {
       return collapsedAuthorization(req, res);

@@ -5,6 +5,8 @@
  */
 import type { FunctionName } from '../lib/routes.js';
 import { definitions as d, parseSettings, ConfigurationError } from '../lambda/shared/settings.js';
+import type { ClientIdMetadataDocumentOptions } from './client-id-metadata-document.js';
+import { QUOTA_AND_CACHE_SETTINGS } from '../lambda/mcp/quota/usage-settings.js';
 import { startDevAuthorizationServer } from './dev-authorization-server.js';
 import type { AccessLogEntry } from './gateway.js';
 import { LOOPBACK_ORIGINS, startLocalStack, type LocalStack } from './stack.js';
@@ -26,6 +28,7 @@ export const DEV_SETTINGS = {
   devClientId: ['DEV_M2M_CLIENT_ID', d.clientId],
   devClientSecret: ['DEV_M2M_CLIENT_SECRET', d.clientSecret],
   devAccessTokenTtlSeconds: ['DEV_ACCESS_TOKEN_TTL_SECONDS', d.tokenLifetimeSeconds],
+  ...QUOTA_AND_CACHE_SETTINGS,
 } as const;
 
 export const DEV_RESOURCE_ID = 'res_dev';
@@ -54,6 +57,8 @@ export interface DevStackOverrides {
   readonly publicHost?: string;
   readonly onLog?: (functionName: FunctionName, line: string) => void;
   readonly onAccessLog?: (entry: AccessLogEntry) => void;
+  /** How the embedded authorization server fetches client ID metadata documents (tests trust their own CA). */
+  readonly clientIdMetadataDocuments?: ClientIdMetadataDocumentOptions;
 }
 
 /** A client-credentials access token for this stack's MCP endpoint, from its embedded authorization server. */
@@ -103,6 +108,7 @@ export async function startDevStack(
             defaultResource: resourceIdentifier,
             m2mClient: { clientId: settings.devClientId, clientSecret: settings.devClientSecret },
             accessTokenTtlSeconds: settings.devAccessTokenTtlSeconds,
+            ...(overrides.clientIdMetadataDocuments ? { clientIdMetadataDocuments: overrides.clientIdMetadataDocuments } : {}),
           });
           devAuthorizationServer = {
             url: server.issuer,
@@ -123,6 +129,9 @@ export async function startDevStack(
     tavilyApiKey: settings.tavilyApiKey,
     tavilyApiBaseUrl: settings.tavilyApiBaseUrl,
     logLevel: settings.logLevel,
+    usage: settings,
+    // Where `npm run usage` finds the local store.
+    usageStorePort: port === 0 ? 0 : port + 2,
     onLog: overrides.onLog,
     onAccessLog: overrides.onAccessLog,
   });

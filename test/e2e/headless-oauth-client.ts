@@ -21,6 +21,12 @@ export class HeadlessOAuthClient implements OAuthClientProvider {
   constructor(
     readonly redirectUrl: string,
     readonly clientMetadata: OAuthClientMetadata,
+    /**
+     * Scopes the user's authorization asks for on top of the SDK's choice. The v1
+     * SDK never adds `offline_access` itself, and without it no refresh token is
+     * issued (by Scalekit, nor by the embedded server).
+     */
+    private readonly extraScopes: readonly string[] = [],
   ) {}
 
   clientInformation() {
@@ -48,6 +54,11 @@ export class HeadlessOAuthClient implements OAuthClientProvider {
     return this.verifier;
   }
   async redirectToAuthorization(authorizationUrl: URL) {
+    if (this.extraScopes.length > 0) {
+      const scopes = new Set((authorizationUrl.searchParams.get('scope') ?? '').split(' ').filter(Boolean));
+      for (const scope of this.extraScopes) scopes.add(scope);
+      authorizationUrl.searchParams.set('scope', [...scopes].join(' '));
+    }
     this.authorizationUrls.push(authorizationUrl);
     const response = await fetch(authorizationUrl, { redirect: 'manual' });
     const location = response.headers.get('location');

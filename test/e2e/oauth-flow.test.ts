@@ -40,7 +40,7 @@ afterAll(async () => {
 
 const mcpUrl = () => new URL(dev.stack.mcpUrl);
 
-function publicClient(extra: Partial<ConstructorParameters<typeof HeadlessOAuthClient>[1]> = {}) {
+function publicClient(extra: Partial<ConstructorParameters<typeof HeadlessOAuthClient>[1]> = {}, extraScopes: readonly string[] = []) {
   return new HeadlessOAuthClient(REDIRECT_URL, {
     client_name: 'e2e test client',
     redirect_uris: [REDIRECT_URL],
@@ -48,7 +48,7 @@ function publicClient(extra: Partial<ConstructorParameters<typeof HeadlessOAuthC
     response_types: ['code'],
     token_endpoint_auth_method: 'none',
     ...extra,
-  });
+  }, extraScopes);
 }
 
 /** The SDK's interactive flow: connect, get sent to authorize, finish with the code, connect again. */
@@ -91,6 +91,8 @@ test('401 → PRM → AS metadata → DCR → PKCE authorization with resource a
     expect(claims.aud).toEqual([dev.stack.mcpUrl, 'res_dev']);
     expect(claims.scope).toBe('web-search:read');
     expect(claims.sub).toBe('usr_dev');
+    // It did not ask for offline_access: no refresh token (Scalekit's rule too).
+    expect(provider.tokens()!.refresh_token).toBeUndefined();
 
     // web_crawl needs web-search:crawl, which this token lacks: it is not listed, and calling it says why.
     const { tools } = await client.listTools();
@@ -106,8 +108,16 @@ test('401 → PRM → AS metadata → DCR → PKCE authorization with resource a
   }
 });
 
-test('after the access token expires, the client refreshes it and carries on', async () => {
-  const provider = publicClient();
+test('a client that asked for offline_access refreshes its expired access token and carries on', async () => {
+  // Registered for offline_access too (the v1 SDK would register only the challenge's scope), and asking for it.
+  const provider = publicClient({}, ['offline_access']);
+  const registration = await fetch(`${dev.devAuthorizationServer!.authorizationServerUrl}/register`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ ...provider.clientMetadata, scope: 'web-search:read offline_access' }),
+  });
+  expect(registration.status).toBe(201);
+  provider.saveClientInformation(await registration.json());
   const client = await authorizeAndConnect(provider);
   try {
     await search(client, 'before expiry');

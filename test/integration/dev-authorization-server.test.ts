@@ -117,11 +117,13 @@ async function tokenRequest(body: Record<string, string>, headers: Record<string
 const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`;
 
 describe('discovery', () => {
-  test('both per-resource metadata URLs serve one RFC 8414 document for {base}/resources/{id}', async () => {
-    const [suffixed, inserted] = await Promise.all(
+  test('every per-resource metadata URL serves one RFC 8414 document for {base}/resources/{id}', async () => {
+    const [suffixed, inserted, ...openid] = await Promise.all(
       [
         `${as.issuer}/resources/${RESOURCE_ID}/.well-known/oauth-authorization-server`,
         `${as.issuer}/.well-known/oauth-authorization-server/resources/${RESOURCE_ID}`,
+        `${as.issuer}/resources/${RESOURCE_ID}/.well-known/openid-configuration`,
+        `${as.issuer}/.well-known/openid-configuration/resources/${RESOURCE_ID}`,
       ].map(async (url) => {
         const response = await fetch(url);
         expect(response.status).toBe(200);
@@ -130,6 +132,7 @@ describe('discovery', () => {
       }),
     );
     expect(inserted).toEqual(suffixed);
+    for (const document of openid) expect(document).toEqual(suffixed);
     expect(as.metadataUrl).toBe(`${as.issuer}/resources/${RESOURCE_ID}/.well-known/oauth-authorization-server`);
     expect(suffixed).toMatchObject({
       issuer: as.authorizationServerUrl,
@@ -145,6 +148,17 @@ describe('discovery', () => {
     expect(suffixed.token_endpoint_auth_methods_supported).toEqual(expect.arrayContaining(['none', 'client_secret_basic']));
     // What the SDK found through the protected resource's `authorization_servers` entry is the same document.
     expect(metadata).toMatchObject({ issuer: suffixed.issuer, token_endpoint: suffixed.token_endpoint });
+    // RFC 9207 is advertised, and so are client ID metadata documents beside DCR.
+    expect(suffixed.authorization_response_iss_parameter_supported).toBe(true);
+    expect(suffixed.client_id_metadata_document_supported).toBe(true);
+  });
+
+  test('no metadata at the base URL itself: a document there would have to name another issuer than every authorization response', async () => {
+    for (const path of ['/.well-known/oauth-authorization-server', '/.well-known/openid-configuration']) {
+      const response = await fetch(`${as.issuer}${path}`);
+      expect(response.status).toBe(404);
+      expect((await response.json()).error_description).toContain(as.authorizationServerUrl);
+    }
   });
 
   test('the base URL is Scalekit-shaped: issuer and environment URL without a trailing slash, on loopback', () => {
@@ -248,11 +262,14 @@ describe('authorization code with PKCE', () => {
     expect(callback.hits.at(-1)?.searchParams.get('code')).toBe(landed.searchParams.get('code'));
   });
 
-  test('the MCP SDK helpers get a Scalekit-shaped access token and a refresh token', async () => {
+  test('the MCP SDK helpers get a Scalekit-shaped access token; the authorization response names the advertised issuer', async () => {
     const client = await registerPublicClient();
     const { redirect, codeVerifier } = await signIn(client);
     expect(redirect.searchParams.get('state')).toBe('state-123');
-    expect(redirect.searchParams.get('iss')).toBe(as.issuer);
+    // RFC 9207: `iss` is the issuer of the metadata the client discovered, byte for byte.
+    expect(metadata.issuer).toBe(as.authorizationServerUrl);
+    expect((metadata as Record<string, unknown>).authorization_response_iss_parameter_supported).toBe(true);
+    expect(redirect.searchParams.get('iss')).toBe(metadata.issuer);
 
     const tokens = await exchangeAuthorization(as.authorizationServerUrl, {
       metadata,
@@ -263,8 +280,10 @@ describe('authorization code with PKCE', () => {
       resource: new URL(MCP_RESOURCE),
     });
     expect(tokens).toMatchObject({ token_type: expect.stringMatching(/^bearer$/i), expires_in: 300, scope: 'web-search:read' });
-    expect(tokens.refresh_token).toEqual(expect.any(String));
+    // No offline_access asked for: no refresh token, as with Scalekit.
+    expect(tokens.refresh_token).toBeUndefined();
 
+    // Tokens keep the environment root as `iss`, as Scalekit's do.
     const claims = await verifyAccessToken(tokens.access_token);
     expect(claims.iss).toBe(as.issuer);
     expect(claims.aud).toEqual([MCP_RESOURCE, RESOURCE_ID]);
@@ -277,7 +296,7 @@ describe('authorization code with PKCE', () => {
 
   test('refreshing works without naming the resource again, and rotates the refresh token', async () => {
     const client = await registerPublicClient();
-    const { redirect, codeVerifier } = await signIn(client);
+    const { redirect, codeVerifier } = await signIn(client, { scope: 'web-search:read offline_access' });
     const first = await exchangeAuthorization(as.authorizationServerUrl, {
       metadata,
       clientInformation: client,
@@ -309,7 +328,7 @@ describe('authorization code with PKCE', () => {
       metadata,
       clientMetadata: { redirect_uris: [callback.url], token_endpoint_auth_method: 'client_secret_basic' },
     });
-    const { redirect, codeVerifier } = await signIn(client);
+    const { redirect, codeVerifier } = await signIn(client, { scope: 'web-search:read offline_access' });
     const first = await exchangeAuthorization(as.authorizationServerUrl, {
       metadata,
       clientInformation: client,
@@ -337,7 +356,39 @@ describe('authorization code with PKCE', () => {
     });
     expect(tokens.refresh_token).toEqual(expect.any(String));
     expect((await verifyAccessToken(tokens.access_token)).scope).toBe('web-search:read');
-    expect(decodeJwt(tokens.id_token!)).toMatchObject({ iss: as.issuer, aud: client.client_id, sub: 'usr_dev', email: 'dev@localhost' });
+    // An ID token's `iss` is the discovery issuer (OpenID Connect Core 3.1.3.7).
+    expect(decodeJwt(tokens.id_token!)).toMatchObject({ iss: as.authorizationServerUrl, aud: client.client_id, sub: 'usr_dev', email: 'dev@localhost' });
+  });
+
+  test('offline_access without prompt=consent still gets a refresh token (Scalekit does not ask for the prompt)', async () => {
+    const client = await registerPublicClient();
+    const { authorizationUrl, codeVerifier } = await startAuthorization(as.authorizationServerUrl, {
+      metadata,
+      clientInformation: client,
+      redirectUrl: callback.url,
+      scope: 'web-search:read',
+      resource: new URL(MCP_RESOURCE),
+    });
+    authorizationUrl.searchParams.set('scope', 'web-search:read offline_access');
+    expect(authorizationUrl.searchParams.get('prompt')).toBeNull();
+    const redirect = await authorize(authorizationUrl);
+    const tokens = await exchangeAuthorization(as.authorizationServerUrl, {
+      metadata,
+      clientInformation: client,
+      authorizationCode: redirect.searchParams.get('code')!,
+      codeVerifier,
+      redirectUri: callback.url,
+      resource: new URL(MCP_RESOURCE),
+    });
+    expect(tokens.refresh_token).toEqual(expect.any(String));
+    expect((await verifyAccessToken(tokens.access_token)).scope).toBe('web-search:read');
+  });
+
+  test('error responses carry the advertised issuer too', async () => {
+    const client = await registerPublicClient();
+    const refused = await signIn(client, { resource: 'https://api.example.com/mcp' });
+    expect(refused.redirect.searchParams.get('error')).toBe('invalid_target');
+    expect(refused.redirect.searchParams.get('iss')).toBe(metadata.issuer);
   });
 
   test('an authorization request without PKCE is refused', async () => {
@@ -363,7 +414,7 @@ describe('authorization code with PKCE', () => {
     expect(refused.redirect.searchParams.get('error')).toBe('invalid_target');
     expect(refused.redirect.searchParams.get('code')).toBeNull();
 
-    const { redirect, codeVerifier } = await signIn(client);
+    const { redirect, codeVerifier } = await signIn(client, { scope: 'web-search:read offline_access' });
     const tokens = await exchangeAuthorization(as.authorizationServerUrl, {
       metadata,
       clientInformation: client,
@@ -592,7 +643,7 @@ describe('options', () => {
       });
       const redirect = await authorize(authorizationUrl);
       expect(redirect.searchParams.get('code')).toEqual(expect.any(String));
-      expect(redirect.searchParams.get('iss')).toBe(v6.issuer);
+      expect(redirect.searchParams.get('iss')).toBe(v6.authorizationServerUrl);
     } finally {
       await v6.close();
     }

@@ -14,7 +14,9 @@ import {
   scopesSupported,
   type ToolScopes,
 } from '../lambda/shared/settings.js';
+import { usageNeedsTable, type UsageSettings } from '../lambda/mcp/quota/usage-settings.js';
 import { LocalGateway, listen, type AccessLogEntry } from './gateway.js';
+import { startLocalUsageStore, type LocalUsageStore } from './usage-store-server.js';
 import { buildBundles, FunctionPool } from './lambda-runtime.js';
 
 /** Loopback browser origins, any port: the local stack's default allow-list. */
@@ -48,6 +50,13 @@ export interface LocalStackOptions {
   /** Extra variables for every function (LOG_LEVEL, AWS endpoints for tests...). */
   readonly extraEnvironment?: Readonly<Record<string, string>>;
   readonly maxInstances?: number;
+  /**
+   * Quotas and the result cache. When either is on, a DynamoDB-compatible store (dynalite) starts
+   * on loopback with the stack's table. Unset: both off.
+   */
+  readonly usage?: Omit<UsageSettings, 'usageTableName' | 'usageTableEndpoint'>;
+  /** The local usage store's port (npm run dev: PORT + 2, where `npm run usage` looks). Default: a free one. */
+  readonly usageStorePort?: number;
   readonly onLog?: (functionName: FunctionName, line: string) => void;
   readonly onAccessLog?: (entry: AccessLogEntry) => void;
 }
@@ -68,6 +77,8 @@ export interface LocalStack {
   readonly port: number;
   readonly gateway: LocalGateway;
   readonly pools: Readonly<Record<FunctionName, FunctionPool>>;
+  /** The local usage table, when quotas or the cache are on (`npm run usage` reads it). */
+  readonly usageStore?: LocalUsageStore;
   close(): Promise<void>;
 }
 
@@ -105,6 +116,17 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     throw error;
   }
 
+  let usageStore: LocalUsageStore | undefined;
+  if (options.usage && usageNeedsTable(options.usage)) {
+    try {
+      usageStore = await startLocalUsageStore({ port: options.usageStorePort ?? 0 });
+    } catch (error) {
+      await server.close();
+      await authorizationServer?.close();
+      throw error;
+    }
+  }
+
   const environmentInput = {
     environmentUrl,
     resourceId,
@@ -120,6 +142,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     tracingEnabled: false,
     ...(options.tavilyApiKey ? { tavilyApiKey: options.tavilyApiKey } : {}),
     ...(options.tavilyApiKeyParameter ? { tavilyApiKeyParameter: options.tavilyApiKeyParameter } : {}),
+    ...(options.usage
+      ? { usage: { ...options.usage, ...(usageStore ? { usageTableName: usageStore.tableName, usageTableEndpoint: usageStore.endpoint } : {}) } }
+      : {}),
   };
   const pools = Object.fromEntries(
     Object.values(functionSpecs).map((spec) => [
@@ -152,8 +177,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     port: server.port,
     gateway,
     pools,
+    usageStore,
     async close() {
       await server.close();
+      await usageStore?.close();
       await Promise.all(Object.values(pools).map((pool) => pool.close()));
       await authorizationServer?.close();
     },

@@ -8,6 +8,7 @@ import { createOriginPolicy } from '../shared/cors.js';
 import { createObservability, describeError, MetricUnit, sourceMappedStack } from '../shared/observability.js';
 import { definitions as d, parseSettings } from '../shared/settings.js';
 import { createMcpEndpoint } from './mcp-endpoint.js';
+import { USAGE_SETTINGS, usageGuardFromSettings } from './quota/index.js';
 import { createMcpServer } from './server.js';
 import { createTavilyClient } from './tavily.js';
 import { createTavilyKeyProvider } from './tavily-key.js';
@@ -21,6 +22,7 @@ const settings = parseSettings(
     tavilyApiBaseUrl: ['TAVILY_API_BASE_URL', d.tavilyApiBaseUrl],
     tavilyApiKey: ['TAVILY_API_KEY', d.tavilyApiKey],
     tavilyApiKeyParameter: ['TAVILY_API_KEY_PARAMETER', d.tavilyApiKeyParameterIfSet],
+    ...USAGE_SETTINGS,
   },
   process.env,
   'MCP function configuration',
@@ -38,6 +40,8 @@ const server = createMcpServer({
     baseUrl: settings.tavilyApiBaseUrl,
     apiKey: createTavilyKeyProvider({ apiKey: settings.tavilyApiKey, parameterName: settings.tavilyApiKeyParameter }),
   }),
+  // Quotas and the result cache; undefined (nothing on the path) when both are off.
+  aroundToolCall: usageGuardFromSettings(settings, observability),
   onToolCall: ({ internalError, ...report }) => {
     if (internalError) logger.error('Tool call', { ...report, ...describeError(internalError), stack: sourceMappedStack(internalError) });
     else logger.info('Tool call', { ...report });

@@ -18,6 +18,7 @@ import {
   type CallToolResult,
   type Tool,
 } from '@modelcontextprotocol/sdk/types.js';
+import type { AroundToolCall } from './quota/usage-guard.js';
 import type { TavilyClient } from './tavily.js';
 import { capText, DEFAULT_OUTPUT_BUDGET_CHARS, fitToBudget } from './tools/output-budget.js';
 import type { ToolEntry } from './tools/index.js';
@@ -59,6 +60,11 @@ export interface McpServerOptions {
   readonly outputBudgetChars?: number;
   readonly now?: () => number;
   readonly onToolCall?: (report: ToolCallReport) => void;
+  /**
+   * The one hook around a validated tool call: quotas and the result cache (quota/usage-guard.ts).
+   * It may answer without running the tool, or run it with the Tavily client it gives.
+   */
+  readonly aroundToolCall?: AroundToolCall;
 }
 
 function errorResult(text: string): CallToolResult {
@@ -127,29 +133,36 @@ export function createMcpServer(options: McpServerOptions): Server {
     const facts = extra.authInfo?.extra as Partial<RequestFacts> | undefined;
     const tavily = { tavilyAttempts: 0, tavilyMs: 0, tavilyStatus: undefined as number | undefined };
     const withTavily = () => (tavily.tavilyAttempts > 0 ? tavily : {});
-    try {
-      const result = await tool.run(parsed.data, {
-        tavily: options.tavily,
-        deadline: facts?.deadline ?? now() + 25_000,
-        signal: extra.signal,
-        onTavilyAttempt: (status, durationMs) => {
-          tavily.tavilyStatus = status;
-          tavily.tavilyMs += durationMs;
-          tavily.tavilyAttempts += 1;
-        },
-      });
-      const { value, notice } = fitToBudget(result, budget);
-      const structured = notice ? { ...value, notice } : value;
-      report('ok', withTavily());
-      return {
-        content: [{ type: 'text', text: capText(tool.render(structured), budget) }],
-        structuredContent: structured as Record<string, unknown>,
-      };
-    } catch (error) {
-      const kind = (error as { kind?: string }).kind;
-      report('tool_error', { errorKind: kind ?? 'internal', ...withTavily(), ...(kind ? {} : { internalError: error }) });
-      return errorResult(toolFailureMessage(error, tool));
-    }
+    const deadline = facts?.deadline ?? now() + 25_000;
+    const execute = async (client: TavilyClient): Promise<CallToolResult> => {
+      try {
+        const result = await tool.run(parsed.data, {
+          tavily: client,
+          deadline,
+          signal: extra.signal,
+          onTavilyAttempt: (status, durationMs) => {
+            tavily.tavilyStatus = status;
+            tavily.tavilyMs += durationMs;
+            tavily.tavilyAttempts += 1;
+          },
+        });
+        const { value, notice } = fitToBudget(result, budget);
+        const structured = notice ? { ...value, notice } : value;
+        report('ok', withTavily());
+        return {
+          content: [{ type: 'text', text: capText(tool.render(structured), budget) }],
+          structuredContent: structured as Record<string, unknown>,
+        };
+      } catch (error) {
+        const kind = (error as { kind?: string }).kind;
+        report('tool_error', { errorKind: kind ?? 'internal', ...withTavily(), ...(kind ? {} : { internalError: error }) });
+        return errorResult(toolFailureMessage(error, tool));
+      }
+    };
+    if (!options.aroundToolCall) return execute(options.tavily);
+    const caller = { sub: String((extra.authInfo?.extra as { sub?: unknown } | undefined)?.sub ?? ''), clientId: extra.authInfo?.clientId ?? '' };
+    const guarded = { tool: name, args: parsed.data as Record<string, unknown>, caller, deadline, tavily: options.tavily };
+    return (await options.aroundToolCall(guarded, execute)) as CallToolResult;
   });
 
   return server;

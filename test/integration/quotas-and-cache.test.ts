@@ -306,8 +306,8 @@ describe('the result cache', () => {
     const second = await guard({ ...search({ sub: 'usr_2', clientId: 'other' }, { topic: 'general', include_domains: ['A.com', 'b.com'], query: 'q' }), tavily: tool.tavily }, tool.run);
     expect(tool.bodies).toHaveLength(1);
     expect(second.structuredContent).toEqual({ ...first.structuredContent, cache: { hit: true, age_seconds: 42, stored_at: new Date(NOON).toISOString() } });
-    expect(second.content[0]!.text).toBe("(From this server's cache: the same call was answered 42 s ago; no Tavily credits used.)");
-    expect(second.content[1]!.text).toBe(first.content[0]!.text);
+    expect(second.content[0]!.text).toBe(first.content[0]!.text);
+    expect(second.content[1]!.text).toBe("(From this server's cache: the same call was answered 42 s ago; no Tavily credits used.)");
     expect(events.filter((event) => event.kind === 'call').map((event) => [(event as { cache: string }).cache, (event as { credits: number }).credits])).toEqual([
       ['miss', 1],
       ['hit', 0],

@@ -29,8 +29,9 @@ export const STORE_TIMEOUT_MS = 1_000;
 /** Kept for the tool itself: the store only gets what is left beyond this before the deadline. */
 const TOOL_RESERVE_MS = 2_000;
 
+/** A tool result, as far as the guard needs to know it (MCP's CallToolResult fits). */
 export interface ToolCallResult {
-  content: Array<{ type: 'text'; text: string }>;
+  content: Array<{ type: string; text?: string }>;
   structuredContent?: Record<string, unknown>;
   isError?: boolean;
 }
@@ -238,9 +239,10 @@ export function createUsageGuard(options: UsageGuardOptions): AroundToolCall {
         const ageSeconds = Math.max(0, Math.round((started - cached.storedAt) / 1000));
         report({ kind: 'call', ...who, cache: 'hit', credits: 0, estimatedCredits: 0 });
         return {
+          // The answer first, as it was; the note after it, so that a client reading the first block reads the same.
           content: [
-            { type: 'text', text: `(From this server's cache: the same call was answered ${ageSeconds} s ago; no Tavily credits used.)` },
             { type: 'text', text: entry.text },
+            { type: 'text', text: `(From this server's cache: the same call was answered ${ageSeconds} s ago; no Tavily credits used.)` },
           ],
           structuredContent: { ...entry.structured, cache: { hit: true, age_seconds: ageSeconds, stored_at: new Date(cached.storedAt).toISOString() } },
         };
@@ -328,7 +330,7 @@ export function createUsageGuard(options: UsageGuardOptions): AroundToolCall {
     let cacheOutcome: 'miss' | 'off' | 'not_stored' = key ? 'miss' : 'off';
     const storing = async () => {
       if (!key || result.isError || !result.structuredContent) return;
-      const text = result.content.map((block) => block.text).join('\n\n');
+      const text = result.content.flatMap((block) => (block.type === 'text' && block.text !== undefined ? [block.text] : [])).join('\n\n');
       const body = await packResult({ text, structured: result.structuredContent });
       if (!body) {
         cacheOutcome = 'not_stored';

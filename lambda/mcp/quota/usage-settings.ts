@@ -7,7 +7,7 @@ import { definitions as d, formatQuotaOverrides } from '../../shared/settings.js
 import { quotasEnabled, type UsageGuardOptions } from './usage-guard.js';
 
 /** The settings it reads, for the function's one `parseSettings` (and the CDK app's). */
-export const USAGE_SETTINGS = {
+export const QUOTA_AND_CACHE_SETTINGS = {
   quotaCallsPerMinute: ['QUOTA_CALLS_PER_MINUTE', d.quotaCallsPerMinute],
   quotaCreditsPerDay: ['QUOTA_CREDITS_PER_DAY', d.quotaCreditsPerDay],
   quotaCreditsPerDayTotal: ['QUOTA_CREDITS_PER_DAY_TOTAL', d.quotaCreditsPerDayTotal],
@@ -16,6 +16,11 @@ export const USAGE_SETTINGS = {
   cacheTtlSeconds: ['CACHE_TTL_SECONDS', d.cacheTtlSeconds],
   cacheTtlNewsSeconds: ['CACHE_TTL_NEWS_SECONDS', d.cacheTtlNewsSeconds],
   cacheScope: ['CACHE_SCOPE', d.cacheScope],
+} as const;
+
+/** The function's: the above, and where the table is (set by the stack, or the local stack). */
+export const USAGE_SETTINGS = {
+  ...QUOTA_AND_CACHE_SETTINGS,
   usageTableName: ['USAGE_TABLE_NAME', d.usageTableName],
   usageTableEndpoint: ['USAGE_TABLE_ENDPOINT', d.usageTableEndpoint],
 } as const;

@@ -457,6 +457,64 @@ describe('authorization code with PKCE', () => {
   });
 });
 
+describe('client ID metadata documents', () => {
+  /** A client publishing its metadata document on http loopback (development only). */
+  async function publish(document: (url: string) => unknown) {
+    let url = '';
+    const server = createServer((_req, res) => {
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify(document(url)));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/oauth/client-metadata.json`;
+    return { url, close: () => new Promise((resolve) => server.close(resolve)) };
+  }
+
+  test('a URL client_id is resolved from its document: authorization code, PKCE, token, no registration', async () => {
+    const published = await publish((url) => ({ client_id: url, client_name: 'CIMD client', redirect_uris: [callback.url], token_endpoint_auth_method: 'none' }));
+    try {
+      const client = { client_id: published.url, redirect_uris: [callback.url] } as OAuthClientInformationFull;
+      const { redirect, codeVerifier } = await signIn(client);
+      expect(redirect.searchParams.get('iss')).toBe(metadata.issuer);
+      const tokens = await exchangeAuthorization(as.authorizationServerUrl, {
+        metadata,
+        clientInformation: client,
+        authorizationCode: redirect.searchParams.get('code')!,
+        codeVerifier,
+        redirectUri: callback.url,
+        resource: new URL(MCP_RESOURCE),
+      });
+      expect((await verifyAccessToken(tokens.access_token)).client_id).toBe(published.url);
+    } finally {
+      await published.close();
+    }
+  });
+
+  test('a redirect_uri the document does not list, or a document naming another client_id, is refused', async () => {
+    const published = await publish((url) => ({ client_id: url, redirect_uris: ['http://127.0.0.1:1/other'], token_endpoint_auth_method: 'none' }));
+    const impostor = await publish(() => ({ client_id: 'https://someone-else.example/client.json', redirect_uris: [callback.url] }));
+    try {
+      for (const clientId of [published.url, impostor.url]) {
+        const { authorizationUrl } = await startAuthorization(as.authorizationServerUrl, {
+          metadata,
+          clientInformation: { client_id: clientId },
+          redirectUrl: callback.url,
+          scope: 'web-search:read',
+          resource: new URL(MCP_RESOURCE),
+        });
+        // Nothing may be sent to a redirect_uri the client never published: a JSON error instead.
+        const response = await fetch(authorizationUrl, { redirect: 'manual' });
+        expect(response.status).toBe(400);
+        expect(response.headers.get('location')).toBeNull();
+        expect((await response.json()).error).toMatch(/^invalid_(redirect_uri|client_metadata|request)$/);
+      }
+    } finally {
+      await published.close();
+      await impostor.close();
+    }
+  });
+});
+
 describe('client_credentials', () => {
   test('the machine client gets a JWT for the requested resource', async () => {
     const { response, body } = await tokenRequest(

@@ -172,6 +172,12 @@ export class WebSearchMcpStack extends Stack {
       value: urls.protectedResourceMetadataUrl,
       description: 'RFC 9728 metadata URL, named in the 401 challenge.',
     });
+    if (usage) {
+      new CfnOutput(this, 'UsageTableName', {
+        value: usage.table.tableName,
+        description: "The quotas' and result cache's table: npm run usage -- --table <this>.",
+      });
+    }
     new CfnOutput(this, 'ResourceIdentifier', {
       value: resourceIdentifier,
       description: "The token audience: register exactly this as the MCP server's resource identifier in Scalekit.",

@@ -61,6 +61,10 @@ test('only the MCP function may use it: this table (not its index), and only Get
   expect(JSON.stringify(roles)).toContain('McpFunctionRole');
 });
 
+test('the table name is an output, for npm run usage', () => {
+  expect((template.toJSON().Outputs as Record<string, { Value: unknown }>).UsageTableName!.Value).toEqual({ Ref: tableId });
+});
+
 test('the function is told the table and the settings', () => {
   const mcp = ofType('AWS::Lambda::Function').find(([id]) => id.startsWith('McpFunction'))![1];
   expect(mcp.Properties.Environment.Variables).toMatchObject({

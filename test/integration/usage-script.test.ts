@@ -1,0 +1,63 @@
+/**
+ * `npm run usage` against the local store: counters written by the usage guard
+ * (through the real AWS SDK, on dynalite), read back from the byDay index, per caller.
+ */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { createUsageGuard } from '../../lambda/mcp/quota/usage-guard.js';
+import { createDynamoUsageStore } from '../../lambda/mcp/quota/usage-store.js';
+import type { TavilyClient } from '../../lambda/mcp/tavily.js';
+import { startLocalUsageStore, type LocalUsageStore } from '../../local/usage-store-server.js';
+
+const run = promisify(execFile);
+const root = fileURLToPath(new URL('../..', import.meta.url));
+let local: LocalUsageStore;
+
+beforeAll(async () => {
+  local = await startLocalUsageStore();
+  const guard = createUsageGuard({
+    store: createDynamoUsageStore({ tableName: local.tableName, endpoint: local.endpoint }),
+    limits: { callsPerMinute: 0, creditsPerDay: 10, creditsPerDayTotal: 0, overrides: [], onStoreError: 'deny' },
+    cache: { ttlSeconds: 600, newsTtlSeconds: 60, scope: 'shared' },
+  });
+  const tavily: TavilyClient = { call: async () => ({ results: [] }) };
+  const tool = async (client: TavilyClient) => {
+    await client.call('search', {}, { deadline: Date.now() + 5_000 });
+    return { content: [{ type: 'text', text: 'ok' }], structuredContent: { results: [] } };
+  };
+  const call = (sub: string, clientId: string, depth: string, query: string) =>
+    guard({ tool: 'web_search', args: { query, search_depth: depth }, caller: { sub, clientId }, deadline: Date.now() + 20_000, tavily }, tool);
+  await call('usr_a', 'client-1', 'advanced', 'one');
+  await call('usr_a', 'client-1', 'basic', 'two');
+  await call('usr_b', 'client-1', 'basic', 'three');
+  await call('usr_b', 'client-1', 'basic', 'three'); // a cache hit: no credits, not a billed call
+});
+afterAll(() => local?.close());
+
+test('today per caller: users and clients apart, the server total last', async () => {
+  const { stdout } = await run('npx', ['tsx', 'scripts/usage.ts', '--endpoint', local.endpoint, '--json'], {
+    cwd: root,
+    env: { ...process.env, QUOTA_CREDITS_PER_DAY: '10', USAGE_TABLE_NAME: '' },
+  });
+  const { day, rows } = JSON.parse(stdout) as { day: string; rows: Array<Record<string, unknown>> };
+  expect(day).toBe(new Date().toISOString().slice(0, 10));
+  expect(rows).toEqual([
+    { kind: 'client', caller: 'client-1', credits: 4, calls: 3, limit: 10 },
+    { kind: 'sub', caller: 'usr_a', credits: 3, calls: 2, limit: 10 },
+    { kind: 'sub', caller: 'usr_b', credits: 1, calls: 1, limit: 10 },
+    { kind: 'total', caller: '*', credits: 4, calls: 3 },
+  ]);
+  const { stdout: text } = await run('npx', ['tsx', 'scripts/usage.ts', '--endpoint', local.endpoint], { cwd: root, env: { ...process.env, USAGE_TABLE_NAME: '' } });
+  expect(text).toContain('client-1');
+  expect(text.split('\n').find((line) => line.startsWith('usr_a'))).toMatch(/^usr_a\s+user\s+3\s+-\s+2$/);
+});
+
+test('another day has nothing; a store that is not there is named with a hint, not a stack trace', async () => {
+  const { stdout } = await run('npx', ['tsx', 'scripts/usage.ts', '--endpoint', local.endpoint, '--day', '2001-01-01'], { cwd: root });
+  expect(stdout).toContain('No usage recorded for 2001-01-01');
+  const failed = await run('npx', ['tsx', 'scripts/usage.ts', '--endpoint', 'http://127.0.0.1:9'], { cwd: root, env: { ...process.env, USAGE_TABLE_NAME: '' } }).catch((error: { stderr: string; code: number }) => error);
+  expect((failed as { code: number }).code).toBe(1);
+  expect((failed as { stderr: string }).stderr).toMatch(/^Could not read the usage table \(\w+\)\. Is npm run dev running/m);
+  expect((failed as { stderr: string }).stderr).not.toContain('    at ');
+});

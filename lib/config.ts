@@ -17,6 +17,8 @@ export const DEPLOY_SETTINGS = {
   toolScopes: ['TOOL_SCOPES', d.toolScopes],
   toolOutputBudgetChars: ['TOOL_OUTPUT_BUDGET_CHARS', d.toolOutputBudgetChars],
   tavilyApiKeyParameter: ['TAVILY_API_KEY_PARAMETER', d.tavilyApiKeyParameter],
+  revocationDenylistParameter: ['REVOCATION_DENYLIST_PARAMETER', d.revocationDenylistParameter],
+  revocationDenylistMaxAgeSeconds: ['REVOCATION_DENYLIST_MAX_AGE_SECONDS', d.revocationDenylistMaxAgeSeconds],
   tavilyApiBaseUrl: ['TAVILY_API_BASE_URL', d.tavilyApiBaseUrl],
   authorizerCacheTtlSeconds: ['AUTHORIZER_CACHE_TTL_SECONDS', d.authorizerCacheTtlSeconds],
   allowedOrigins: ['ALLOWED_ORIGINS', d.allowedOrigins],

@@ -81,6 +81,8 @@ export interface FunctionEnvironmentInput {
   readonly tavilyApiKey?: string;
   readonly logLevel: string;
   readonly tracingEnabled: boolean;
+  /** The SSM parameter holding the revocation denylist, and how long the authorizer reuses it. Unset: no denylist. */
+  readonly revocationDenylist?: { readonly parameterName: string; readonly maxAgeSeconds: number };
   /** Quotas and the result cache, with the usage table's name. Unset: both off. */
   readonly usage?: UsageSettings;
 }
@@ -105,7 +107,17 @@ function specific(
 ): Record<string, string> {
   switch (name) {
     case 'authorizer':
-      return { ...scalekit, RESOURCE_IDENTIFIER: input.resourceIdentifier, REQUIRED_SCOPES: scopes.REQUIRED_SCOPES };
+      return {
+        ...scalekit,
+        RESOURCE_IDENTIFIER: input.resourceIdentifier,
+        REQUIRED_SCOPES: scopes.REQUIRED_SCOPES,
+        ...(input.revocationDenylist
+          ? {
+              REVOCATION_DENYLIST_PARAMETER: input.revocationDenylist.parameterName,
+              REVOCATION_DENYLIST_MAX_AGE_SECONDS: String(input.revocationDenylist.maxAgeSeconds),
+            }
+          : {}),
+      };
     case 'metadata':
       return {
         ...scalekit,

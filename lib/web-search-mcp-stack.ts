@@ -120,6 +120,9 @@ export class WebSearchMcpStack extends Stack {
       apiBaseUrl,
       tavilyApiBaseUrl: settings.tavilyApiBaseUrl,
       tavilyApiKeyParameter: settings.tavilyApiKeyParameter,
+      ...(settings.revocationDenylistParameter
+        ? { revocationDenylist: { parameterName: settings.revocationDenylistParameter, maxAgeSeconds: settings.revocationDenylistMaxAgeSeconds } }
+        : {}),
       logLevel: settings.logLevel,
       tracingEnabled: settings.tracingEnabled,
     };
@@ -133,6 +136,7 @@ export class WebSearchMcpStack extends Stack {
       mcp: this.createFunction('mcp', environmentInput),
     };
     this.grantTavilyKeyRead(this.functions.mcp, settings.tavilyApiKeyParameter);
+    if (settings.revocationDenylistParameter) this.grantDenylistRead(this.functions.authorizer, settings.revocationDenylistParameter);
 
     const authorizer = new apigateway.RequestAuthorizer(this, 'TokenAuthorizer', {
       handler: this.functions.authorizer,
@@ -289,6 +293,16 @@ export class WebSearchMcpStack extends Stack {
       });
     }
     return `https://${domainName}`;
+  }
+
+  /**
+   * The authorizer alone may read the revocation denylist, only that parameter. The operator
+   * creates it (a String or StringList: no decryption, so no KMS grant); the stack never writes it,
+   * so a redeploy cannot undo a block.
+   */
+  private grantDenylistRead(fn: NodejsFunction, parameterName: string) {
+    const parameterArn = Stack.of(this).formatArn({ service: 'ssm', resource: 'parameter', resourceName: parameterName.replace(/^\//, '') });
+    fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['ssm:GetParameter'], resources: [parameterArn] }));
   }
 
   /** The MCP function alone may read the Tavily key, and decrypt it only through SSM, only for that parameter. */

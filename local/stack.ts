@@ -8,6 +8,7 @@ import { functionEnvironment, functionSpecs } from '../lib/functions.js';
 import { publicUrls, type FunctionName } from '../lib/routes.js';
 import {
   DEFAULT_AUTHORIZER_CACHE_TTL_SECONDS,
+  DEFAULT_REVOCATION_DENYLIST_MAX_AGE_SECONDS,
   DEFAULT_REQUIRED_SCOPES,
   DEFAULT_TAVILY_API_BASE_URL,
   defaultToolScopes,
@@ -45,6 +46,8 @@ export interface LocalStackOptions {
   readonly authorizerCacheTtlSeconds?: number;
   readonly tavilyApiKey?: string;
   readonly tavilyApiKeyParameter?: string;
+  /** The SSM parameter of the revocation denylist (reached through AWS_ENDPOINT_URL_SSM in `extraEnvironment`). */
+  readonly revocationDenylistParameter?: string;
   readonly tavilyApiBaseUrl?: string;
   readonly logLevel?: string;
   /** Extra variables for every function (LOG_LEVEL, AWS endpoints for tests...). */
@@ -142,6 +145,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     tracingEnabled: false,
     ...(options.tavilyApiKey ? { tavilyApiKey: options.tavilyApiKey } : {}),
     ...(options.tavilyApiKeyParameter ? { tavilyApiKeyParameter: options.tavilyApiKeyParameter } : {}),
+    ...(options.revocationDenylistParameter
+      ? { revocationDenylist: { parameterName: options.revocationDenylistParameter, maxAgeSeconds: DEFAULT_REVOCATION_DENYLIST_MAX_AGE_SECONDS } }
+      : {}),
     ...(options.usage
       ? { usage: { ...options.usage, ...(usageStore ? { usageTableName: usageStore.tableName, usageTableEndpoint: usageStore.endpoint } : {}) } }
       : {}),

@@ -7,6 +7,7 @@ import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent, Cont
 import { createObservability } from '../shared/observability.js';
 import { definitions as d, parseSettings } from '../shared/settings.js';
 import { cacheDecisions } from './decision-cache.js';
+import { createDenylistSource, deniedBy, DenylistUnavailableError, type DenylistSource } from './denylist.js';
 import { toAuthorizerResult } from './policy.js';
 import { createSigningKeySource } from './signing-keys.js';
 import { createAccessTokenVerifier, type Decision } from './verify-access-token.js';
@@ -17,6 +18,8 @@ const settings = parseSettings(
     resourceId: ['SCALEKIT_RESOURCE_ID', d.resourceId],
     resourceIdentifier: ['RESOURCE_IDENTIFIER', d.resourceIdentifier],
     requiredScopes: ['REQUIRED_SCOPES', d.requiredScopes],
+    denylistParameter: ['REVOCATION_DENYLIST_PARAMETER', d.revocationDenylistParameter],
+    denylistMaxAgeSeconds: ['REVOCATION_DENYLIST_MAX_AGE_SECONDS', d.revocationDenylistMaxAgeSeconds],
   },
   process.env,
   'authorizer configuration',
@@ -31,6 +34,31 @@ const verifyAccessToken = cacheDecisions(createAccessTokenVerifier({
   requiredScopes: settings.requiredScopes,
   keys: createSigningKeySource({ jwksUrl: `${settings.environmentUrl}/keys` }),
 }));
+
+const denylist: DenylistSource | undefined = settings.denylistParameter
+  ? createDenylistSource({
+      parameterName: settings.denylistParameter,
+      maxAgeSeconds: settings.denylistMaxAgeSeconds,
+      onProblem: (problem, stale) =>
+        observability.logger.error('Revocation denylist problem', { parameter: settings.denylistParameter, problem, using: stale ? 'last good list' : 'none' }),
+    })
+  : undefined;
+
+/**
+ * The denylist, checked on every invocation, after the instance's decision cache:
+ * a decision cached before an entry was added must not outlive the entry.
+ */
+async function withDenylist(decision: Decision & { cached?: boolean }): Promise<Decision & { cached?: boolean }> {
+  if (!denylist || (decision.outcome !== 'allow' && decision.outcome !== 'insufficient_scope')) return decision;
+  try {
+    const kind = deniedBy(await denylist.current(), decision.caller);
+    if (kind === undefined) return decision;
+    return { outcome: 'unauthorized', reason: 'revoked', tokenId: decision.caller.tokenId, caller: decision.caller, deniedBy: kind };
+  } catch (error) {
+    if (!(error instanceof DenylistUnavailableError)) throw error;
+    return { outcome: 'unavailable', reason: 'denylist_unavailable', tokenId: decision.caller.tokenId };
+  }
+}
 
 /** The single Authorization header; two of them are as good as a malformed one. */
 function authorizationHeader(event: APIGatewayRequestAuthorizerEvent): string | undefined {
@@ -63,6 +91,11 @@ function recordDecision(decision: Decision & { cached?: boolean }) {
   } else {
     attributes.reason = decision.reason;
     if (decision.tokenId) attributes.token = decision.tokenId;
+    if (decision.outcome === 'unauthorized' && decision.caller) {
+      attributes.sub = decision.caller.sub;
+      attributes.client_id = decision.caller.clientId;
+    }
+    if (decision.outcome === 'unauthorized' && decision.deniedBy) attributes.denied_by = decision.deniedBy;
   }
   if (decision.outcome === 'unavailable') observability.logger.warn('Authorization decision', attributes);
   // A decision served from the instance's cache repeats one logged in full when it was made;
@@ -74,7 +107,7 @@ function recordDecision(decision: Decision & { cached?: boolean }) {
 
 export async function handler(event: APIGatewayRequestAuthorizerEvent, context?: Context): Promise<APIGatewayAuthorizerResult> {
   return observability.invocation(event?.requestContext?.requestId ?? context?.awsRequestId ?? 'unknown', context, async () => {
-    const decision = await verifyAccessToken(authorizationHeader(event));
+    const decision = await withDenylist(await verifyAccessToken(authorizationHeader(event)));
     recordDecision(decision);
     return toAuthorizerResult(decision, event.methodArn);
   });

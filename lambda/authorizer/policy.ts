@@ -56,6 +56,6 @@ export function toAuthorizerResult(decision: Decision, methodArn: string): APIGa
     case 'unauthorized':
       throw new Error(UNAUTHORIZED);
     case 'unavailable':
-      throw new AuthorizerUnavailableError('Signing keys unavailable');
+      throw new AuthorizerUnavailableError(decision.reason === 'denylist_unavailable' ? 'Revocation denylist unavailable' : 'Signing keys unavailable');
   }
 }

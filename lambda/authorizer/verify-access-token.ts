@@ -23,13 +23,15 @@ export type RejectionReason =
   | 'wrong_audience'
   | 'wrong_issuer'
   /** A scope that is not one RFC 6749 scope token (a space inside an array element, a control character...). */
-  | 'malformed_scope';
+  | 'malformed_scope'
+  /** A valid token whose jti, sub or client_id is on the operator's denylist. */
+  | 'revoked';
 
 export type Decision =
   | { readonly outcome: 'allow'; readonly caller: Caller }
   | { readonly outcome: 'insufficient_scope'; readonly caller: Caller; readonly missingScopes: readonly string[] }
-  | { readonly outcome: 'unauthorized'; readonly reason: RejectionReason; readonly tokenId?: string }
-  | { readonly outcome: 'unavailable'; readonly reason: 'jwks_unavailable'; readonly tokenId?: string };
+  | { readonly outcome: 'unauthorized'; readonly reason: RejectionReason; readonly tokenId?: string; readonly caller?: Caller; readonly deniedBy?: string }
+  | { readonly outcome: 'unavailable'; readonly reason: 'jwks_unavailable' | 'denylist_unavailable'; readonly tokenId?: string };
 
 /**
  * Far above any real access token (Scalekit's are ~1 KB), far below anything

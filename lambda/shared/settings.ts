@@ -225,6 +225,8 @@ export const DEFAULT_REQUIRED_SCOPES: readonly string[] = ['web-search:read'];
 export const DEFAULT_TAVILY_API_KEY_PARAMETER = '/web-search-mcp/tavily-api-key';
 export const DEFAULT_TAVILY_API_BASE_URL = 'https://api.tavily.com';
 export const DEFAULT_AUTHORIZER_CACHE_TTL_SECONDS = 300;
+/** How long the authorizer reuses the denylist it read before reading it again. */
+export const DEFAULT_REVOCATION_DENYLIST_MAX_AGE_SECONDS = 60;
 
 const RESOURCE_URL = "this MCP server's resource URL as registered in Scalekit, e.g. https://mcp.example.com/web-search/mcp";
 const SSM_NAME = 'an SSM parameter name, e.g. /web-search-mcp/tavily-api-key';
@@ -246,6 +248,11 @@ export const definitions = {
   }),
   tavilyApiKeyParameter: setting(SSM_NAME, ssmParameterName, { value: DEFAULT_TAVILY_API_KEY_PARAMETER }),
   tavilyApiKeyParameterIfSet: optionalSetting(SSM_NAME, ssmParameterName),
+  // Issue 12: the optional revocation denylist (jti, sub and client_id entries) the authorizer reads.
+  revocationDenylistParameter: optionalSetting('an SSM parameter name (String or StringList), e.g. /web-search-mcp/revoked', ssmParameterName),
+  revocationDenylistMaxAgeSeconds: setting('whole seconds from 1 to 3600', integer(1, 3600), {
+    value: DEFAULT_REVOCATION_DENYLIST_MAX_AGE_SECONDS,
+  }),
   tavilyApiKey: optionalSetting('a Tavily API key (tvly-...)', nonEmpty),
   tavilyApiBaseUrl: setting('the Tavily API base URL (https; http only on loopback)', baseUrl, {
     value: DEFAULT_TAVILY_API_BASE_URL,

@@ -18,6 +18,7 @@ import type { Bundle } from './bundles.js';
 import { measureBareNode, measureColdStarts } from './cold-start.js';
 import { CAVEAT, UNITS, checkBudgets, formatReport, warmCase, type Measured, type Results } from './report.js';
 import { setUp, targetNamed, type BenchSetup, type TargetName } from './setup.js';
+import { formatUsageReport, measureUsageCosts } from './usage.js';
 import { measureVerifyReference, measureWarm, type WarmCase, type WarmResult } from './warm.js';
 
 const COLD_RUNS = Number(process.env.BENCH_COLD_RUNS ?? 20);
@@ -100,9 +101,12 @@ async function main() {
       durationSeconds: Number(process.hrtime.bigint() - started) / 1e9,
     };
 
-    process.stdout.write(`\n${formatReport(results)}\n`);
+    progress('quotas and result cache: the usage table round trips around a tool call...');
+    const usage = await measureUsageCosts();
+
+    process.stdout.write(`\n${formatReport(results)}\n\n${formatUsageReport(usage)}\n`);
     mkdirSync(RESULTS_DIR, { recursive: true });
-    const json = `${JSON.stringify(results, null, 2)}\n`;
+    const json = `${JSON.stringify({ ...results, usage }, null, 2)}\n`;
     for (const name of [`${date.replace(/:/g, '-').replace(/\.\d+Z$/, 'Z')}.json`, 'latest.json']) {
       const file = join(RESULTS_DIR, name);
       writeFileSync(`${file}.tmp`, json);

@@ -79,7 +79,7 @@ function checkCallback(home: string, client: string, advertisedIssuer: string, r
   if (process.env.MATRIX_DEBUG) process.stderr.write(`${client} browser visits: ${JSON.stringify(visits, null, 1)}\n`);
   const errors = visits.filter((visit) => visit.error);
   check(errors.length === 0, `${client}: the browser stand-in completed the sign-in`, errors.map((visit) => visit.error).join('; '));
-  const callback = visits.map((visit) => visit.url && new URL(visit.url)).find((url) => url && url.href.startsWith(redirectPrefix));
+  const callback = visits.flatMap((visit) => (visit.url ? [new URL(visit.url)] : [])).find((url) => url.href.startsWith(redirectPrefix));
   check(Boolean(callback?.searchParams.get('code')), `${client}: the authorization response reached the client's loopback callback with a code`);
   check(
     callback?.searchParams.get('iss') === advertisedIssuer,

@@ -4,7 +4,7 @@
  */
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { environmentWithDotEnv, parseDeploySettings } from '../lib/config.js';
+import { environmentWithDotEnv, parseDeploySettings, refusePlaceholders } from '../lib/config.js';
 import { WebSearchMcpStack } from '../lib/web-search-mcp-stack.js';
 import { ConfigurationError } from '../lambda/shared/settings.js';
 
@@ -13,6 +13,7 @@ const app = new App();
 let settings;
 try {
   settings = parseDeploySettings((key) => app.node.tryGetContext(key), environmentWithDotEnv());
+  refusePlaceholders(settings);
 } catch (error) {
   if (!(error instanceof ConfigurationError)) throw error;
   process.stderr.write(

@@ -73,6 +73,36 @@ export function parseDeploySettings(
 }
 
 /**
+ * The example values `.env.example` ships with. They pass every format check, and
+ * a stack built with them trusts no real token (nobody's Scalekit environment),
+ * so `cdk synth` and `npm run dev` refuse them, saying what belongs there.
+ */
+export const PLACEHOLDER_SETTINGS = {
+  SCALEKIT_ENVIRONMENT_URL: {
+    matches: (value: string) => URL.canParse(value) && new URL(value).hostname.toLowerCase() === 'your-company.scalekit.com',
+    fix: 'this is the placeholder from .env.example; put your Scalekit environment URL there (Scalekit dashboard > Settings > API credentials, e.g. https://acme.scalekit.com), or remove the line to use the embedded development server with npm run dev',
+  },
+  SCALEKIT_RESOURCE_ID: {
+    matches: (value: string) => value === 'res_1234567890',
+    fix: 'this is the placeholder from .env.example; put the resource id of your MCP server in Scalekit there (Scalekit dashboard > MCP servers, res_...), or remove the line to use the embedded development server with npm run dev',
+  },
+} as const;
+
+/** Throws a ConfigurationError naming every placeholder still in place. */
+export function refusePlaceholders(
+  values: { readonly environmentUrl?: string | undefined; readonly resourceId?: string | undefined },
+  what = 'deployment settings',
+): void {
+  const problems: string[] = [];
+  const given = { SCALEKIT_ENVIRONMENT_URL: values.environmentUrl, SCALEKIT_RESOURCE_ID: values.resourceId };
+  for (const [variable, placeholder] of Object.entries(PLACEHOLDER_SETTINGS)) {
+    const value = given[variable as keyof typeof given];
+    if (value !== undefined && placeholder.matches(value)) problems.push(`${variable}: ${placeholder.fix}`);
+  }
+  if (problems.length > 0) throw new ConfigurationError(problems, what);
+}
+
+/**
  * Variables from a `.env` file that the environment does not already set.
  * The shell always wins, so `FOO=bar npx cdk synth` overrides the file.
  */

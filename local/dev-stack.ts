@@ -3,6 +3,7 @@
  * the local stack, and, when no Scalekit environment is configured, the
  * embedded development authorization server it trusts instead.
  */
+import { refusePlaceholders } from '../lib/config.js';
 import type { FunctionName } from '../lib/routes.js';
 import { definitions as d, parseSettings, ConfigurationError } from '../lambda/shared/settings.js';
 import type { ClientIdMetadataDocumentOptions } from './client-id-metadata-document.js';
@@ -83,6 +84,7 @@ export async function startDevStack(
   overrides: DevStackOverrides = {},
 ): Promise<DevStack> {
   const settings = parseSettings(DEV_SETTINGS, environment, 'local stack settings');
+  refusePlaceholders(settings, 'local stack settings');
   if (settings.environmentUrl && !settings.resourceId) {
     throw new ConfigurationError(
       ['SCALEKIT_RESOURCE_ID: missing; with SCALEKIT_ENVIRONMENT_URL set, give the resource id of this MCP server in Scalekit (res_...)'],

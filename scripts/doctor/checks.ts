@@ -8,6 +8,8 @@
  * 3. The authorization server's metadata (RFC 8414 / OIDC discovery), found the way the MCP SDK finds it.
  * 4. Its signing keys (JWKS).
  * 5. With client credentials: a token for this resource, its claims as the authorizer checks them, then tools/list.
+ * 6. With --sign-in, against an authorization server that consents by itself: a whole authorization-code
+ *    flow, checking the response's `iss` as RFC 9207 clients do, then tools/list (sign-in.ts).
  *
  * Where the MCP SDK client has an opinion (which resource it accepts, which
  * discovery URLs it tries, how it reads the challenge) the check calls the SDK's
@@ -25,6 +27,7 @@ import { registrationExposure } from './registration-exposure.js';
 import { DEPLOYED_STAGE, LOGS, MCP_INSPECTOR_ORIGIN, README, REDEPLOY, SCALEKIT_DASHBOARD } from './guidance.js';
 import { createHttpClient, DEFAULT_TIMEOUT_MS, isRedirect, jsonObjectOf, preview, type HttpClient, type HttpOutcome, type NetworkProblem } from './http.js';
 import { clientIdPrefix, countChecks, redact, type CheckResult, type DoctorReport, type StepNumber } from './report.js';
+import { checkSignIn } from './sign-in.js';
 import { parseWwwAuthenticate, sdkReadsChallenge } from './www-authenticate.js';
 
 export interface DoctorOptions {
@@ -36,6 +39,8 @@ export interface DoctorOptions {
   readonly scope?: string;
   /** Per request. Default 10 s. */
   readonly timeoutMs?: number;
+  /** Also run a whole authorization-code flow (only against an AS that consents by itself, like the embedded one). */
+  readonly signIn?: boolean;
 }
 
 export class DoctorUsageError extends Error {}
@@ -622,18 +627,8 @@ export async function checkAuthorizationServer(http: HttpClient, target: Target,
     checks.push(pass(3, 'authorization-server.fields', `issuer ${metadata.issuer}, authorization and token endpoints, PKCE S256`));
   }
 
-  if (typeof metadata.registration_endpoint === 'string' && metadata.registration_endpoint) {
-    checks.push(pass(3, 'authorization-server.registration', `dynamic client registration at ${metadata.registration_endpoint}`));
-  } else {
-    checks.push(
-      warn(
-        3,
-        'authorization-server.registration',
-        'no registration_endpoint: dynamic client registration (DCR) is disabled',
-        `Claude, Cursor, VS Code and MCP Inspector register themselves: turn on ${SCALEKIT_DASHBOARD.registration} (and Client ID Metadata Documents), or hand users pre-registered client ids (${README.scalekit}).`,
-      ),
-    );
-  }
+  checks.push(...issuerChecks(metadata, authorizationServer));
+  checks.push(registrationWays(metadata));
 
   // Issue 12: what the authorization server lets clients do directly, past this server's registration policy.
   checks.push(registrationExposure(metadata, SCALEKIT_DASHBOARD.registration));
@@ -658,6 +653,72 @@ export async function checkAuthorizationServer(http: HttpClient, target: Target,
   }
 
   return { checks, metadata, metadataUrl: found.url };
+}
+
+/**
+ * What strict clients (the MCP SDK v2, MCP Inspector, mcp-remote, the Python SDK)
+ * check before anything else: RFC 8414 section 3.3, the metadata's issuer is the
+ * identifier its URL was built from (the protected resource's
+ * `authorization_servers` entry), and RFC 9207, the server promises `iss` on its
+ * authorization responses (whose value --sign-in checks).
+ */
+export function issuerChecks(metadata: Json, authorizationServer: string): CheckResult[] {
+  const issuer = metadata.issuer;
+  const matches = issuer === authorizationServer || (authorizationServer.endsWith('/') && issuer === authorizationServer.slice(0, -1));
+  const checks: CheckResult[] = [
+    matches
+      ? pass(3, 'authorization-server.issuer', `the metadata's issuer is the authorization server it was discovered from, ${authorizationServer} (RFC 8414 3.3)`)
+      : fail(
+          3,
+          'authorization-server.issuer',
+          `the metadata's issuer is ${String(issuer)}, but it was discovered from ${authorizationServer}: the MCP SDK v2, MCP Inspector and mcp-remote refuse it (RFC 8414 3.3)`,
+          `The protected resource metadata's authorization_servers entry must be exactly the authorization server's issuer. It is {SCALEKIT_ENVIRONMENT_URL}/resources/{SCALEKIT_RESOURCE_ID}: check both (${README.configuration}).`,
+        ),
+  ];
+  checks.push(
+    metadata.authorization_response_iss_parameter_supported === true
+      ? pass(3, 'authorization-server.iss-parameter', 'authorization responses carry iss (authorization_response_iss_parameter_supported, RFC 9207); --sign-in checks its value')
+      : warn(
+          3,
+          'authorization-server.iss-parameter',
+          'the metadata does not advertise authorization_response_iss_parameter_supported (RFC 9207)',
+          'Clients then accept authorization responses without iss, and lose their protection against mix-up attacks; MCP 2026-07-28 expects authorization servers to send it.',
+        ),
+  );
+  return checks;
+}
+
+/** Which ways of registering the authorization server offers, and which clients each serves. */
+export function registrationWays(metadata: Json): CheckResult {
+  const dcr = typeof metadata.registration_endpoint === 'string' && metadata.registration_endpoint !== '';
+  const cimd = metadata.client_id_metadata_document_supported === true;
+  const dcrClients = 'Claude Code, Cursor, MCP Inspector, mcp-remote and the MCP SDKs';
+  const cimdClients = 'Claude, ChatGPT and VS Code';
+  if (dcr && cimd) {
+    return pass(3, 'authorization-server.registration', `clients may register with DCR (at ${String(metadata.registration_endpoint)}: ${dcrClients}) or a client ID metadata document (${cimdClients})`);
+  }
+  if (dcr) {
+    return warn(
+      3,
+      'authorization-server.registration',
+      `dynamic client registration at ${String(metadata.registration_endpoint)} (${dcrClients}); no client ID metadata documents`,
+      `${cimdClients} prefer client ID metadata documents: turn them on in ${SCALEKIT_DASHBOARD.registration} (${README.scalekit}).`,
+    );
+  }
+  if (cimd) {
+    return warn(
+      3,
+      'authorization-server.registration',
+      `client ID metadata documents only (${cimdClients}); no dynamic client registration`,
+      `${dcrClients} register with DCR: turn on ${SCALEKIT_DASHBOARD.registration}, or hand their users pre-registered client ids (${README.scalekit}).`,
+    );
+  }
+  return warn(
+    3,
+    'authorization-server.registration',
+    'neither dynamic client registration nor client ID metadata documents: only pre-registered clients can sign in',
+    `Claude, Cursor, VS Code and MCP Inspector register themselves: turn on ${SCALEKIT_DASHBOARD.registration} (and client ID metadata documents), or hand users pre-registered client ids (${README.scalekit}).`,
+  );
 }
 
 function ordinal(position: number): string {
@@ -1065,6 +1126,23 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
     notRun = options.clientId || options.clientSecret
       ? 'Step 5 (token and tools/list) not run: give both --client-id and --client-secret.'
       : 'Step 5 (token and tools/list) not run: pass --client-id and --client-secret of an M2M client to check a real token end to end.';
+  }
+
+  if (options.signIn) {
+    if (step2.authorizationServer && step3?.metadata) {
+      const requiredScopes = challenge?.scope ? splitScopes(challenge.scope) : splitScopes(requestedScope);
+      checks.push(
+        ...(await checkSignIn(http, {
+          authorizationServer: step2.authorizationServer,
+          metadata: step3.metadata,
+          resource: step2.resource ?? target.mcpUrl,
+          ...(requiredScopes.length > 0 ? { scope: requiredScopes.join(' ') } : {}),
+          listTools: (accessToken) => listTools(target, accessToken, http.timeoutMs),
+        })),
+      );
+    } else {
+      checks.push(blocked(6, 'sign-in', 'authorization-code sign-in', 'no authorization server metadata from step 3'));
+    }
   }
 
   const counts = countChecks(checks);

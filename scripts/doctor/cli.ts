@@ -20,6 +20,9 @@ export const USAGE = `Usage: npm run doctor -- <base URL or MCP URL> [options]
   --client-secret SECRET  its secret (never printed); or set DOCTOR_CLIENT_SECRET
   --scope SCOPE           the scope to request (default: the scope in the server's challenge)
   --timeout SECONDS       per request (default ${DEFAULT_TIMEOUT_MS / 1000})
+  --sign-in               also run a whole authorization-code flow (DCR, PKCE, the RFC 9207 iss check,
+                          tools/list); only against an authorization server that consents by itself,
+                          such as the one npm run dev embeds
   --json                  print a machine-readable report instead
   --help
 `;
@@ -48,6 +51,7 @@ function parseCommandLine(argv: readonly string[]): { options: DoctorOptions; js
       'client-secret': { type: 'string' },
       scope: { type: 'string' },
       timeout: { type: 'string' },
+      'sign-in': { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -75,6 +79,7 @@ function parseCommandLine(argv: readonly string[]): { options: DoctorOptions; js
       ...(values['client-id'] && clientSecret ? { clientSecret } : {}),
       ...(values.scope ? { scope: values.scope } : {}),
       ...(timeoutMs ? { timeoutMs } : {}),
+      ...(values['sign-in'] ? { signIn: true } : {}),
     },
   };
 }

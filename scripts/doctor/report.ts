@@ -4,7 +4,7 @@
  * note under each warning.
  */
 
-export type StepNumber = 1 | 2 | 3 | 4 | 5;
+export type StepNumber = 1 | 2 | 3 | 4 | 5 | 6;
 
 export const STEP_TITLES: Readonly<Record<StepNumber, string>> = {
   1: 'MCP endpoint challenge',
@@ -12,6 +12,7 @@ export const STEP_TITLES: Readonly<Record<StepNumber, string>> = {
   3: 'authorization server metadata',
   4: 'signing keys (JWKS)',
   5: 'client credentials token and tools/list',
+  6: 'authorization-code sign-in (--sign-in)',
 };
 
 /**

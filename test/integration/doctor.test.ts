@@ -83,6 +83,13 @@ describe('a healthy stack', () => {
     expect(checkLines.every((line) => line.startsWith('✓ '))).toBe(true);
   });
 
+  test('--sign-in runs a whole authorization-code flow, checking iss as RFC 9207 clients do', async () => {
+    const report = await runDoctor({ url: dev.stack.baseUrl, signIn: true });
+    expect(problems(report)).toEqual([]);
+    expect(byId(report, 'sign-in.iss')).toMatchObject({ step: 6, status: 'pass' });
+    expect(report.checks.filter((check) => check.step === 6).map((check) => check.status)).toEqual(['pass', 'pass', 'pass']);
+  });
+
   test('the MCP URL itself works as well as the base URL', async () => {
     const report = await runDoctor({ url: `${dev.stack.mcpUrl}/` });
     expect(report.target.mcpUrl).toBe(dev.stack.mcpUrl);

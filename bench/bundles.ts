@@ -60,7 +60,8 @@ interface TemplateFunction {
 /** Synthesize the stack, as `cdk synth` does, into a cloud assembly under `workDir`. */
 export function synthesizeFunctions(workDir: string): Record<FunctionName, SynthesizedFunction> {
   const exampleEnvironment = parseEnv(readFileSync(fileURLToPath(new URL('../.env.example', import.meta.url)), 'utf8'));
-  const settings = parseDeploySettings(() => undefined, exampleEnvironment);
+  // Quotas and the result cache off: they need a table, and bench/usage.ts measures them on their own (same bundle).
+  const settings = parseDeploySettings(() => undefined, { ...exampleEnvironment, CACHE_TTL_SECONDS: '0' });
   const app = new App({ outdir: join(workDir, 'cdk.out') });
   const stack = new WebSearchMcpStack(app, 'WebSearchMcp', { settings });
   const assembly = app.synth();

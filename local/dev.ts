@@ -41,7 +41,7 @@ function banner({ stack, devAuthorizationServer, tavilyConfigured }: DevStack): 
     '',
     'Connect a client (it runs the OAuth flow itself):',
     `  Claude Code    claude mcp add --transport http web-search ${url}`,
-    `  MCP Inspector  npx @modelcontextprotocol/inspector   then Transport "Streamable HTTP", URL ${url}`,
+    `  MCP Inspector  npx @modelcontextprotocol/inspector@2.12.0 (Node >= 22.19)   then Transport "Streamable HTTP", URL ${url}`,
     `  mcp-remote     npx mcp-remote ${url}`,
     '',
     'Ctrl-C stops everything.',

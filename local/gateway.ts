@@ -331,8 +331,10 @@ export async function listen(
       });
     });
     // A client that sends garbage or hangs up mid-request must not take the process down.
-    server.on('clientError', (_error, socket) => {
-      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+      // Node's own answers: 431 for headers past its limit (as API Gateway refuses them too), 400 otherwise.
+      const status = error.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
+      if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
       else socket.destroy();
     });
     server.keepAliveTimeout = 5_000;

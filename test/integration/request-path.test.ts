@@ -181,7 +181,8 @@ describe('discovery and registration', () => {
     expect(response.headers.get('set-cookie')).toBeNull();
     const client = await response.json();
     expect(client.client_id).toMatch(/^skc_/);
-    expect(issuer.registrations.at(-1)).toEqual({ client_name: 'Test', redirect_uris: ['http://127.0.0.1:9999/callback'] });
+    // The registration policy makes a public client explicit when the request leaves the method out.
+    expect(issuer.registrations.at(-1)).toEqual({ client_name: 'Test', redirect_uris: ['http://127.0.0.1:9999/callback'], token_endpoint_auth_method: 'none' });
   });
 
   test('registration with a body that is not JSON: 400 without calling upstream', async () => {

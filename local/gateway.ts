@@ -15,7 +15,7 @@
  * - the authorizer's context in `requestContext.authorizer`, values as strings;
  * - a `WWW-Authenticate` header from an integration renamed
  *   `x-amzn-Remapped-WWW-Authenticate`;
- * - function errors and malformed proxy results as 502, a request body over
+ * - function errors, malformed proxy results and results over Lambda's 6 MB as 502, a request body over
  *   10 MB as 413, an integration running past 29 s as 504.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -36,6 +36,9 @@ import {
   type IncomingRequest,
 } from './api-gateway-events.js';
 import type { FunctionPool, InvocationOutcome } from './lambda-runtime.js';
+
+/** Lambda's limit on a synchronous invocation's response payload (6 MB), past which API Gateway answers 502. */
+export const LAMBDA_RESPONSE_PAYLOAD_LIMIT_BYTES = 6 * 1024 * 1024;
 
 /** API Gateway's payload limit for REST APIs. */
 export const MAX_PAYLOAD_BYTES = 10 * 1024 * 1024;
@@ -165,6 +168,14 @@ export class LocalGateway {
         outcome: this.gatewayResponse('DEFAULT_5XX', origin, 502, 'Internal server error'),
         authorizer: authorizerUse,
         error: outcome.message,
+      };
+    }
+    // Lambda refuses to return an invocation result over 6 MB, and API Gateway then answers 502.
+    if (Buffer.byteLength(JSON.stringify(outcome.result) ?? '') > LAMBDA_RESPONSE_PAYLOAD_LIMIT_BYTES) {
+      return {
+        outcome: this.gatewayResponse('DEFAULT_5XX', origin, 502, 'Internal server error'),
+        authorizer: authorizerUse,
+        error: 'Lambda response payload over 6 MB',
       };
     }
     const result = validProxyResult(outcome.result);

@@ -130,3 +130,15 @@ test('an unknown route or method: 404 from the gateway', async () => {
   expect((await gateway.handle(request([], 'GET', '/nope'))).outcome.status).toBe(404);
   expect((await gateway.handle(request([], 'PUT', '/oauth/register'))).outcome.status).toBe(404);
 });
+
+test("an answer over Lambda's 6 MB response limit becomes API Gateway's 502; one just under it passes", async () => {
+  const answer = (bodyBytes: number) => () => ({ ok: true as const, result: { statusCode: 200, body: 'x'.repeat(bodyBytes) } });
+  const over = gatewayWith(() => ({ ok: true, result: allowAll() }), answer(6 * 1024 * 1024));
+  const refused = await over.gateway.handle(request(bearer('t1')));
+  expect(refused.outcome.status).toBe(502);
+  expect(JSON.parse(String(refused.outcome.body))).toMatchObject({ error_description: 'Internal server error' });
+  expect(refused.error).toBe('Lambda response payload over 6 MB');
+
+  const under = gatewayWith(() => ({ ok: true, result: allowAll() }), answer(6 * 1024 * 1024 - 100));
+  expect((await under.gateway.handle(request(bearer('t1')))).outcome.status).toBe(200);
+});

@@ -224,7 +224,8 @@ export function formatToolScopes(toolScopes: ToolScopes): string {
 export const DEFAULT_REQUIRED_SCOPES: readonly string[] = ['web-search:read'];
 export const DEFAULT_TAVILY_API_KEY_PARAMETER = '/web-search-mcp/tavily-api-key';
 export const DEFAULT_TAVILY_API_BASE_URL = 'https://api.tavily.com';
-export const DEFAULT_AUTHORIZER_CACHE_TTL_SECONDS = 300;
+/** Below the shortest token lifetime Scalekit recommends (300 s), so a denylisted or revoked token stops within a minute. */
+export const DEFAULT_AUTHORIZER_CACHE_TTL_SECONDS = 60;
 /** How long the authorizer reuses the denylist it read before reading it again. */
 export const DEFAULT_REVOCATION_DENYLIST_MAX_AGE_SECONDS = 60;
 

@@ -122,13 +122,13 @@ describe('authorizer', () => {
     template.hasResourceProperties('AWS::ApiGateway::Authorizer', {
       Type: 'REQUEST',
       IdentitySource: 'method.request.header.Authorization',
-      AuthorizerResultTtlInSeconds: 300,
+      AuthorizerResultTtlInSeconds: 60,
     });
   });
 
   test('the TTL follows AUTHORIZER_CACHE_TTL_SECONDS', () => {
-    const other = synth(settingsFrom({ AUTHORIZER_CACHE_TTL_SECONDS: '60' })).template!;
-    other.hasResourceProperties('AWS::ApiGateway::Authorizer', { AuthorizerResultTtlInSeconds: 60 });
+    const other = synth(settingsFrom({ AUTHORIZER_CACHE_TTL_SECONDS: '300' })).template!;
+    other.hasResourceProperties('AWS::ApiGateway::Authorizer', { AuthorizerResultTtlInSeconds: 300 });
   });
 });
 

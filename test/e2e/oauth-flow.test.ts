@@ -17,7 +17,7 @@ import { HeadlessOAuthClient } from './headless-oauth-client.js';
 const REDIRECT_URL = 'http://127.0.0.1:53682/callback';
 let tavily: FakeTavily;
 let dev: DevStack;
-const accessLog: Array<{ method: string; path: string; status: number }> = [];
+const accessLog: Array<{ method: string; path: string; status: number; authorizer?: string }> = [];
 
 beforeAll(async () => {
   tavily = await startFakeTavily();
@@ -126,7 +126,11 @@ test('a client that asked for offline_access refreshes its expired access token 
     // Wait out the 2 s lifetime and the authorizer's clock tolerance, then call again.
     const expiresAt = (decodeJwt(first.access_token).exp! + 10) * 1000;
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, expiresAt - Date.now()) + 1_000));
+    const logged = accessLog.length;
     await search(client, 'after expiry');
+    // The gateway still held the Allow for the expired token (default TTL 60 s): the MCP function's own
+    // JSON 401, which has no challenge, is what sent the client to refresh.
+    expect(accessLog.slice(logged)).toContainEqual(expect.objectContaining({ method: 'POST', path: '/web-search/mcp', status: 401, authorizer: 'cached' }));
     const refreshed = provider.tokens()!;
     expect(refreshed.access_token).not.toBe(first.access_token);
     expect(refreshed.refresh_token).not.toBe(first.refresh_token); // rotated

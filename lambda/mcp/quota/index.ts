@@ -2,13 +2,14 @@
  * The MCP function's quotas and result cache, from its settings: the guard
  * around tool calls (usage-guard.ts) on the DynamoDB store, reporting to the
  * function's logs and metrics. Nothing here runs, and no AWS SDK loads, when
- * quotas and cache are both off.
+ * quotas and cache are both off; when they are on, the guard and its store are
+ * loaded on the first tool call, not at cold start (initialize and tools/list never need them).
  */
 import { MetricUnit, type Observability } from '../../shared/observability.js';
 import { ConfigurationError } from '../../shared/settings.js';
-import { createUsageGuard, quotasEnabled, type AroundToolCall, type UsageEvent } from './usage-guard.js';
-import { guardOptionsFrom, usageNeedsTable, type UsageSettings } from './usage-settings.js';
-import { createDynamoUsageStore, type UsageStore } from './usage-store.js';
+import type { AroundToolCall, UsageEvent } from './usage-guard.js';
+import { guardOptionsFrom, quotasEnabled, usageNeedsTable, type UsageSettings } from './usage-settings.js';
+import type { UsageStore } from './usage-store.js';
 
 export { USAGE_SETTINGS, type UsageSettings } from './usage-settings.js';
 export type { AroundToolCall, GuardedToolCall, ToolCallResult } from './usage-guard.js';
@@ -58,9 +59,16 @@ export function usageGuardFromSettings(
     }
     return undefined;
   }
-  return createUsageGuard({
-    ...options,
-    store: store ?? createDynamoUsageStore({ tableName: settings.usageTableName!, ...(settings.usageTableEndpoint ? { endpoint: settings.usageTableEndpoint } : {}) }),
-    onEvent: reportUsage(observability),
-  });
+  let guard: Promise<AroundToolCall> | undefined;
+  const load = () =>
+    (guard ??= Promise.all([import('./usage-guard.js'), import('./usage-store.js')]).then(([{ createUsageGuard }, { createDynamoUsageStore }]) =>
+      createUsageGuard({
+        ...options,
+        store:
+          store ??
+          createDynamoUsageStore({ tableName: settings.usageTableName!, ...(settings.usageTableEndpoint ? { endpoint: settings.usageTableEndpoint } : {}) }),
+        onEvent: reportUsage(observability),
+      }),
+    ));
+  return async (call, run) => (await load())(call, run);
 }

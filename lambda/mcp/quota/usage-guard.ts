@@ -22,6 +22,7 @@ import type { QuotaOverride } from '../../shared/settings.js';
 import { TavilyError, type TavilyClient } from '../tavily.js';
 import { actualCredits, estimateCredits } from './credits.js';
 import { cacheKey, cacheLifetimeSeconds, packResult, unpackResult, type CacheScope } from './result-cache.js';
+import { quotasEnabled } from './usage-settings.js';
 import { UsageStoreError, type CounterUpdate, type UsageStore } from './usage-store.js';
 
 /** The longest the store may take per step (check, then settle): calls never hang on it. */
@@ -112,11 +113,6 @@ export interface UsageGuardOptions {
   readonly now?: () => number;
   readonly storeTimeoutMs?: number;
   readonly onEvent?: (event: UsageEvent) => void;
-}
-
-/** Whether anything needs the store: without quotas or cache there is no guard at all. */
-export function quotasEnabled(limits: QuotaLimits): boolean {
-  return limits.callsPerMinute > 0 || limits.creditsPerDay > 0 || limits.creditsPerDayTotal > 0 || limits.overrides.length > 0;
 }
 
 interface Identity {

@@ -4,7 +4,12 @@
  * stack and the local stack give it. No AWS SDK, no Powertools: the CDK app imports this.
  */
 import { definitions as d, formatQuotaOverrides } from '../../shared/settings.js';
-import { quotasEnabled, type UsageGuardOptions } from './usage-guard.js';
+import type { QuotaLimits, UsageGuardOptions } from './usage-guard.js';
+
+/** Whether any quota is on (a limit, or an override): then calls are counted. */
+export function quotasEnabled(limits: QuotaLimits): boolean {
+  return limits.callsPerMinute > 0 || limits.creditsPerDay > 0 || limits.creditsPerDayTotal > 0 || limits.overrides.length > 0;
+}
 
 /** The settings it reads, for the function's one `parseSettings` (and the CDK app's). */
 export const QUOTA_AND_CACHE_SETTINGS = {

@@ -162,3 +162,35 @@ describe('settings', () => {
     }
   });
 });
+
+describe('the hook from the settings', () => {
+  const off = {
+    quotaCallsPerMinute: 0,
+    quotaCreditsPerDay: 0,
+    quotaCreditsPerDayTotal: 0,
+    quotaOverrides: [],
+    quotaOnStoreError: 'allow' as const,
+    cacheTtlSeconds: 0,
+    cacheTtlNewsSeconds: 60,
+    cacheScope: 'shared' as const,
+  };
+
+  test('nothing on the path when quotas and cache are off, or when only the cache is on without a table', async () => {
+    const { usageGuardFromSettings } = await import('../../../lambda/mcp/quota/index.js');
+    const { createObservability } = await import('../../../lambda/shared/observability.js');
+    const observability = createObservability('mcp');
+    expect(usageGuardFromSettings(off, observability)).toBeUndefined();
+    expect(usageGuardFromSettings({ ...off, cacheTtlSeconds: 600 }, observability)).toBeUndefined();
+    expect(typeof usageGuardFromSettings({ ...off, cacheTtlSeconds: 600, usageTableName: 'usage' }, observability)).toBe('function');
+    // Quotas that cannot count must not silently stop counting.
+    expect(() => usageGuardFromSettings({ ...off, quotaCallsPerMinute: 3 }, observability)).toThrow(/USAGE_TABLE_NAME: missing/);
+  });
+
+  test('the function environment: off is said explicitly; on carries every setting and the table', async () => {
+    const { usageEnvironment } = await import('../../../lambda/mcp/quota/usage-settings.js');
+    expect(usageEnvironment(off)).toEqual({ CACHE_TTL_SECONDS: '0' });
+    expect(
+      usageEnvironment({ ...off, quotaCallsPerMinute: 3, quotaOverrides: [{ kind: 'client', id: 'batch', callsPerMinute: 600 }], usageTableName: 't' }),
+    ).toMatchObject({ QUOTA_CALLS_PER_MINUTE: '3', QUOTA_OVERRIDES: 'client:batch=calls:600', USAGE_TABLE_NAME: 't', CACHE_TTL_SECONDS: '0' });
+  });
+});

@@ -8,6 +8,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { parseEnv } from 'node:util';
 import { ConfigurationError, definitions as d, parseSettings } from '../lambda/shared/settings.js';
+import { QUOTA_AND_CACHE_SETTINGS } from '../lambda/mcp/quota/usage-settings.js';
 
 export const DEPLOY_SETTINGS = {
   environmentUrl: ['SCALEKIT_ENVIRONMENT_URL', d.environmentUrl],
@@ -34,14 +35,7 @@ export const DEPLOY_SETTINGS = {
   wafEnabled: ['WAF_ENABLED', d.wafEnabled],
   wafRateLimit: ['WAF_RATE_LIMIT', d.wafRateLimit],
   // Quotas and the result cache (lambda/mcp/quota; the table in lib/usage-table.ts).
-  quotaCallsPerMinute: ['QUOTA_CALLS_PER_MINUTE', d.quotaCallsPerMinute],
-  quotaCreditsPerDay: ['QUOTA_CREDITS_PER_DAY', d.quotaCreditsPerDay],
-  quotaCreditsPerDayTotal: ['QUOTA_CREDITS_PER_DAY_TOTAL', d.quotaCreditsPerDayTotal],
-  quotaOverrides: ['QUOTA_OVERRIDES', d.quotaOverrides],
-  quotaOnStoreError: ['QUOTA_ON_STORE_ERROR', d.quotaOnStoreError],
-  cacheTtlSeconds: ['CACHE_TTL_SECONDS', d.cacheTtlSeconds],
-  cacheTtlNewsSeconds: ['CACHE_TTL_NEWS_SECONDS', d.cacheTtlNewsSeconds],
-  cacheScope: ['CACHE_SCOPE', d.cacheScope],
+  ...QUOTA_AND_CACHE_SETTINGS,
   usageTableRemovalPolicy: ['USAGE_TABLE_REMOVAL_POLICY', d.usageTableRemovalPolicy],
 } as const;
 

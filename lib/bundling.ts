@@ -45,12 +45,13 @@ export const OUTPUT_FORMAT = 'cjs';
 export const MAIN_FIELDS: readonly string[] = ['module', 'main'];
 
 /**
- * Modules replaced at bundle time: the MCP SDK imports Ajv whether or not a
- * server supplies its own JSON Schema validator, and this one does.
+ * Modules replaced at bundle time: the MCP SDK v2 picks its default JSON Schema
+ * validator through its `_shims` entry, which on Node is Ajv (inlined in its
+ * dist, so aliasing `ajv` itself would do nothing). lambda/mcp/sdk-shims.ts
+ * gives the CfWorker validator instead.
  */
 export const ALIASES: Readonly<Record<string, string>> = {
-  ajv: fileURLToPath(new URL('../lambda/mcp/ajv-excluded.ts', import.meta.url)),
-  'ajv-formats': fileURLToPath(new URL('../lambda/mcp/ajv-excluded.ts', import.meta.url)),
+  '@modelcontextprotocol/server/_shims': fileURLToPath(new URL('../lambda/mcp/sdk-shims.ts', import.meta.url)),
 };
 
 /** esbuild options equal to what the stack's NodejsFunction bundling produces. */

@@ -1,6 +1,7 @@
 /**
- * The MCP function: the API Gateway adapter around the MCP endpoint. The
- * server, its tool listings and the Tavily client are built once per instance;
+ * The MCP function: the API Gateway adapter around the MCP endpoint, serving
+ * MCP 2026-07-28 and the 2025 revisions on SDK v2. The tool table, its listings
+ * and the Tavily client are built once per instance (the SDK's `Server`, per request);
  * the Tavily key is read on the first tool call, never at cold start.
  */
 import { proxyHandler } from '../shared/api-gateway.js';
@@ -9,7 +10,7 @@ import { createObservability, describeError, MetricUnit, sourceMappedStack } fro
 import { definitions as d, parseSettings } from '../shared/settings.js';
 import { createMcpEndpoint } from './mcp-endpoint.js';
 import { USAGE_SETTINGS, usageGuardFromSettings } from './quota/index.js';
-import { createMcpServer } from './server.js';
+import { createMcpServerFactory } from './server.js';
 import { createTavilyClient } from './tavily.js';
 import { createTavilyKeyProvider } from './tavily-key.js';
 import { toolEntries } from './tools/index.js';
@@ -32,7 +33,7 @@ const observability = createObservability('mcp');
 const { logger } = observability;
 const originPolicy = createOriginPolicy(settings.allowedOrigins);
 
-const server = createMcpServer({
+const newServer = createMcpServerFactory({
   tools: toolEntries,
   toolScopes: settings.toolScopes,
   outputBudgetChars: settings.toolOutputBudgetChars,
@@ -59,7 +60,7 @@ const server = createMcpServer({
 });
 
 const endpoint = createMcpEndpoint({
-  server,
+  newServer,
   originPolicy,
   onRpc: (rpc) => logger.info('JSON-RPC', { ...rpc }),
 });

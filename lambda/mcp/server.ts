@@ -1,24 +1,23 @@
 /**
- * The MCP server: the SDK's protocol engine with this project's tools. It
- * knows nothing of HTTP; mcp-endpoint.ts connects it to one request at a time.
+ * The MCP server: the MCP TypeScript SDK v2's protocol engine
+ * (`@modelcontextprotocol/server`) with this project's tools, for both protocol
+ * eras (2026-07-28, and 2025-11-25 and older). It knows nothing of HTTP;
+ * mcp-endpoint.ts serves one request at a time with it.
+ *
+ * The SDK pins a `Server` to the era of the first request it serves and refuses
+ * one that is still serving, so each request gets a new `Server`. That is all
+ * that is built per request: the tool table, the listings (per set of scopes)
+ * and the handlers' logic are built once per instance, here.
  *
  * It uses the SDK's low-level `Server` rather than `McpServer`: McpServer turns
- * every tool's zod schema into JSON Schema again on each tools/list, and cannot
- * show each caller only the tools its scopes allow. Here listings are built once
- * per instance (per set of scopes), and tool calls are checked against a
- * tool-to-scopes table before anything runs.
+ * every tool's zod schema into JSON Schema again on each tools/list, advertises
+ * `listChanged: true` (a 2026-07-28 `subscriptions/listen` would then be held
+ * open until API Gateway's timeout) and cannot show each caller only the tools
+ * its scopes allow. Tool calls are checked against a tool-to-scopes table
+ * before anything runs.
  */
-import { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import { CfWorkerJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/cfworker';
-import {
-  CallToolRequestSchema,
-  ErrorCode,
-  ListToolsRequestSchema,
-  McpError,
-  type CallToolResult,
-  type Tool,
-} from '@modelcontextprotocol/sdk/types.js';
-import type { AroundToolCall } from './quota/usage-guard.js';
+import { ProtocolError, ProtocolErrorCode, Server, type CallToolResult, type ServerContext, type Tool } from '@modelcontextprotocol/server';
+import type { AroundToolCall, ToolCallResult } from './quota/usage-guard.js';
 import type { TavilyClient } from './tavily.js';
 import { capText, DEFAULT_OUTPUT_BUDGET_CHARS, fitToBudget } from './tools/output-budget.js';
 import type { ToolEntry } from './tools/index.js';
@@ -29,6 +28,15 @@ export const SERVER_VERSION = '0.1.0';
 
 const INSTRUCTIONS =
   'Web tools backed by Tavily. Use web_search to find current information and pages; results carry URLs to cite.';
+
+/**
+ * How long a client may cache tools/list and server/discover (2026-07-28 caching
+ * hints). The toolset changes only with a deployment; a cached list that misses a
+ * tool added since is refreshed within the hour, and a removed tool answers
+ * -32602 "Unknown tool", which tells the client to list again. The list depends
+ * on the caller's scopes, so it is private to the authorization context.
+ */
+export const LIST_CACHE_TTL_MS = 3_600_000;
 
 /** What the endpoint passes per request, through the SDK's `authInfo.extra`. */
 export interface RequestFacts {
@@ -67,22 +75,16 @@ export interface McpServerOptions {
   readonly aroundToolCall?: AroundToolCall;
 }
 
-function errorResult(text: string): CallToolResult {
+function errorResult(text: string): ToolCallResult {
   return { content: [{ type: 'text', text }], isError: true };
 }
 
-export function createMcpServer(options: McpServerOptions): Server {
+/** Builds the `Server` for one request; everything it uses was built once, by `createMcpServerFactory`. */
+export type McpServerFactory = () => Server;
+
+export function createMcpServerFactory(options: McpServerOptions): McpServerFactory {
   const now = options.now ?? Date.now;
   const budget = options.outputBudgetChars ?? DEFAULT_OUTPUT_BUDGET_CHARS;
-  const server = new Server(
-    { name: SERVER_NAME, title: 'Web Search MCP', version: SERVER_VERSION },
-    {
-      capabilities: { tools: { listChanged: false } },
-      instructions: INSTRUCTIONS,
-      // The SDK's default is Ajv, several times the size; the bundles alias Ajv away (lib/bundling.ts).
-      jsonSchemaValidator: new CfWorkerJsonSchemaValidator(),
-    },
-  );
 
   const entries = options.tools.map((entry) => {
     const listing: Tool = {
@@ -94,8 +96,8 @@ export function createMcpServer(options: McpServerOptions): Server {
   const byName = new Map(entries.map((each) => [each.listing.name, each]));
   const listings = new Map<string, Tool[]>();
 
-  server.setRequestHandler(ListToolsRequestSchema, async (_request, extra) => {
-    const granted = extra.authInfo?.scopes ?? [];
+  async function listTools(_request: unknown, context: ServerContext) {
+    const granted = context.http?.authInfo?.scopes ?? [];
     const key = [...granted].sort().join(' ');
     let tools = listings.get(key);
     if (!tools) {
@@ -103,19 +105,26 @@ export function createMcpServer(options: McpServerOptions): Server {
       if (listings.size < 64) listings.set(key, tools);
     }
     return { tools };
-  });
+  }
 
-  server.setRequestHandler(CallToolRequestSchema, async (request, extra): Promise<CallToolResult> => {
+  async function callTool(
+    request: { params: { name: string; arguments?: Record<string, unknown> } },
+    context: ServerContext,
+  ): Promise<ToolCallResult> {
     const started = now();
+    const authInfo = context.http?.authInfo;
     const found = byName.get(request.params.name);
     if (!found) {
-      throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${request.params.name.slice(0, 100)}. Call tools/list to see the tools available.`);
+      throw new ProtocolError(
+        ProtocolErrorCode.InvalidParams,
+        `Unknown tool: ${request.params.name.slice(0, 100)}. Call tools/list to see the tools available.`,
+      );
     }
     const { name } = found.listing;
     const report = (outcome: ToolCallReport['outcome'], more: Partial<ToolCallReport> = {}) =>
       options.onToolCall?.({ tool: name, outcome, durationMs: now() - started, ...more });
 
-    const granted = extra.authInfo?.scopes ?? [];
+    const granted = authInfo?.scopes ?? [];
     const missing = found.scopes.filter((scope) => !granted.includes(scope));
     if (missing.length > 0) {
       report('forbidden');
@@ -130,16 +139,16 @@ export function createMcpServer(options: McpServerOptions): Server {
       return errorResult(invalidArgumentsMessage(tool.name, parsed.error.issues));
     }
 
-    const facts = extra.authInfo?.extra as Partial<RequestFacts> | undefined;
+    const facts = authInfo?.extra as Partial<RequestFacts> | undefined;
     const tavily = { tavilyAttempts: 0, tavilyMs: 0, tavilyStatus: undefined as number | undefined };
     const withTavily = () => (tavily.tavilyAttempts > 0 ? tavily : {});
     const deadline = facts?.deadline ?? now() + 25_000;
-    const execute = async (client: TavilyClient): Promise<CallToolResult> => {
+    const execute = async (client: TavilyClient): Promise<ToolCallResult> => {
       try {
         const result = await tool.run(parsed.data, {
           tavily: client,
           deadline,
-          signal: extra.signal,
+          signal: context.mcpReq.signal,
           onTavilyAttempt: (status, durationMs) => {
             tavily.tavilyStatus = status;
             tavily.tavilyMs += durationMs;
@@ -160,10 +169,26 @@ export function createMcpServer(options: McpServerOptions): Server {
       }
     };
     if (!options.aroundToolCall) return execute(options.tavily);
-    const caller = { sub: String((extra.authInfo?.extra as { sub?: unknown } | undefined)?.sub ?? ''), clientId: extra.authInfo?.clientId ?? '' };
+    const caller = { sub: String((authInfo?.extra as { sub?: unknown } | undefined)?.sub ?? ''), clientId: authInfo?.clientId ?? '' };
     const guarded = { tool: name, args: parsed.data as Record<string, unknown>, caller, deadline, tavily: options.tavily };
-    return (await options.aroundToolCall(guarded, execute)) as CallToolResult;
-  });
+    return (await options.aroundToolCall(guarded, execute));
+  }
 
-  return server;
+  const cacheHint = { ttlMs: LIST_CACHE_TTL_MS, cacheScope: 'private' } as const;
+  return function newServer(): Server {
+    const server = new Server(
+      { name: SERVER_NAME, title: 'Web Search MCP', version: SERVER_VERSION },
+      {
+        // listChanged false: the toolset changes only with a deployment, and a 2026-07-28
+        // subscriptions/listen is then acknowledged and closed at once instead of held open.
+        capabilities: { tools: { listChanged: false } },
+        instructions: INSTRUCTIONS,
+        cacheHints: { 'tools/list': cacheHint, 'server/discover': cacheHint },
+      },
+    );
+    server.setRequestHandler('tools/list', listTools);
+    // The results are built from this project's own text and structured content (ToolCallResult).
+    server.setRequestHandler('tools/call', callTool as (...args: Parameters<typeof callTool>) => Promise<CallToolResult>);
+    return server;
+  };
 }

@@ -4,7 +4,7 @@
  * remaining time becomes the deadline a slow Tavily runs into.
  */
 import { createMcpEndpoint } from '../../../lambda/mcp/mcp-endpoint.js';
-import { createMcpServer } from '../../../lambda/mcp/server.js';
+import { createMcpServerFactory } from '../../../lambda/mcp/server.js';
 import { createTavilyClient } from '../../../lambda/mcp/tavily.js';
 import { toolEntries } from '../../../lambda/mcp/tools/index.js';
 import type { Invocation } from '../../../lambda/shared/api-gateway.js';
@@ -20,12 +20,12 @@ afterAll(() => tavily.close());
 beforeEach(() => tavily.reset());
 
 function endpoint() {
-  const server = createMcpServer({
+  const newServer = createMcpServerFactory({
     tools: toolEntries,
     toolScopes: defaultToolScopes(),
     tavily: createTavilyClient({ baseUrl: tavily.url, apiKey: async () => tavily.apiKey }),
   });
-  return createMcpEndpoint({ server, originPolicy: createOriginPolicy(['https://app.example.com']) });
+  return createMcpEndpoint({ newServer, originPolicy: createOriginPolicy(['https://app.example.com']) });
 }
 
 const future = () => Math.floor(Date.now() / 1000) + 300;

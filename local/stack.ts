@@ -19,6 +19,7 @@ import { usageNeedsTable, type UsageSettings } from '../lambda/mcp/quota/usage-s
 import { LocalGateway, listen, type AccessLogEntry } from './gateway.js';
 import { startLocalUsageStore, type LocalUsageStore } from './usage-store-server.js';
 import { buildBundles, FunctionPool } from './lambda-runtime.js';
+import { DEFAULT_OUTPUT_BUDGET_CHARS } from '../lambda/mcp/tools/output-budget.js';
 
 /** Loopback browser origins, any port: the local stack's default allow-list. */
 export const LOOPBACK_ORIGINS: readonly string[] = ['http://localhost:*', 'http://127.0.0.1:*', 'http://[::1]:*'];
@@ -136,7 +137,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     resourceIdentifier,
     requiredScopes,
     toolScopes,
-    toolOutputBudgetChars: options.toolOutputBudgetChars ?? 1_000_000,
+    toolOutputBudgetChars: options.toolOutputBudgetChars ?? DEFAULT_OUTPUT_BUDGET_CHARS,
     allowedOrigins,
     apiBaseUrl: baseUrl,
     tavilyApiBaseUrl: options.tavilyApiBaseUrl ?? DEFAULT_TAVILY_API_BASE_URL,

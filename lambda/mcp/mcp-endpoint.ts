@@ -31,8 +31,9 @@ import {
   batchRefusal,
   describeMessage,
   isMalformedToolCall,
+  ANSWER_TOO_LARGE_MESSAGE,
   MALFORMED_TOOL_CALL_MESSAGE,
-  MAX_BATCH_ANSWER_BYTES,
+  MAX_ANSWER_BYTES,
   type JsonRpcId,
   type MessageFacts,
 } from './protocol.js';
@@ -129,6 +130,8 @@ export function createMcpEndpoint(options: {
       // The SDK's in-band answer quotes its schema's issues at length; the caller gets one sentence.
       const text = JSON.stringify({ jsonrpc: '2.0', id: facts.id ?? null, error: { code: -32602, message: MALFORMED_TOOL_CALL_MESSAGE } });
       answer = { ...answer, text };
+    } else if (answer.text.length > MAX_ANSWER_BYTES / 3 && Buffer.byteLength(answer.text) > MAX_ANSWER_BYTES) {
+      answer = { ...answer, status: 200, text: JSON.stringify({ jsonrpc: '2.0', id: facts.id ?? null, error: { code: -32000, message: ANSWER_TOO_LARGE_MESSAGE } }) };
     }
     if (options.onRpc) {
       const errorCode = errorCodeOf(answer.text);
@@ -157,12 +160,8 @@ export function createMcpEndpoint(options: {
       const answer = await serveMessage(request, message, facts, authInfo);
       if (answer.text === '') continue; // a notification or posted response: nothing to say
       let text = answer.text;
-      if (bytes + Buffer.byteLength(text) + 1 > MAX_BATCH_ANSWER_BYTES) {
-        text = JSON.stringify({
-          jsonrpc: '2.0',
-          id: facts.id ?? null,
-          error: { code: -32000, message: 'This answer would make the batch response too large; send this request on its own.' },
-        });
+      if (bytes + Buffer.byteLength(text) + 1 > MAX_ANSWER_BYTES) {
+        text = JSON.stringify({ jsonrpc: '2.0', id: facts.id ?? null, error: { code: -32000, message: ANSWER_TOO_LARGE_MESSAGE } });
       }
       bytes += Buffer.byteLength(text) + 1;
       answers.push(text);

@@ -49,8 +49,15 @@ export const BATCH_PROTOCOL_VERSIONS: ReadonlySet<string> = new Set(['2025-03-26
 export const MAX_BATCH_MESSAGES = 10;
 /** ...and at most this many tools/call, so that one HTTP request cannot multiply Tavily calls. */
 export const MAX_BATCH_TOOL_CALLS = 1;
-/** A batch's answer stays under Lambda's 6 MB response limit, with room for the envelope and headers. */
-export const MAX_BATCH_ANSWER_BYTES = 5 * 1024 * 1024;
+/**
+ * Any answer (one message's, or a whole batch's) stays under Lambda's 6 MB
+ * response limit, with room for the proxy envelope and headers: past it API
+ * Gateway would give a 502 the agent cannot act on.
+ */
+export const MAX_ANSWER_BYTES = 5 * 1024 * 1024;
+
+export const ANSWER_TOO_LARGE_MESSAGE =
+  'The answer is too large to return through API Gateway (over 5 MB); ask for less at a time (fewer results, a narrower crawl), or send batched requests on their own.';
 
 export const MALFORMED_TOOL_CALL_MESSAGE =
   'Invalid params: tools/call needs params.name (a string) and, if present, params.arguments (a JSON object).';

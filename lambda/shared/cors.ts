@@ -11,12 +11,19 @@
 /** Headers a browser client must be able to read: the challenge, and MCP's own. */
 export const EXPOSED_HEADERS = ['WWW-Authenticate', 'Mcp-Session-Id', 'Mcp-Protocol-Version', 'Retry-After'] as const;
 
-/** Request headers a browser client may send. */
+/**
+ * Request headers a browser client may send: MCP 2026-07-28 requires
+ * `Mcp-Method` on every request and `Mcp-Name` on tools/call, beside
+ * `MCP-Protocol-Version` (all three must reach the function, which checks them
+ * against the body).
+ */
 export const ALLOWED_REQUEST_HEADERS = [
   'Authorization',
   'Content-Type',
   'Accept',
   'Mcp-Protocol-Version',
+  'Mcp-Method',
+  'Mcp-Name',
   'Mcp-Session-Id',
   'Last-Event-ID',
 ] as const;

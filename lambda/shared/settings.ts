@@ -11,6 +11,7 @@
  * its tree-shakable API costs a few kilobytes where classic zod costs hundreds.
  */
 import * as z from 'zod/mini';
+import { DEFAULT_OUTPUT_BUDGET_CHARS } from '../mcp/tools/output-budget.js';
 
 export class ConfigurationError extends Error {
   override readonly name = 'ConfigurationError';
@@ -318,8 +319,10 @@ export const definitions = {
     toolScopeTable,
     { value: defaultToolScopes() },
   ),
-  toolOutputBudgetChars: setting('a number of characters per tool result, from 10000 to 2000000', integer(10_000, 2_000_000), {
-    value: 1_000_000,
+  // Default: what Claude Code (about 25,000 tokens) and Claude.ai (about 150,000 characters) take per result.
+  // At most 1,000,000: text and structured content, JSON-escaped, stay under Lambda's 6 MB.
+  toolOutputBudgetChars: setting('a number of characters per tool result, from 10000 to 1000000', integer(10_000, 1_000_000), {
+    value: DEFAULT_OUTPUT_BUDGET_CHARS,
   }),
   // Quotas and the result cache (lambda/mcp/quota). 0 or unset: off.
   quotaCallsPerMinute: setting('tool calls per caller per minute, from 0 (no limit) to 1000000000', integer(0, QUOTA_LIMIT_MAX), { value: 0 }),

@@ -40,13 +40,16 @@ describe('preflight', () => {
   test.each(routePaths.map((path) => [path]))('OPTIONS %s from an allowed origin: granted without a token', async (path) => {
     const response = await fetch(`${stack.baseUrl}${path}`, {
       method: 'OPTIONS',
-      headers: { Origin: ALLOWED, 'Access-Control-Request-Method': methodsAt(path)[0]!, 'Access-Control-Request-Headers': 'authorization, content-type, mcp-protocol-version' },
+      headers: { Origin: ALLOWED, 'Access-Control-Request-Method': methodsAt(path)[0]!, 'Access-Control-Request-Headers': 'authorization, content-type, mcp-protocol-version, mcp-method, mcp-name' },
     });
     expect(response.status).toBe(204);
     expect(response.headers.get('access-control-allow-origin')).toBe(ALLOWED);
     expect(response.headers.get('access-control-allow-methods')).toBe([...methodsAt(path), 'OPTIONS'].join(', '));
     const allowedHeaders = response.headers.get('access-control-allow-headers')!.toLowerCase();
-    for (const header of ['authorization', 'content-type', 'mcp-protocol-version', 'mcp-session-id']) expect(allowedHeaders).toContain(header);
+    // MCP 2026-07-28 sends Mcp-Method on every request and Mcp-Name on tools/call.
+    for (const header of ['authorization', 'content-type', 'mcp-protocol-version', 'mcp-method', 'mcp-name', 'mcp-session-id']) {
+      expect(allowedHeaders.split(/,\s*/)).toContain(header);
+    }
     expect(response.headers.get('vary')).toContain('Origin');
   });
 

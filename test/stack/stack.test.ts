@@ -104,6 +104,8 @@ describe('routes', () => {
       const template = preflight.Properties.Integration.IntegrationResponses[0].ResponseTemplates['application/json'];
       expect(template).toContain(`$origin.matches('^(https:\\/\\/app\\.example\\.com|http:\\/\\/localhost(:[0-9]{1,5})?)$')`);
       expect(template).toContain('#set($context.responseOverride.header.Access-Control-Allow-Origin = $origin)');
+      // MCP 2026-07-28's request headers may be sent by browser clients.
+      expect(template).toMatch(/Access-Control-Allow-Headers = '[^']*Mcp-Protocol-Version, Mcp-Method, Mcp-Name/);
     }
     // No origins configured (the default): preflights answer without granting anything.
     for (const [, method] of byType('AWS::ApiGateway::Method').filter(([, method]) => method.Properties.HttpMethod === 'OPTIONS')) {

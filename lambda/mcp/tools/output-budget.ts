@@ -6,8 +6,15 @@
  * gets a sentence saying what was cut.
  */
 
-/** Default budget, in characters, for a tool's structured result (its text rendering gets the same). */
-export const DEFAULT_OUTPUT_BUDGET_CHARS = 1_000_000;
+/**
+ * Default budget, in characters, for a tool's structured result (its text
+ * rendering gets the same). 60,000 characters is about 15,000 tokens: within
+ * Claude Code's default limit of 25,000 tokens per tool result, and the text and
+ * structured content together stay within the roughly 150,000 characters
+ * Claude.ai takes. An agent that needs more asks for less at a time (fewer
+ * results, a narrower crawl), which the cut notice tells it.
+ */
+export const DEFAULT_OUTPUT_BUDGET_CHARS = 60_000;
 
 /** Strings are never cut below this, so that what remains is still worth reading. */
 const MIN_STRING_CHARS = 200;

@@ -68,6 +68,8 @@ async function authorizeAndConnect(provider: V2HeadlessOAuthClient): Promise<Cli
 }
 
 async function listAndSearch(client: Client, query: string) {
+  // 'auto' mode probed with server/discover and found the modern era: no initialize fallback.
+  expect(client.getNegotiatedProtocolVersion()).toBe('2026-07-28');
   const { tools } = await client.listTools();
   expect(tools.map((tool) => tool.name)).toEqual(expect.arrayContaining(['web_search', 'web_extract', 'web_crawl', 'web_map']));
   const before = tavily.requests.length;

@@ -248,6 +248,13 @@ describe('batches, and what hostile testing found', () => {
     expect(tavily.requests).toHaveLength(1);
   });
 
+  test('the batch hostile testing sent (100 tools/call): 400 with -32600 before any Tavily call', async () => {
+    const response = await post(Array.from({ length: 100 }, (_, index) => search(index + 1)));
+    expect(response.status).toBe(400);
+    expect((await json(response)).error.code).toBe(-32600);
+    expect(tavily.requests).toHaveLength(0);
+  });
+
   test('2025-03-26: more than 10 messages, or an initialize inside: 400 with -32600', async () => {
     const tooMany = await post(Array.from({ length: 11 }, (_, index) => list(index)));
     expect(tooMany.status).toBe(400);

@@ -19,11 +19,12 @@ beforeAll(async () => {
 afterAll(() => tavily.close());
 beforeEach(() => tavily.reset());
 
-function endpoint() {
+function endpoint(outputBudgetChars?: number) {
   const newServer = createMcpServerFactory({
     tools: toolEntries,
     toolScopes: defaultToolScopes(),
     tavily: createTavilyClient({ baseUrl: tavily.url, apiKey: async () => tavily.apiKey }),
+    ...(outputBudgetChars ? { outputBudgetChars } : {}),
   });
   return createMcpEndpoint({ newServer, originPolicy: createOriginPolicy(['https://app.example.com']) });
 }
@@ -94,4 +95,15 @@ test('one server serves request after request, each on a fresh transport', async
     const response = await serve(rpc({ jsonrpc: '2.0', id, method: 'ping' }), invocation());
     expect(await response.json()).toEqual({ jsonrpc: '2.0', id, result: {} });
   }
+});
+
+test('an answer that would pass Lambda\'s 6 MB limit becomes a JSON-RPC error saying what to do, never a 502', async () => {
+  // The largest budget, filled with three-byte characters, in the text and the structured content: over 6 MB.
+  const page = '€'.repeat(1_000_000);
+  tavily.always('extract', { kind: 'json', body: { results: [{ url: 'https://example.com/a', raw_content: page }], failed_results: [] } });
+  const response = await endpoint(1_000_000)(rpc(call('web_extract', { urls: ['https://example.com/a'] })), invocation());
+  expect(response.status).toBe(200);
+  const text = await response.text();
+  expect(Buffer.byteLength(text)).toBeLessThan(1000);
+  expect(JSON.parse(text)).toEqual({ jsonrpc: '2.0', id: 7, error: { code: -32000, message: expect.stringContaining('too large') } });
 });

@@ -7,6 +7,7 @@ import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent, Cont
 import { createObservability } from '../shared/observability.js';
 import { definitions as d, parseSettings } from '../shared/settings.js';
 import { cacheDecisions } from './decision-cache.js';
+import { createDecisionLog } from './decision-log.js';
 import { createDenylistSource, deniedBy, DenylistUnavailableError, type DenylistSource } from './denylist.js';
 import { toAuthorizerResult } from './policy.js';
 import { createSigningKeySource } from './signing-keys.js';
@@ -26,6 +27,8 @@ const settings = parseSettings(
 );
 
 const observability = createObservability('authorizer');
+// The per-decision line, lean (decision-log.ts); everything else goes through the Powertools Logger.
+const decisionLog = createDecisionLog(observability.logger, 'web-search-mcp-authorizer');
 
 const verifyAccessToken = cacheDecisions(createAccessTokenVerifier({
   // Scalekit issues tokens as the environment, or as the environment's resource.
@@ -100,13 +103,15 @@ function recordDecision(decision: Decision & { cached?: boolean }) {
   if (decision.outcome === 'unavailable') observability.logger.warn('Authorization decision', attributes);
   // A decision served from the instance's cache repeats one logged in full when it was made;
   // API Gateway's access log still records the request.
-  else if (decision.cached) observability.logger.debug('Authorization decision', attributes);
-  else observability.logger.info('Authorization decision', attributes);
+  else if (decision.cached) decisionLog.write('DEBUG', 'Authorization decision', attributes);
+  else decisionLog.write('INFO', 'Authorization decision', attributes);
   observability.count('AuthorizerDecisions', { Outcome: decision.outcome });
 }
 
 export async function handler(event: APIGatewayRequestAuthorizerEvent, context?: Context): Promise<APIGatewayAuthorizerResult> {
-  return observability.invocation(event?.requestContext?.requestId ?? context?.awsRequestId ?? 'unknown', context, async () => {
+  const requestId = event?.requestContext?.requestId ?? context?.awsRequestId ?? 'unknown';
+  return observability.invocation(requestId, context, async () => {
+    decisionLog.begin(requestId, context);
     const decision = await withDenylist(await verifyAccessToken(authorizationHeader(event)));
     recordDecision(decision);
     return toAuthorizerResult(decision, event.methodArn);

@@ -34,6 +34,7 @@ import {
   ANSWER_TOO_LARGE_MESSAGE,
   MALFORMED_TOOL_CALL_MESSAGE,
   MAX_ANSWER_BYTES,
+  MAX_REQUEST_BODY_BYTES,
   type JsonRpcId,
   type MessageFacts,
 } from './protocol.js';
@@ -42,8 +43,7 @@ import type { McpServerFactory, RequestFacts } from './server.js';
 /** Time kept back from the invocation's remaining time to serialize and return the response. */
 export const RESPONSE_MARGIN_MS = 1_500;
 
-/** MCP requests are small JSON-RPC messages; anything near Lambda's 6 MB payload limit is abuse. */
-export const MAX_REQUEST_BODY_BYTES = 1024 * 1024;
+export { MAX_REQUEST_BODY_BYTES } from './protocol.js';
 
 const JSON_RPC_HEADERS = { 'Content-Type': 'application/json' } as const;
 

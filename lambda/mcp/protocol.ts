@@ -39,6 +39,9 @@ export const KNOWN_METHODS: ReadonlySet<string> = new Set([
   'notifications/tasks/status',
 ]);
 
+/** MCP requests are small JSON-RPC messages; anything near Lambda's 6 MB payload limit is abuse. */
+export const MAX_REQUEST_BODY_BYTES = 1024 * 1024;
+
 /** The 2026-07-28 per-request envelope's protocol-version key. */
 export const PROTOCOL_VERSION_META_KEY = 'io.modelcontextprotocol/protocolVersion';
 

@@ -22,21 +22,9 @@ import type { TavilyClient } from './tavily.js';
 import { capText, DEFAULT_OUTPUT_BUDGET_CHARS, fitToBudget } from './tools/output-budget.js';
 import type { ToolEntry } from './tools/index.js';
 import { invalidArgumentsMessage, toolFailureMessage } from './tools/tool-errors.js';
+import { CAPABILITIES, INSTRUCTIONS, LIST_CACHE_TTL_MS, SERVER_INFO, toolListing, toolsFor } from './server-info.js';
 
-export const SERVER_NAME = 'web-search-mcp';
-export const SERVER_VERSION = '0.1.0';
-
-const INSTRUCTIONS =
-  'Web tools backed by Tavily. Use web_search to find current information and pages; results carry URLs to cite.';
-
-/**
- * How long a client may cache tools/list and server/discover (2026-07-28 caching
- * hints). The toolset changes only with a deployment; a cached list that misses a
- * tool added since is refreshed within the hour, and a removed tool answers
- * -32602 "Unknown tool", which tells the client to list again. The list depends
- * on the caller's scopes, so it is private to the authorization context.
- */
-export const LIST_CACHE_TTL_MS = 3_600_000;
+export { LIST_CACHE_TTL_MS, SERVER_NAME, SERVER_VERSION } from './server-info.js';
 
 /** What the endpoint passes per request, through the SDK's `authInfo.extra`. */
 export interface RequestFacts {
@@ -87,10 +75,7 @@ export function createMcpServerFactory(options: McpServerOptions): McpServerFact
   const budget = options.outputBudgetChars ?? DEFAULT_OUTPUT_BUDGET_CHARS;
 
   const entries = options.tools.map((entry) => {
-    const listing: Tool = {
-      ...entry.listing,
-      annotations: { title: entry.listing.title, readOnlyHint: true, openWorldHint: true, destructiveHint: false, idempotentHint: true },
-    };
+    const listing: Tool = toolListing(entry.listing);
     return { entry, listing, scopes: options.toolScopes[entry.listing.name] ?? [] };
   });
   const byName = new Map(entries.map((each) => [each.listing.name, each]));
@@ -101,7 +86,7 @@ export function createMcpServerFactory(options: McpServerOptions): McpServerFact
     const key = [...granted].sort().join(' ');
     let tools = listings.get(key);
     if (!tools) {
-      tools = entries.filter((entry) => entry.scopes.every((scope) => granted.includes(scope))).map((entry) => entry.listing);
+      tools = toolsFor(entries, granted);
       if (listings.size < 64) listings.set(key, tools);
     }
     return { tools };
@@ -177,11 +162,9 @@ export function createMcpServerFactory(options: McpServerOptions): McpServerFact
   const cacheHint = { ttlMs: LIST_CACHE_TTL_MS, cacheScope: 'private' } as const;
   return function newServer(): Server {
     const server = new Server(
-      { name: SERVER_NAME, title: 'Web Search MCP', version: SERVER_VERSION },
+      { ...SERVER_INFO },
       {
-        // listChanged false: the toolset changes only with a deployment, and a 2026-07-28
-        // subscriptions/listen is then acknowledged and closed at once instead of held open.
-        capabilities: { tools: { listChanged: false } },
+        capabilities: structuredClone(CAPABILITIES) as { tools: { listChanged: boolean } },
         instructions: INSTRUCTIONS,
         cacheHints: { 'tools/list': cacheHint, 'server/discover': cacheHint },
       },

@@ -20,6 +20,9 @@ export interface Invocation {
 
 export type RequestCore = (request: Request, invocation: Invocation) => Promise<Response>;
 
+/** A host name, an IPv4 or bracketed IPv6 address, and a port: nothing that could add a path or query. */
+export const VALID_HOST = /^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/;
+
 /** Methods whose requests may not carry a body in the Fetch API. */
 const BODYLESS = new Set(['GET', 'HEAD']);
 
@@ -42,8 +45,7 @@ function stringsIn(values: unknown): string[] {
  */
 export function toRequest(event: APIGatewayProxyEvent): Request {
   const host = headerValue(event, 'host') ?? event.requestContext?.domainName ?? 'localhost';
-  // A host name, an IPv4 or bracketed IPv6 address, and a port: nothing that could add a path or query.
-  if (!/^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/.test(host)) {
+  if (!VALID_HOST.test(host)) {
     throw new BadRequestError('The Host header is not a valid host.');
   }
   const protocol = headerValue(event, 'x-forwarded-proto') === 'http' ? 'http' : 'https';

@@ -9,6 +9,7 @@
 import type { LocalStack } from '../../local/stack.js';
 import { LIST_CACHE_TTL_MS } from '../../lambda/mcp/server.js';
 import { MALFORMED_TOOL_CALL_MESSAGE } from '../../lambda/mcp/protocol.js';
+import { defaultToolScopes } from '../../lambda/shared/settings.js';
 import type { FakeTavily } from '../fixtures/fake-tavily.js';
 import { startTestStack, type TestStack } from '../fixtures/test-stack.js';
 import type { TokenIssuer } from '../fixtures/token-issuer.js';
@@ -24,7 +25,7 @@ let token: string;
 let crawlToken: string;
 
 beforeAll(async () => {
-  running = await startTestStack({ stack: { toolScopes: { web_crawl: ['web-search:crawl'] } } });
+  running = await startTestStack({ stack: { toolScopes: { ...defaultToolScopes(), web_crawl: ['web-search:crawl'] } } });
   ({ issuer, tavily, stack } = running);
   token = await issuer.mint({ expiresInSeconds: 600 });
   crawlToken = await issuer.mint({ expiresInSeconds: 600, claims: { scope: 'web-search:read web-search:crawl' } });

@@ -6,9 +6,11 @@
  * outside the project, as an asset folder is: no package.json above them, so
  * index.js is CommonJS, as on Lambda.
  */
-import { readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseEnv } from 'node:util';
 import { App, type CfnElement } from 'aws-cdk-lib';
 import { AssetManifestArtifact } from 'aws-cdk-lib/cx-api';
@@ -21,7 +23,11 @@ import { WebSearchMcpStack } from '../lib/web-search-mcp-stack.js';
 export interface Bundle {
   /** The index.js Lambda loads. */
   readonly path: string;
+  /** Every .js file of the asset directory (the entry plus any file it loads lazily), .map files excluded. */
   readonly bytes: number;
+  /** The .js files counted in `bytes`, by name. */
+  readonly files: readonly string[];
+  /** The .map files of the asset directory. */
   readonly mapBytes: number;
 }
 
@@ -47,8 +53,13 @@ function resolveValue(value: unknown): string {
   throw new Error(`bench: cannot resolve the template value ${JSON.stringify(value)}`);
 }
 
+/** A bundle's size: the sum of the .js files in its asset directory (entry + lazily loaded chunks), maps apart. */
 function bundleAt(path: string): Bundle {
-  return { path, bytes: statSync(path).size, mapBytes: statSync(`${path}.map`).size };
+  const dir = dirname(path);
+  const names = readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((name) => statSync(join(dir, name)).isFile());
+  const size = (suffix: string) =>
+    names.filter((name) => name.endsWith(suffix)).reduce((sum, name) => sum + statSync(join(dir, name)).size, 0);
+  return { path, bytes: size('.js'), files: names.filter((name) => name.endsWith('.js')).sort(), mapBytes: size('.map') };
 }
 
 interface TemplateFunction {
@@ -100,12 +111,64 @@ export interface BaselineBundle extends Bundle {
   readonly droppedOptions: readonly string[];
 }
 
-/** The baseline, bundled with the stack's esbuild options: target, format, minification, externals... */
-export async function buildBaseline(workDir: string): Promise<BaselineBundle> {
-  const outfile = join(workDir, 'baseline', 'index.js');
-  const options: BuildOptions = esbuildOptions(fileURLToPath(new URL('./baseline/index.ts', import.meta.url)), outfile);
+/**
+ * A naive baseline (bench/baseline/<file>.ts), bundled with the stack's esbuild
+ * options: target, format, minification, externals... but not the product's
+ * module substitutions.
+ */
+export async function buildBaseline(workDir: string, file = 'index'): Promise<BaselineBundle> {
+  const outfile = join(workDir, `baseline-${file}`, 'index.js');
+  const options: BuildOptions = esbuildOptions(fileURLToPath(new URL(`./baseline/${file}.ts`, import.meta.url)), outfile);
   const droppedOptions = PRODUCT_SUBSTITUTIONS.filter((key) => options[key] !== undefined);
   for (const key of droppedOptions) delete options[key];
   await build(options);
   return { ...bundleAt(outfile), droppedOptions };
+}
+
+/** The mcp and authorizer bundles of an earlier commit: the "before" of a before/after. */
+export type BaseRefBundles =
+  | { readonly ref: string; readonly commit: string; readonly mcp: Bundle; readonly authorizer: Bundle; readonly how: string }
+  | { readonly ref: string; readonly error: string };
+
+/**
+ * Check `ref` out into a temporary worktree (with this checkout's node_modules
+ * linked in) and bundle its mcp and authorizer entry files with that tree's own
+ * `esbuildOptions` (lib/bundling.ts), as its CDK stack would. Never throws: a ref
+ * that cannot be built comes back with the reason.
+ */
+export async function buildBaseRef(workDir: string, ref: string): Promise<BaseRefBundles> {
+  const root = fileURLToPath(new URL('..', import.meta.url));
+  const git = (...args: string[]) => spawnSync('git', ['-C', root, ...args], { encoding: 'utf8' });
+  const resolved = git('rev-parse', '--verify', `${ref}^{commit}`);
+  if (resolved.status !== 0) return { ref, error: `git rev-parse ${ref}: ${resolved.stderr.trim()}` };
+  const commit = resolved.stdout.trim();
+  const tree = join(mkdtempSync(join(tmpdir(), 'bench-base-')), 'tree');
+  const added = git('worktree', 'add', '--detach', tree, commit);
+  if (added.status !== 0) return { ref, error: `git worktree add: ${added.stderr.trim()}` };
+  try {
+    symlinkSync(join(root, 'node_modules'), join(tree, 'node_modules'), 'dir');
+    const bundling = (await import(pathToFileURL(join(tree, 'lib', 'bundling.ts')).href)) as {
+      esbuildOptions?: (entry: string, outfile: string) => BuildOptions;
+    };
+    if (typeof bundling.esbuildOptions !== 'function') return { ref, error: `${ref}: lib/bundling.ts has no esbuildOptions(entry, outfile)` };
+    const one = async (name: 'mcp' | 'authorizer') => {
+      const entry = join(tree, 'lambda', name, 'index.ts');
+      if (!existsSync(entry)) throw new Error(`${ref}: no lambda/${name}/index.ts`);
+      const outfile = join(workDir, `base-${name}`, 'index.js');
+      await build(bundling.esbuildOptions!(entry, outfile));
+      return bundleAt(outfile);
+    };
+    return {
+      ref,
+      commit,
+      mcp: await one('mcp'),
+      authorizer: await one('authorizer'),
+      how: `lambda/{mcp,authorizer}/index.ts of ${commit.slice(0, 7)} bundled with that tree's esbuildOptions (lib/bundling.ts)`,
+    };
+  } catch (error) {
+    return { ref, error: error instanceof Error ? error.message.split('\n')[0]! : String(error) };
+  } finally {
+    git('worktree', 'remove', '--force', tree);
+    rmSync(dirname(tree), { recursive: true, force: true });
+  }
 }

@@ -1,7 +1,10 @@
 /**
  * Child processes of the benchmark: plain `node` (no TypeScript loader, none of
  * this process's NODE_OPTIONS), an environment like a Lambda instance's, and a
- * JSON report read from file descriptor 3 while the function's logs go nowhere.
+ * JSON report read from file descriptor 3, the function's logs (stdout, stderr)
+ * on pipes that are read, as Lambda's runtime reads them, and, when `taskset`
+ * is present, pinned to one core (Lambda's fraction of a vCPU is nearer one core
+ * than two). BENCH_PIN=0 turns the pinning off.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { basename } from 'node:path';
@@ -29,6 +32,26 @@ export function benchNode(): { path: string; version: string; note?: string } {
     version: process.version,
     note: `Node 22 could not be had (npx -p node@22 failed); children ran on ${process.version}, not Lambda's major version`,
   });
+}
+
+let pinning: { command: string[]; note: string } | undefined;
+
+/** `taskset -c 0` when present (and BENCH_PIN is not 0): what every child is started under. */
+export function cpuPinning(): { command: string[]; note: string } {
+  if (pinning) return pinning;
+  if (process.env.BENCH_PIN === '0') return (pinning = { command: [], note: 'not pinned (BENCH_PIN=0)' });
+  const found = spawnSync('taskset', ['-c', '0', 'true'], { encoding: 'utf8' });
+  return (pinning =
+    found.status === 0 ? { command: ['taskset', '-c', '0'], note: 'children pinned to core 0 (taskset -c 0)' } : { command: [], note: 'not pinned (no taskset)' });
+}
+
+/** A Node binary by major version, from npx's cache (`npx -y -p node@N`); undefined when it cannot be had. */
+export function nodeBinary(major: number): { path: string; version: string } | undefined {
+  if (process.version.startsWith(`v${major}.`)) return { path: process.execPath, version: process.version };
+  const found = spawnSync('npx', ['-y', '-p', `node@${major}`, 'node', '-p', 'process.execPath'], { encoding: 'utf8', timeout: 180_000 });
+  const path = found.status === 0 ? found.stdout.trim().split('\n').pop()! : '';
+  const version = path ? (spawnSync(path, ['--version'], { encoding: 'utf8' }).stdout?.trim() ?? '') : '';
+  return version.startsWith(`v${major}.`) ? { path, version } : undefined;
 }
 
 /** The environment Lambda's Node.js runtime gives a function, plus the function's own variables. */
@@ -64,15 +87,19 @@ export function runChild<Report>(
   specFile: string,
   environment: Record<string, string>,
   nodeOptions: readonly string[] = [],
+  node: string = benchNode().path,
 ): Promise<ChildOutcome<Report>> {
   return new Promise((resolve, reject) => {
     const started = process.hrtime.bigint();
-    const child = spawn(benchNode().path, [...nodeOptions, fileURLToPath(script), specFile], {
+    const [command, ...prefix] = [...cpuPinning().command, node];
+    const child = spawn(command!, [...prefix, ...nodeOptions, fileURLToPath(script), specFile], {
       env: environment,
-      stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
+      stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
     });
     let stderr = '';
     let output = '';
+    // The function's log lines: read as they come (a pipe nobody reads would block the writer once full).
+    child.stdout!.on('data', () => {});
     child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr = (stderr + chunk).slice(-4000)));
     (child.stdio[3] as NodeJS.ReadableStream).setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
     let wallMs = 0;
@@ -89,10 +116,11 @@ export function runChild<Report>(
 }
 
 /** Wall time of `node -e ""`: what any Node process costs before a line of ours runs. */
-export function bareNodeStart(): Promise<number> {
+export function bareNodeStart(node: string = benchNode().path): Promise<number> {
   return new Promise((resolve, reject) => {
     const started = process.hrtime.bigint();
-    const child = spawn(benchNode().path, ['-e', ''], { env: { PATH: process.env.PATH ?? '' }, stdio: 'ignore' });
+    const [command, ...prefix] = [...cpuPinning().command, node];
+    const child = spawn(command!, [...prefix, '-e', ''], { env: { PATH: process.env.PATH ?? '' }, stdio: 'ignore' });
     child.on('error', reject);
     child.on('exit', (code) =>
       code === 0 ? resolve(Number(process.hrtime.bigint() - started) / 1e6) : reject(new Error(`node -e "" exited with ${code}`)),

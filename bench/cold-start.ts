@@ -16,6 +16,8 @@ export interface ColdTarget {
   readonly bundle: string;
   readonly environment: Record<string, string>;
   readonly invocations: readonly Invocation[];
+  /** The Node binary to run it on (default: the bench's, Lambda's major). */
+  readonly node?: string;
 }
 
 /** What the child measures, in milliseconds (maxRssKb aside). */
@@ -26,6 +28,7 @@ interface ChildReport {
   readonly coldMs: number;
   readonly maxRssKb: number;
   readonly resourceUsageMaxRssKb: number;
+  readonly notServed?: string;
 }
 
 export interface ColdStartResult {
@@ -36,8 +39,14 @@ export interface ColdStartResult {
   readonly importMs: Summary;
   /** Each first request on its own, in order (e.g. initialize, tools/list). */
   readonly requestsMs: readonly { readonly label: string; readonly ms: Summary }[];
-  /** Import plus the first request(s): the cold start figure the budgets use. */
+  /** Import plus the first request(s): the figure above Node's boot, which the budgets use. */
   readonly coldMs: Summary;
+  /** Each run's coldMs, in round order (round i of every target ran back to back): for pairing targets. */
+  readonly coldMsRuns: readonly number[];
+  /** Process start to the first answer(s): Node's boot plus coldMs, so that neither hides the other. */
+  readonly startToAnswerMs: Summary;
+  /** The request this bundle cannot serve (answered with the case's not-served status), if any: then n/a. */
+  readonly notServed?: string;
   /** The whole process, spawn to exit, from the parent. */
   readonly wallMs: Summary;
   /** Peak resident memory of the process (VmHWM, in MB). */
@@ -57,11 +66,12 @@ export async function measureColdStarts(
   });
   const outcomes = new Map<string, Array<ChildReport & { wallMs: number }>>(targets.map((target) => [target.name, []]));
   // One unrecorded run each first: it pages the bundle in from disk, as any later run finds it.
-  for (const { target, file } of specs) await runChild<ChildReport>(CHILD, file, target.environment);
+  for (const { target, file } of specs) await runChild<ChildReport>(CHILD, file, target.environment, [], target.node);
+  // Round after round, every target once (A B C … A B C …): a slow spell of the machine spreads over all.
   for (let run = 1; run <= runs; run++) {
     for (const { target, file } of specs) {
       onRun?.(target.name, run);
-      const { report, wallMs } = await runChild<ChildReport>(CHILD, file, target.environment);
+      const { report, wallMs } = await runChild<ChildReport>(CHILD, file, target.environment, [], target.node);
       outcomes.get(target.name)!.push({ ...report, wallMs });
     }
   }
@@ -77,6 +87,9 @@ export async function measureColdStarts(
           ms: summarize(reports.map((r) => r.requestsMs[index]!)),
         })),
         coldMs: summarize(reports.map((r) => r.coldMs)),
+        coldMsRuns: reports.map((r) => r.coldMs),
+        startToAnswerMs: summarize(reports.map((r) => r.bootMs + r.coldMs)),
+        ...(reports.some((r) => r.notServed) ? { notServed: reports.find((r) => r.notServed)!.notServed } : {}),
         wallMs: summarize(reports.map((r) => r.wallMs)),
         peakRssMb: summarize(reports.map((r) => r.maxRssKb / 1024)),
         resourceUsageMaxRssMb: summarize(reports.map((r) => r.resourceUsageMaxRssKb / 1024)),
@@ -86,9 +99,9 @@ export async function measureColdStarts(
   );
 }
 
-export async function measureBareNode(runs: number): Promise<Summary> {
-  await bareNodeStart();
+export async function measureBareNode(runs: number, node?: string): Promise<Summary> {
+  await bareNodeStart(node);
   const walls: number[] = [];
-  for (let run = 0; run < runs; run++) walls.push(await bareNodeStart());
+  for (let run = 0; run < runs; run++) walls.push(await bareNodeStart(node));
   return summarize(walls);
 }

@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { APIGatewayProxyEvent, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
-import { MCP_PATH, PRM_FOR_MCP_PATH, REGISTER_PATH } from '../lib/routes.js';
+import { AS_METADATA_PATH, MCP_PATH, PRM_FOR_MCP_PATH, REGISTER_PATH } from '../lib/routes.js';
 import { callerContext, type Caller } from '../lambda/shared/caller.js';
 import { authorizerContext, authorizerEvent, proxyEvent, type IncomingRequest } from '../local/api-gateway-events.js';
 
@@ -66,16 +66,31 @@ export function registrationEvent(host: string): APIGatewayProxyEvent {
   );
 }
 
-export const MCP_PROTOCOL_VERSION = '2025-06-18';
+/** The legacy era's latest version, and the modern era's. */
+export const MCP_PROTOCOL_VERSION = '2025-11-25';
+export const MODERN_PROTOCOL_VERSION = '2026-07-28';
+
+/** `GET /.well-known/oauth-authorization-server`: the AS metadata proxy. */
+export function authorizationServerMetadataEvent(host: string): APIGatewayProxyEvent {
+  return proxyEvent(incoming(host, 'GET', AS_METADATA_PATH, [['Accept', 'application/json']]), undefined);
+}
 
 /** A JSON-RPC POST to the MCP endpoint, as it arrives once the authorizer allowed `caller`. */
-function mcpEvent(host: string, token: string, caller: Caller, message: object, protocolHeader: boolean): APIGatewayProxyEvent {
+function mcpEvent(
+  host: string,
+  token: string,
+  caller: Caller,
+  message: object,
+  protocolHeader: boolean,
+  extraHeaders: Array<[string, string]> = [],
+): APIGatewayProxyEvent {
   const headers: Array<[string, string]> = [
     ['Authorization', `Bearer ${token}`],
     ['Content-Type', 'application/json'],
     ['Accept', 'application/json, text/event-stream'],
   ];
   if (protocolHeader) headers.push(['Mcp-Protocol-Version', MCP_PROTOCOL_VERSION]);
+  headers.push(...extraHeaders);
   const context = authorizerContext({ principalId: caller.sub, context: callerContext(caller) });
   return proxyEvent(incoming(host, 'POST', MCP_PATH, headers, JSON.stringify(message)), context);
 }
@@ -99,10 +114,27 @@ export function mcpToolsListEvent(host: string, token: string, caller: Caller): 
   return mcpEvent(host, token, caller, { jsonrpc: '2.0', id: 2, method: 'tools/list', params: {} }, true);
 }
 
+/** A 2026-07-28 request: the version and capabilities in `_meta`, MCP-Protocol-Version and Mcp-Method headers. */
+export function mcpModernEvent(host: string, token: string, caller: Caller, method: 'server/discover' | 'tools/list', id: number): APIGatewayProxyEvent {
+  const params = {
+    _meta: { 'io.modelcontextprotocol/protocolVersion': MODERN_PROTOCOL_VERSION, 'io.modelcontextprotocol/clientCapabilities': {} },
+  };
+  return mcpEvent(host, token, caller, { jsonrpc: '2.0', id, method, params }, false, [
+    ['MCP-Protocol-Version', MODERN_PROTOCOL_VERSION],
+    ['Mcp-Method', method],
+  ]);
+}
+
 /** What a child process checks about a result, so that a fast error never passes for a fast answer. */
 export type Expectation =
   | { readonly kind: 'policy'; readonly effect: 'Allow' | 'Deny' }
-  | { readonly kind: 'proxy'; readonly statusCode: number; readonly bodyIncludes?: string };
+  | {
+      readonly kind: 'proxy';
+      readonly statusCode: number;
+      readonly bodyIncludes?: string;
+      /** A bundle that cannot serve this request answers with this status: reported as "n/a (not served)", not as an error. */
+      readonly notServedStatus?: number;
+    };
 
 export interface Invocation {
   readonly label: string;

@@ -12,17 +12,29 @@ import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:
 import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { benchNode } from './child.js';
-import type { FunctionName } from '../lib/routes.js';
+import { routes, PRM_FOR_MCP_PATH, PRM_PATH } from '../lib/routes.js';
+import { benchNode, cpuPinning } from './child.js';
 import type { Bundle } from './bundles.js';
 import { measureBareNode, measureColdStarts } from './cold-start.js';
-import { CAVEAT, UNITS, checkBudgets, formatReport, warmCase, type Measured, type Results } from './report.js';
-import { setUp, targetNamed, type BenchSetup, type TargetName } from './setup.js';
+import {
+  CAVEAT,
+  UNITS,
+  checkBudgets,
+  coldAboveBoot,
+  formatReport,
+  relativeDifference,
+  type FirstCall,
+  type Measured,
+  type Results,
+} from './report.js';
+import { setUp, type BenchSetup } from './setup.js';
 import { formatUsageReport, measureUsageCosts } from './usage.js';
 import { measureVerifyReference, measureWarm, type WarmCase, type WarmResult } from './warm.js';
 
-const COLD_RUNS = Number(process.env.BENCH_COLD_RUNS ?? 20);
-const FRESH_TOKENS = 2000;
+/** 15 rounds: every target gets 15 fresh processes (plus one unrecorded first run). */
+const COLD_RUNS = Number(process.env.BENCH_COLD_RUNS ?? 15);
+const BASE_REF = process.env.BENCH_BASE_REF ?? 'cd42884';
+const FRESH_TOKENS = 1500;
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
 
 const progress = (message: string) => process.stderr.write(`bench: ${message}\n`);
@@ -34,46 +46,91 @@ async function main() {
   const workDir = mkdtempSync(join(tmpdir(), 'bench-'));
   let setup: BenchSetup | undefined;
   try {
-    progress('synthesizing the stack (bundles as cdk synth uploads them) and bundling the baseline...');
-    setup = await setUp(workDir);
+    progress(`synthesizing the stack (bundles as cdk synth uploads them), bundling the naive baselines and ${BASE_REF}...`);
+    setup = await setUp(workDir, BASE_REF);
     const { targets } = setup;
-    progress(`bare node starts, then ${COLD_RUNS} cold starts of each of ${targets.map((t) => t.name).join(', ')}...`);
-    const bareNodeStartMs = await measureBareNode(10);
+    if ('error' in setup.base) progress(`base ref ${BASE_REF} not measured: ${setup.base.error}`);
+    progress(`bare node starts, then ${COLD_RUNS} rounds of cold starts of ${targets.length} targets: ${targets.map((t) => t.name).join(', ')}...`);
+    const bareNodeStartMs = await measureBareNode(15);
+    const bareNode24StartMs = setup.node24 ? await measureBareNode(15, setup.node24.path) : undefined;
     const coldStarts = await measureColdStarts(targets, { runs: COLD_RUNS, workDir });
 
     progress(`minting ${FRESH_TOKENS} distinct tokens, then warm invocations...`);
     const freshEvents: unknown[] = [];
     for (let i = 0; i < FRESH_TOKENS + 200; i++) freshEvents.push(await setup.authorizerEvent());
-    const allow = targetNamed(setup, 'authorizer').invocations[0]!.expect;
-    /** Each first request of the target, repeated. */
-    const repeat = (name: TargetName, options: Omit<WarmCase, 'name' | 'events' | 'expect'>): WarmCase[] =>
-      targetNamed(setup!, name).invocations.map(({ label, event, expect }) => ({ name: label, events: [event], expect, ...options }));
-    const warmCases: Record<TargetName, WarmCase[]> = {
-      authorizer: [
-        { name: 'fresh token', events: freshEvents, distinct: true, expect: allow, warmupCalls: 200, reference: setup.verification },
-        { name: 'repeated token', events: [await setup.authorizerEvent()], expect: allow, warmupCalls: 200 },
-      ],
-      metadata: repeat('metadata', { warmupCalls: 500 }),
+    const repeatedEvent = await setup.authorizerEvent();
+    const short = { targetMs: 500, minCalls: 300 };
+    /** The warm cases of a target: an authorizer's two tokens, or each first request of the target, repeated. */
+    const casesOf = (name: string): WarmCase[] => {
+      const target = targets.find((t) => t.name === name)!;
+      if (target.invocations[0]!.expect.kind === 'policy') {
+        const allow = target.invocations[0]!.expect;
+        return [
+          {
+            name: 'fresh token',
+            events: freshEvents,
+            distinct: true,
+            expect: allow,
+            warmupCalls: 200,
+            ...(name === 'authorizer' ? { reference: setup!.verification } : {}),
+            ...short,
+          },
+          { name: 'repeated token', events: [repeatedEvent], expect: allow, warmupCalls: 200, ...short },
+        ];
+      }
       // Every registration is a round trip to the (loopback) authorization server: fewer calls do.
-      register: repeat('register', { warmupCalls: 50, minCalls: 300, targetMs: 1000 }),
-      mcp: repeat('mcp', { warmupCalls: 300 }),
-      baseline: repeat('baseline', { warmupCalls: 100, minCalls: 500 }),
+      const options = name.includes('register') ? { warmupCalls: 30, targetMs: 500, minCalls: 150 } : { warmupCalls: 200, ...short };
+      return target.invocations.map(({ label, event, expect }) => ({ name: label, events: [event], expect, ...options }));
     };
     progress("jose's own verify, and Node's...");
     const verifyReference = await measureVerifyReference(setup.verification);
     const warm: Record<string, WarmResult[]> = {};
-    for (const target of targets) warm[target.name] = await measureWarm(target, warmCases[target.name as TargetName], workDir);
+    // The A/A copy is a cold-start control only.
+    for (const target of targets) warm[target.name] = target.name.includes('A/A') ? [] : await measureWarm(target, casesOf(target.name), workDir);
 
-    const measured = (name: string, bundle: Bundle): Measured => ({
-      bundleBytes: bundle.bytes,
-      mapBytes: bundle.mapBytes,
-      coldStart: coldStarts[name]!,
-      warm: warm[name]!,
+    const bundles: Bundle[] = [
+      ...Object.values(setup.functions),
+      ...Object.values(setup.naive),
+      ...('error' in setup.base ? [] : [setup.base.mcp, setup.base.authorizer]),
+    ];
+    const measured: Record<string, Measured> = {};
+    for (const target of targets) {
+      const bundle = bundles.find((b) => b.path === target.bundle)!;
+      measured[target.name] = {
+        bundleBytes: bundle.bytes,
+        bundleFiles: bundle.files,
+        mapBytes: bundle.mapBytes,
+        coldStart: coldStarts[target.name]!,
+        warm: warm[target.name]!,
+      };
+    }
+    const firstCall: FirstCall[] = [
+      ['legacy', 'mcp', 'naive v2'],
+      ['2026-07-28', 'mcp 2026-07-28', 'naive v2 2026-07-28'],
+    ].map(([era, ours, naive]) => {
+      const sum = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined ? NaN : a + b);
+      const oursMs = sum(coldAboveBoot(measured.authorizer), coldAboveBoot(measured[ours!]));
+      const naiveMs = sum(coldAboveBoot(measured['naive authorizer']), coldAboveBoot(measured[naive!]));
+      return { era: era!, oursMs, naiveMs, speedUp: naiveMs / oursMs };
     });
-    const functionResults = Object.fromEntries(
-      (Object.keys(setup.functions) as FunctionName[]).map((name) => [name, measured(name, setup!.functions[name])]),
-    ) as Record<FunctionName, Measured>;
-    const baseline = measured('baseline', setup.baseline);
+    const a = measured.mcp!.coldStart;
+    const b = measured['mcp (A/A copy)']!.coldStart;
+    const aaNoise = {
+      coldAboveBoot: relativeDifference(a.coldMs.median, b.coldMs.median),
+      startToAnswer: relativeDifference(a.startToAnswerMs.median, b.startToAnswerMs.median),
+    };
+    // PRM routes from the one route table: a route naming one of our functions is a Lambda invocation.
+    const lambdaNames = new Set<string>(Object.keys(setup.functions));
+    const prmRoutes = routes
+      .filter((route) => route.path === PRM_PATH || route.path === PRM_FOR_MCP_PATH)
+      .map((route) => {
+        const fn = (route as { function?: unknown }).function;
+        return typeof fn === 'string' && lambdaNames.has(fn) ? { path: route.path, lambda: fn } : { path: route.path };
+      });
+
+    progress('quotas and result cache: the usage table round trips around a tool call...');
+    const usage = await measureUsageCosts();
+    const loadAverage = { start: loadAtStart, end: loadavg()[0]! };
 
     const results: Results = {
       units: UNITS,
@@ -81,28 +138,25 @@ async function main() {
       machine: {
         cpu: cpus()[0]?.model.trim() ?? 'unknown',
         cores: availableParallelism(),
-        node: `${benchNode().version} (measured processes)${benchNode().note ? `; ${benchNode().note}` : ''}`,
+        node: `${benchNode().version}${benchNode().note ? ` (${benchNode().note})` : ''}`,
+        pinning: cpuPinning().note,
         platform: `${process.platform} ${process.arch}`,
         memoryGb: Math.round(totalmem() / 2 ** 30),
-        loadAverage: { start: loadAtStart, end: loadavg()[0]! },
+        loadAverage,
       },
       caveat: CAVEAT,
       bareNodeStartMs,
-      functions: functionResults,
-      baseline,
+      ...(bareNode24StartMs && setup.node24 ? { bareNode24StartMs, node24: setup.node24.version } : {}),
+      targets: measured,
       verifyReference,
-      mcpVersusBaseline: {
-        bundle: functionResults.mcp.bundleBytes / baseline.bundleBytes,
-        coldStart: baseline.coldStart.coldMs.median / functionResults.mcp.coldStart.coldMs.median,
-        warmToolsList: warmCase(baseline, 'tools/list').medianUs / warmCase(functionResults.mcp, 'tools/list').medianUs,
-      },
-      baselineDroppedOptions: setup.baseline.droppedOptions,
-      budgets: checkBudgets(functionResults, verifyReference, baseline),
+      aaNoise,
+      firstCall,
+      base: setup.base,
+      prmRoutes,
+      naiveDroppedOptions: setup.baseline.droppedOptions,
+      budgets: checkBudgets(measured, firstCall, prmRoutes, loadAverage),
       durationSeconds: Number(process.hrtime.bigint() - started) / 1e9,
     };
-
-    progress('quotas and result cache: the usage table round trips around a tool call...');
-    const usage = await measureUsageCosts();
 
     process.stdout.write(`\n${formatReport(results)}\n\n${formatUsageReport(usage)}\n`);
     mkdirSync(RESULTS_DIR, { recursive: true });

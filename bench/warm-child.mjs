@@ -61,6 +61,9 @@ async function measure(testCase) {
   const warmupStarted = process.hrtime.bigint();
   for (let i = 0; i < testCase.warmupCalls; i++) {
     const result = await handler(take(), context);
+    if (i === 0 && testCase.expect.notServedStatus !== undefined && result?.statusCode === testCase.expect.notServedStatus) {
+      return { name: testCase.name, notServed: true, calls: 0, batchSize: 0, medianUs: NaN, p90Us: NaN, minUs: NaN, batchMedianUs: NaN, perSecond: NaN };
+    }
     if (i === 0) check(result, testCase.expect, testCase.name);
   }
   const estimateMs = Number(process.hrtime.bigint() - warmupStarted) / 1e6 / testCase.warmupCalls;

@@ -48,19 +48,21 @@ export interface WarmResult {
   /** Median over batches of each batch's mean per call (garbage collection included). */
   readonly batchMedianUs: number;
   readonly perSecond: number;
+  /** The bundle cannot serve this request (it answered with the case's not-served status): n/a. */
+  readonly notServed?: boolean;
   /** With a `reference`: jose's `jwtVerify`, median per call, measured alongside. */
   readonly referenceMedianUs?: number;
 }
 
 export async function measureWarm(
-  target: { name: string; bundle: string; environment: Record<string, string> },
+  target: { name: string; bundle: string; environment: Record<string, string>; node?: string },
   cases: readonly WarmCase[],
   workDir: string,
 ): Promise<WarmResult[]> {
   const file = join(workDir, `warm-${target.name}.json`);
   const defaults = { distinct: false, targetMs: 1500, minCalls: 2000, maxCalls: 20_000 };
   writeFileSync(file, JSON.stringify({ bundle: target.bundle, cases: cases.map((c) => ({ ...defaults, ...c })) }));
-  const { report } = await runChild<{ cases: WarmResult[] }>(CHILD, file, target.environment);
+  const { report } = await runChild<{ cases: WarmResult[] }>(CHILD, file, target.environment, [], target.node);
   return report.cases;
 }
 

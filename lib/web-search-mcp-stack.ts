@@ -17,7 +17,7 @@ import type { Construct } from 'constructs';
 import { ALLOWED_REQUEST_HEADERS, allowedOriginPattern, PREFLIGHT_MAX_AGE_SECONDS } from '../lambda/shared/cors.js';
 import { protectedResourceMetadata } from '../lambda/metadata/metadata.js';
 import { scopesSupported } from '../lambda/shared/settings.js';
-import { ALIASES, ESBUILD_TARGET, EXTERNAL_MODULES, MAIN_FIELDS, POWERTOOLS_VERSION } from './bundling.js';
+import { ALIASES, ESBUILD_TARGET, EXTERNAL_MODULES, lazyImports, MAIN_FIELDS, POWERTOOLS_VERSION } from './bundling.js';
 import type { DeploySettings } from './config.js';
 import { functionEnvironment, functionSpecs, type FunctionEnvironmentInput } from './functions.js';
 import { Firewall } from './firewall.js';
@@ -243,7 +243,17 @@ export class WebSearchMcpStack extends Stack {
         minify: true,
         sourceMap: true,
         mainFields: [...MAIN_FIELDS],
-        externalModules: [...EXTERNAL_MODULES],
+        externalModules: [...EXTERNAL_MODULES, ...lazyImports(name)],
+        // A function's lazily loaded files (lib/bundling.ts LAZY_FILES) go beside its index.js.
+        ...(lazyImports(name).length > 0
+          ? {
+              commandHooks: {
+                beforeBundling: () => [],
+                beforeInstall: () => [],
+                afterBundling: (_inputDir: string, outputDir: string) => [`npx --no-install tsx lib/bundle-lazy-files.ts ${name} "${outputDir}"`],
+              },
+            }
+          : {}),
         esbuildArgs: Object.fromEntries(Object.entries(ALIASES).map(([module, replacement]) => [`--alias:${module}`, replacement])),
         logLevel: LogLevel.WARNING,
       },

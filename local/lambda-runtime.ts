@@ -7,12 +7,12 @@
  * kills its instance, as Lambda does.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { build } from 'esbuild';
-import { esbuildOptions } from '../lib/bundling.js';
+import { buildLazyFiles, esbuildOptions, lazyImports } from '../lib/bundling.js';
 import { functionSpecs, type FunctionSpec } from '../lib/functions.js';
 import type { FunctionName } from '../lib/routes.js';
 
@@ -37,7 +37,10 @@ export function buildBundles(): Promise<BundlePaths> {
     const entries = await Promise.all(
       Object.values(functionSpecs).map(async (spec) => {
         const outfile = join(outDir, spec.name, 'index.cjs');
-        await build(esbuildOptions(spec.entry, outfile));
+        await build(esbuildOptions(spec.entry, outfile, lazyImports(spec.name)));
+        // Its lazily loaded files, named as the entry requires them (.js): CommonJS here too, as on Lambda.
+        writeFileSync(join(outDir, spec.name, 'package.json'), '{"type":"commonjs"}\n');
+        await buildLazyFiles(spec.name, join(outDir, spec.name));
         return [spec.name, outfile] as const;
       }),
     );

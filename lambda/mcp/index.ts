@@ -1,68 +1,56 @@
 /**
- * The MCP function: the API Gateway adapter around the MCP endpoint, serving
- * MCP 2026-07-28 and the 2025 revisions on SDK v2. The tool table, its listings
- * and the Tavily client are built once per instance (the SDK's `Server`, per request);
- * the Tavily key is read on the first tool call, never at cold start.
+ * The MCP function: MCP 2026-07-28 and the 2025 revisions on one endpoint.
+ *
+ * Two paths, one handler. The fast path (fast-path.ts) answers the handshake
+ * and the listing (initialize, notifications/initialized, ping, server/discover,
+ * tools/list) from the event's strings, with no SDK and no undici: a client's
+ * first requests, and so most cold starts, never load either. Everything else
+ * goes to the SDK path (sdk-path.ts: the MCP SDK v2 server behind the MCP
+ * endpoint), loaded on its first need and kept for the instance.
+ *
+ * Settings are parsed here, once, at cold start, so that a misconfiguration
+ * fails the instance at once whichever path would have served it. The Tavily
+ * key is read on the first tool call, never at cold start.
  */
-import { proxyHandler } from '../shared/api-gateway.js';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { createOriginPolicy } from '../shared/cors.js';
-import { createObservability, describeError, MetricUnit, sourceMappedStack } from '../shared/observability.js';
-import { definitions as d, parseSettings } from '../shared/settings.js';
-import { createMcpEndpoint } from './mcp-endpoint.js';
-import { USAGE_SETTINGS, usageGuardFromSettings } from './quota/index.js';
-import { createMcpServerFactory } from './server.js';
-import { createTavilyClient } from './tavily.js';
-import { createTavilyKeyProvider } from './tavily-key.js';
-import { toolEntries } from './tools/index.js';
+import { createObservability } from '../shared/observability.js';
+import { createFastPath } from './fast-path.js';
+import { parseMcpSettings } from './settings.js';
+import { toolCatalog } from './tools/catalog.generated.js';
 
-const settings = parseSettings(
-  {
-    allowedOrigins: ['ALLOWED_ORIGINS', d.allowedOrigins],
-    toolScopes: ['TOOL_SCOPES', d.toolScopes],
-    toolOutputBudgetChars: ['TOOL_OUTPUT_BUDGET_CHARS', d.toolOutputBudgetChars],
-    tavilyApiBaseUrl: ['TAVILY_API_BASE_URL', d.tavilyApiBaseUrl],
-    tavilyApiKey: ['TAVILY_API_KEY', d.tavilyApiKey],
-    tavilyApiKeyParameter: ['TAVILY_API_KEY_PARAMETER', d.tavilyApiKeyParameterIfSet],
-    ...USAGE_SETTINGS,
-  },
-  process.env,
-  'MCP function configuration',
-);
+const settings = parseMcpSettings(process.env);
 
 const observability = createObservability('mcp');
 const { logger } = observability;
 const originPolicy = createOriginPolicy(settings.allowedOrigins);
+const fastAnswer = createFastPath({ tools: toolCatalog, toolScopes: settings.toolScopes, originPolicy });
 
-const newServer = createMcpServerFactory({
-  tools: toolEntries,
-  toolScopes: settings.toolScopes,
-  outputBudgetChars: settings.toolOutputBudgetChars,
-  tavily: createTavilyClient({
-    baseUrl: settings.tavilyApiBaseUrl,
-    apiKey: createTavilyKeyProvider({ apiKey: settings.tavilyApiKey, parameterName: settings.tavilyApiKeyParameter }),
-  }),
-  // Quotas and the result cache; undefined (nothing on the path) when both are off.
-  aroundToolCall: usageGuardFromSettings(settings, observability),
-  onToolCall: ({ internalError, ...report }) => {
-    if (internalError) logger.error('Tool call', { ...report, ...describeError(internalError), stack: sourceMappedStack(internalError) });
-    else logger.info('Tool call', { ...report });
-    observability.count('ToolCalls', { Tool: report.tool });
-    if (report.outcome !== 'ok') {
-      observability.count('ToolErrors', { Tool: report.tool, ErrorKind: report.errorKind ?? report.outcome });
-    }
-    if (report.tavilyMs !== undefined) {
-      observability.measure('TavilyLatency', MetricUnit.Milliseconds, report.tavilyMs);
-      if (report.errorKind && report.tavilyStatus !== undefined) {
-        observability.count('TavilyErrors', { ErrorKind: report.errorKind });
-      }
-    }
-  },
-});
+type Handler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
+let sdkPath: Promise<Handler> | undefined;
+/** The SDK path, loaded once (a failed load is retried by the next request that needs it). */
+function loadSdkPath(): Promise<Handler> {
+  sdkPath ??= import('./sdk-path.js').then(
+    ({ createSdkHandler }) => createSdkHandler(settings, observability, originPolicy),
+    (error: unknown) => {
+      sdkPath = undefined;
+      throw error;
+    },
+  );
+  return sdkPath;
+}
 
-const endpoint = createMcpEndpoint({
-  newServer,
-  originPolicy,
-  onRpc: (rpc) => logger.info('JSON-RPC', { ...rpc }),
-});
-
-export const handler = proxyHandler(endpoint, { observability, originPolicy });
+export async function handler(event: APIGatewayProxyEvent, context: Context): Promise<APIGatewayProxyResult> {
+  let fast: ReturnType<typeof fastAnswer>;
+  try {
+    fast = fastAnswer(event);
+  } catch {
+    fast = undefined; // whatever the fast path cannot read, the SDK path judges
+  }
+  if (!fast) return (await loadSdkPath())(event, context);
+  const requestId = event.requestContext?.requestId ?? context?.awsRequestId ?? 'unknown';
+  return observability.invocation(requestId, context, async () => {
+    logger.info('JSON-RPC', { ...fast.rpc });
+    return fast.result;
+  });
+}

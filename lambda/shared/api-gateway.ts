@@ -26,7 +26,8 @@ export const VALID_HOST = /^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1
 /** Methods whose requests may not carry a body in the Fetch API. */
 const BODYLESS = new Set(['GET', 'HEAD']);
 
-function headerValue(event: APIGatewayProxyEvent, name: string): string | undefined {
+/** A header of the event as API Gateway sent it (`headers`, any case): the first match. */
+export function headerValue(event: APIGatewayProxyEvent, name: string): string | undefined {
   const lower = name.toLowerCase();
   for (const [key, value] of Object.entries(event.headers ?? {})) {
     if (key.toLowerCase() === lower && typeof value === 'string') return value;

@@ -10,6 +10,7 @@ import type { ClientIdMetadataDocumentOptions } from './client-id-metadata-docum
 import { QUOTA_AND_CACHE_SETTINGS } from '../lambda/mcp/quota/usage-settings.js';
 import { startDevAuthorizationServer } from './dev-authorization-server.js';
 import type { AccessLogEntry } from './gateway.js';
+import type { ThrottleLimits } from './throttle.js';
 import { LOOPBACK_ORIGINS, startLocalStack, type LocalStack } from './stack.js';
 
 export const DEV_SETTINGS = {
@@ -22,6 +23,9 @@ export const DEV_SETTINGS = {
   toolOutputBudgetChars: ['TOOL_OUTPUT_BUDGET_CHARS', d.toolOutputBudgetChars],
   allowedOrigins: ['ALLOWED_ORIGINS', d.allowedOrigins],
   authorizerCacheTtlSeconds: ['AUTHORIZER_CACHE_TTL_SECONDS', d.authorizerCacheTtlSeconds],
+  // Stage throttling, from the variables and definitions the deployed stack uses (lib/config.ts).
+  throttleRateLimit: ['THROTTLE_RATE_LIMIT', d.throttleRateLimit],
+  throttleBurstLimit: ['THROTTLE_BURST_LIMIT', d.throttleBurstLimit],
   tavilyApiKey: ['TAVILY_API_KEY', d.tavilyApiKey],
   tavilyApiBaseUrl: ['TAVILY_API_BASE_URL', d.tavilyApiBaseUrl],
   logLevel: ['LOG_LEVEL', d.logLevel],
@@ -58,6 +62,8 @@ export interface DevStackOverrides {
   readonly publicHost?: string;
   readonly onLog?: (functionName: FunctionName, line: string) => void;
   readonly onAccessLog?: (entry: AccessLogEntry) => void;
+  /** Throttling in place of THROTTLE_RATE_LIMIT and THROTTLE_BURST_LIMIT; `false` turns it off (tests that exceed it on purpose). */
+  readonly throttle?: ThrottleLimits | false;
   /** How the embedded authorization server fetches client ID metadata documents (tests trust their own CA). */
   readonly clientIdMetadataDocuments?: ClientIdMetadataDocumentOptions;
 }
@@ -128,6 +134,7 @@ export async function startDevStack(
     // Unset locally means the loopback origins, so browser clients on any local port work.
     allowedOrigins: environment.ALLOWED_ORIGINS?.trim() ? settings.allowedOrigins : LOOPBACK_ORIGINS,
     authorizerCacheTtlSeconds: settings.authorizerCacheTtlSeconds,
+    throttle: overrides.throttle ?? { rateLimit: settings.throttleRateLimit, burstLimit: settings.throttleBurstLimit },
     tavilyApiKey: settings.tavilyApiKey,
     tavilyApiBaseUrl: settings.tavilyApiBaseUrl,
     logLevel: settings.logLevel,

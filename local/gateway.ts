@@ -16,14 +16,19 @@
  * - a `WWW-Authenticate` header from an integration renamed
  *   `x-amzn-Remapped-WWW-Authenticate`;
  * - function errors, malformed proxy results and results over Lambda's 6 MB as 502, a request body over
- *   10 MB as 413, an integration running past 29 s as 504.
+ *   10 MB as 413, an integration running past 29 s as 504;
+ * - throttling like the deployed stage (local/throttle.ts): a token bucket per method with the stage
+ *   limits from the same settings as the stack (THROTTLE_RATE_LIMIT, THROTTLE_BURST_LIMIT; 50/s, burst
+ *   100), the register route's own 5/s, burst 10 from lib/routes.ts in place of them; a request past
+ *   its bucket gets the THROTTLED gateway response (429, Retry-After, CORS) before the authorizer or
+ *   any function runs.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import { functionSpecs, API_GATEWAY_INTEGRATION_TIMEOUT_SECONDS } from '../lib/functions.js';
 import { gatewayResponseCors, gatewayResponses, type GatewayResponseSpec, type GatewayResponseType } from '../lib/gateway-responses.js';
-import { findRoute, methodsAt, routePaths, type FunctionName, type IntegrationFunctionName } from '../lib/routes.js';
+import { findRoute, methodsAt, routePaths, routes, type FunctionName, type IntegrationFunctionName } from '../lib/routes.js';
 import { createOriginPolicy } from '../lambda/shared/cors.js';
 import {
   authorizerContext,
@@ -36,6 +41,7 @@ import {
   type IncomingRequest,
 } from './api-gateway-events.js';
 import type { FunctionPool, InvocationOutcome } from './lambda-runtime.js';
+import { DEFAULT_STAGE_THROTTLE, StageThrottle, type Clock, type ThrottleLimits } from './throttle.js';
 
 /** Lambda's limit on a synchronous invocation's response payload (6 MB), past which API Gateway answers 502. */
 export const LAMBDA_RESPONSE_PAYLOAD_LIMIT_BYTES = 6 * 1024 * 1024;
@@ -52,6 +58,14 @@ export interface GatewayOptions {
   readonly requiredScopes: readonly string[];
   readonly allowedOrigins: readonly string[];
   readonly authorizerCacheTtlSeconds: number;
+  /**
+   * The stage's throttling (each method's default; routes with `throttle` in lib/routes.ts use
+   * their own). Default: the stack's defaults (DEFAULT_STAGE_THROTTLE). `false`: no throttling at
+   * all, for suites that exceed the limits on purpose.
+   */
+  readonly throttle?: ThrottleLimits | false;
+  /** The throttle's clock, in milliseconds (tests inject one). Default: Date.now. */
+  readonly now?: Clock;
   /** One line per request, like API Gateway's access log. */
   readonly onAccessLog?: (entry: AccessLogEntry) => void;
 }
@@ -77,6 +91,7 @@ export class LocalGateway {
   private readonly responses: ReadonlyMap<GatewayResponseType, GatewayResponseSpec>;
   private readonly originPolicy;
   private readonly authorizerCache = new Map<string, CachedAuthorization>();
+  private readonly throttle: StageThrottle | undefined;
   /** How many times the authorizer function ran (cache hits and missing headers do not count). */
   authorizerInvocations = 0;
 
@@ -88,6 +103,8 @@ export class LocalGateway {
       }).map((spec) => [spec.type, spec]),
     );
     this.originPolicy = createOriginPolicy(options.allowedOrigins);
+    this.throttle =
+      options.throttle === false ? undefined : new StageThrottle(options.throttle ?? DEFAULT_STAGE_THROTTLE, routes, options.now);
   }
 
   /** A gateway response from the shared table, with the CORS headers API Gateway would add. */
@@ -110,11 +127,18 @@ export class LocalGateway {
   /** Handle one request the way API Gateway would. */
   async handle(request: IncomingRequest): Promise<{ outcome: Outcome; authorizer?: AccessLogEntry['authorizer']; error?: string }> {
     const origin = request.rawHeaders.find(([name]) => name.toLowerCase() === 'origin')?.[1];
-    if (request.method === 'OPTIONS' && routePaths.includes(request.path)) {
+    const isPreflight = request.method === 'OPTIONS' && routePaths.includes(request.path);
+    const route = isPreflight ? undefined : findRoute(request.method, request.path);
+    // Throttling comes right after matching the method, before the authorizer and any function. The
+    // preflight is a method (a MOCK integration) like the others; a request matching no method is
+    // throttled too, in one bucket of its own (local/throttle.ts says why).
+    if (this.throttle && !this.throttle.tryTake(request.method, isPreflight ? request.path : route?.path)) {
+      return { outcome: this.gatewayResponse('THROTTLED', origin), error: 'throttled' };
+    }
+    if (isPreflight) {
       const preflight = this.originPolicy.preflight(origin, methodsAt(request.path));
       return { outcome: { status: preflight.status, headers: Object.fromEntries(preflight.headers), body: '' } };
     }
-    const route = findRoute(request.method, request.path);
     if (!route) return { outcome: this.gatewayResponse('MISSING_AUTHENTICATION_TOKEN', origin) };
     const routed = { ...request, resource: route.path };
 

@@ -17,6 +17,7 @@ import {
 } from '../lambda/shared/settings.js';
 import { usageNeedsTable, type UsageSettings } from '../lambda/mcp/quota/usage-settings.js';
 import { LocalGateway, listen, type AccessLogEntry } from './gateway.js';
+import { DEFAULT_STAGE_THROTTLE, type Clock, type ThrottleLimits } from './throttle.js';
 import { startLocalUsageStore, type LocalUsageStore } from './usage-store-server.js';
 import { buildBundles, FunctionPool } from './lambda-runtime.js';
 import { DEFAULT_OUTPUT_BUDGET_CHARS } from '../lambda/mcp/tools/output-budget.js';
@@ -45,6 +46,15 @@ export interface LocalStackOptions {
   readonly toolOutputBudgetChars?: number;
   readonly allowedOrigins?: readonly string[];
   readonly authorizerCacheTtlSeconds?: number;
+  /**
+   * The stage's throttling, as the deployed stage has it (THROTTLE_RATE_LIMIT, THROTTLE_BURST_LIMIT):
+   * each method's default, the register route keeping its own from lib/routes.ts. Default: the
+   * stack's (50 requests/s, burst 100). `false` turns all throttling off, for suites that exceed
+   * the limits on purpose (fuzzing, concurrency, quotas); leave it on anywhere else.
+   */
+  readonly throttle?: ThrottleLimits | false;
+  /** The throttle's clock in milliseconds (tests inject one to refill buckets without waiting). */
+  readonly now?: Clock;
   readonly tavilyApiKey?: string;
   readonly tavilyApiKeyParameter?: string;
   /** The SSM parameter of the revocation denylist (reached through AWS_ENDPOINT_URL_SSM in `extraEnvironment`). */
@@ -172,6 +182,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     requiredScopes,
     allowedOrigins,
     authorizerCacheTtlSeconds: options.authorizerCacheTtlSeconds ?? DEFAULT_AUTHORIZER_CACHE_TTL_SECONDS,
+    throttle: options.throttle ?? DEFAULT_STAGE_THROTTLE,
+    ...(options.now ? { now: options.now } : {}),
   });
 
   return {

@@ -12,7 +12,7 @@
  *   throttling per method; a throttled request never reaches the authorizer.
  */
 import { jest } from '@jest/globals';
-import { MCP_PATH, PRM_FOR_MCP_PATH, REGISTER_PATH } from '../../lib/routes.js';
+import { AS_METADATA_PATH, MCP_PATH, PRM_FOR_MCP_PATH, REGISTER_PATH } from '../../lib/routes.js';
 import type { AccessLogEntry } from '../../local/gateway.js';
 import type { LocalStack } from '../../local/stack.js';
 import { startTestStack, type TestStack } from '../fixtures/test-stack.js';
@@ -117,9 +117,9 @@ describe('the stage limits, configured small (rate 2, burst 3)', () => {
     await test_?.close();
   });
 
-  test('the 4th request at once to the protected resource metadata gets 429, and the function never runs for it', async () => {
+  test('the 4th request at once to a metadata route gets 429, and the function never runs for it', async () => {
     const invocations = countInvocations(test_.stack, 'metadata');
-    const responses = await atOnce(4, () => rawRequest(test_.stack.baseUrl, { path: PRM_FOR_MCP_PATH, headers: { Origin: ORIGIN } }));
+    const responses = await atOnce(4, () => rawRequest(test_.stack.baseUrl, { path: AS_METADATA_PATH, headers: { Origin: ORIGIN } }));
     expect(statuses(responses)).toEqual([200, 200, 200, 429]);
     expectThrottled(responses.find((response) => response.status === 429)!);
     expect(invocations).toHaveBeenCalledTimes(3);

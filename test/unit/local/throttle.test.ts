@@ -8,7 +8,7 @@ import { LocalGateway } from '../../../local/gateway.js';
 import type { FunctionPool } from '../../../local/lambda-runtime.js';
 import type { IncomingRequest } from '../../../local/api-gateway-events.js';
 import { DEFAULT_STAGE_THROTTLE, StageThrottle, TokenBucket, UNMATCHED_METHOD } from '../../../local/throttle.js';
-import { REGISTER_PATH, PRM_PATH, MCP_PATH, routes } from '../../../lib/routes.js';
+import { AS_METADATA_PATH, REGISTER_PATH, PRM_PATH, MCP_PATH, routes } from '../../../lib/routes.js';
 
 function clock(start = 1_000_000) {
   let now = start;
@@ -144,6 +144,7 @@ describe('LocalGateway throttling', () => {
       requiredScopes: ['web-search:read'],
       allowedOrigins: options.allowedOrigins ?? [],
       authorizerCacheTtlSeconds: 0,
+      mocks: { protectedResource: { environmentUrl: 'http://localhost:2', resourceId: 'res_1', resourceIdentifier: 'http://localhost:1/web-search/mcp', scopesSupported: ['web-search:read'] } },
       ...('throttle' in options ? { throttle: options.throttle } : {}),
       ...(options.now ? { now: options.now } : {}),
     });
@@ -166,7 +167,8 @@ describe('LocalGateway throttling', () => {
     const time = clock();
     const { gateway, invoked } = gatewayWith({ throttle: { rateLimit: 1, burstLimit: 2 }, now: time.now });
     const answers = [];
-    for (let i = 0; i < 3; i++) answers.push(await gateway.handle(request('GET', PRM_PATH)));
+    // A Lambda route (the PRM is a mock, which invokes nothing even when it is let through).
+    for (let i = 0; i < 3; i++) answers.push(await gateway.handle(request('GET', AS_METADATA_PATH)));
     expect(answers.map((answer) => answer.outcome.status)).toEqual([200, 200, 429]);
     expect(invoked).toEqual(['metadata', 'metadata']);
     const throttled = answers[2]!;
@@ -174,7 +176,7 @@ describe('LocalGateway throttling', () => {
     expect(throttled.outcome.headers['Retry-After']).toBe('1');
     expect(JSON.parse(String(throttled.outcome.body))).toEqual({ error: 'rate_limited', error_description: 'Too many requests. Slow down and retry.' });
     time.advance(1000);
-    expect((await gateway.handle(request('GET', PRM_PATH))).outcome.status).toBe(200);
+    expect((await gateway.handle(request('GET', AS_METADATA_PATH))).outcome.status).toBe(200);
   });
 
   test('a throttled MCP request never reaches the authorizer, token or not', async () => {
@@ -202,7 +204,7 @@ describe('LocalGateway throttling', () => {
   test('the default is the stack\'s 50/s, burst 100; `false` turns throttling off', async () => {
     const on = gatewayWith({ now: clock().now });
     const statuses = [];
-    for (let i = 0; i < 101; i++) statuses.push((await on.gateway.handle(request('GET', PRM_PATH))).outcome.status);
+    for (let i = 0; i < 101; i++) statuses.push((await on.gateway.handle(request('GET', AS_METADATA_PATH))).outcome.status);
     expect(statuses.filter((status) => status === 200)).toHaveLength(100);
     expect(statuses.at(-1)).toBe(429);
 

@@ -3,7 +3,7 @@
  * Lambda REQUEST authorizer in front of the MCP endpoint, the gateway responses
  * from their table, and the four functions from theirs.
  */
-import { Aws, CfnOutput, Duration, Fn, RemovalPolicy, Stack, Validations, type StackProps } from 'aws-cdk-lib';
+import { Aws, CfnOutput, Duration, Fn, RemovalPolicy, Stack, Token, Tokenization, Validations, type StackProps } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -14,7 +14,7 @@ import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as route53Targets from 'aws-cdk-lib/aws-route53-targets';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import type { Construct } from 'constructs';
-import { ALLOWED_REQUEST_HEADERS, allowedOriginPattern, PREFLIGHT_MAX_AGE_SECONDS } from '../lambda/shared/cors.js';
+import { ALLOWED_REQUEST_HEADERS, allowedOriginPattern, EXPOSED_HEADERS, PREFLIGHT_MAX_AGE_SECONDS } from '../lambda/shared/cors.js';
 import { protectedResourceMetadata } from '../lambda/metadata/metadata.js';
 import { scopesSupported } from '../lambda/shared/settings.js';
 import { ALIASES, ESBUILD_TARGET, EXTERNAL_MODULES, lazyImports, MAIN_FIELDS, POWERTOOLS_VERSION } from './bundling.js';
@@ -25,6 +25,7 @@ import { gatewayResponseCors, gatewayResponses } from './gateway-responses.js';
 import { Monitoring } from './monitoring.js';
 import { UsageTable } from './usage-table.js';
 import { usageNeedsTable } from '../lambda/mcp/quota/usage-settings.js';
+import { mockAnswer, protectedResourceSettings, vtlVerbatim, type MockAnswer, type MockSettings } from './mock-integrations.js';
 import { methodsAt, publicUrls, routePaths, routes, type FunctionName } from './routes.js';
 
 export const STAGE_NAME = 'prod';
@@ -34,6 +35,14 @@ export interface WebSearchMcpStackProps extends StackProps {
 }
 
 const quoted = (value: string) => `'${value}'`;
+
+/** The CDK token markers (`${Token[…]}`) in a string, each once. */
+function tokenMarkersIn(text: string): string[] {
+  const markers = Tokenization.reverseString(text)
+    .tokens.map((token) => Token.asString(token))
+    .filter((marker) => text.includes(marker));
+  return [...new Set(markers)];
+}
 
 export class WebSearchMcpStack extends Stack {
   readonly api: apigateway.RestApi;
@@ -144,14 +153,18 @@ export class WebSearchMcpStack extends Stack {
       resultsCacheTtl: Duration.seconds(settings.authorizerCacheTtlSeconds),
     });
 
+    // The mock routes' documents, from the settings the metadata function gets (lib/functions.ts).
+    const mockSettings: MockSettings = { protectedResource: protectedResourceSettings(environmentInput) };
     for (const route of routes) {
-      this.api.root.resourceForPath(route.path).addMethod(
-        route.method,
-        new apigateway.LambdaIntegration(this.functions[route.function], { proxy: true }),
-        route.authorized
-          ? { authorizer, authorizationType: apigateway.AuthorizationType.CUSTOM }
-          : { authorizationType: apigateway.AuthorizationType.NONE },
-      );
+      const authorization = route.authorized
+        ? { authorizer, authorizationType: apigateway.AuthorizationType.CUSTOM }
+        : { authorizationType: apigateway.AuthorizationType.NONE };
+      const resource = this.api.root.resourceForPath(route.path);
+      if (route.integration === 'mock') {
+        this.addMockMethod(resource, route.method, mockAnswer(route.document, mockSettings), settings.allowedOrigins, authorization);
+      } else {
+        resource.addMethod(route.method, new apigateway.LambdaIntegration(this.functions[route.function], { proxy: true }), authorization);
+      }
     }
     for (const path of routePaths) this.addPreflight(this.api.root.resourceForPath(path), methodsAt(path), settings.allowedOrigins);
 
@@ -381,6 +394,66 @@ export class WebSearchMcpStack extends Stack {
         methodResponses: [
           {
             statusCode: '204',
+            responseParameters: Object.fromEntries(headers.map((header) => [`method.response.header.${header}`, true])),
+          },
+        ],
+      },
+    );
+  }
+
+  /**
+   * A route API Gateway answers itself: a MOCK integration whose 200 response
+   * template is the answer's body, written so VTL outputs it byte for byte
+   * (a resource identifier that is still a token stays a token, and
+   * CloudFormation puts the execute-api URL in its place). The CORS headers are
+   * the functions' for a GET (lambda/shared/cors.ts): Vary: Origin always, and
+   * for an allowed origin Access-Control-Allow-Origin (the origin, or `*`) and
+   * Access-Control-Expose-Headers, granted by the same test the preflight makes.
+   */
+  private addMockMethod(
+    resource: apigateway.IResource,
+    method: string,
+    answer: MockAnswer,
+    allowedOrigins: readonly string[],
+    authorization: apigateway.MethodOptions,
+  ) {
+    const pattern = allowedOriginPattern(allowedOrigins);
+    let grant = '';
+    if (pattern) {
+      const allowOrigin = allowedOrigins.includes('*') ? "'*'" : '$origin';
+      grant = [
+        "#set($origin = $input.params().header.get('Origin'))",
+        "#if(!$origin || $origin == '')#set($origin = $input.params().header.get('origin'))#end",
+        `#if($origin && $origin.length() <= 2048 && $origin.matches('${pattern}'))`,
+        `#set($context.responseOverride.header.Access-Control-Allow-Origin = ${allowOrigin})`,
+        `#set($context.responseOverride.header.Access-Control-Expose-Headers = '${EXPOSED_HEADERS.join(', ')}')`,
+        '#end',
+      ].join(''); // one line: the body that follows must not gain a newline
+    }
+    const opaque = Token.isUnresolved(answer.body) ? tokenMarkersIn(answer.body) : [];
+    const statusCode = String(answer.statusCode);
+    const staticHeaders: Record<string, string> = { ...answer.headers, Vary: 'Origin' };
+    const headers = [...Object.keys(staticHeaders), 'Access-Control-Allow-Origin', 'Access-Control-Expose-Headers'];
+    resource.addMethod(
+      method,
+      new apigateway.MockIntegration({
+        requestTemplates: { 'application/json': `{"statusCode": ${statusCode}}` },
+        passthroughBehavior: apigateway.PassthroughBehavior.WHEN_NO_MATCH,
+        integrationResponses: [
+          {
+            statusCode,
+            responseParameters: Object.fromEntries(
+              Object.entries(staticHeaders).map(([name, value]) => [`method.response.header.${name}`, quoted(value)]),
+            ),
+            responseTemplates: { 'application/json': grant + vtlVerbatim(answer.body, opaque) },
+          },
+        ],
+      }),
+      {
+        ...authorization,
+        methodResponses: [
+          {
+            statusCode,
             responseParameters: Object.fromEntries(headers.map((header) => [`method.response.header.${header}`, true])),
           },
         ],

@@ -5,6 +5,8 @@
  *
  * What it reproduces:
  * - routes from lib/routes.ts; anything else is MISSING_AUTHENTICATION_TOKEN (404);
+ * - mock routes (the protected resource metadata) answered by the gateway itself from
+ *   lib/mock-integrations.ts, the definition the stack's MOCK integration is built from: no function runs;
  * - CORS preflight on every route path, answered by the gateway itself;
  * - on authorized routes: no Authorization header → UNAUTHORIZED without invoking
  *   the authorizer; otherwise the REQUEST authorizer, whose thrown "Unauthorized" is
@@ -28,7 +30,8 @@ import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import { functionSpecs, API_GATEWAY_INTEGRATION_TIMEOUT_SECONDS } from '../lib/functions.js';
 import { gatewayResponseCors, gatewayResponses, type GatewayResponseSpec, type GatewayResponseType } from '../lib/gateway-responses.js';
-import { findRoute, methodsAt, routePaths, routes, type FunctionName, type IntegrationFunctionName } from '../lib/routes.js';
+import { findRoute, methodsAt, routePaths, routes, type FunctionName, type IntegrationFunctionName, type MockDocument } from '../lib/routes.js';
+import { mockAnswer, type MockSettings } from '../lib/mock-integrations.js';
 import { createOriginPolicy } from '../lambda/shared/cors.js';
 import {
   authorizerContext,
@@ -58,6 +61,8 @@ export interface GatewayOptions {
   readonly requiredScopes: readonly string[];
   readonly allowedOrigins: readonly string[];
   readonly authorizerCacheTtlSeconds: number;
+  /** What the mock routes' documents are built from (lib/mock-integrations.ts), as the stack builds them. */
+  readonly mocks: MockSettings;
   /**
    * The stage's throttling (each method's default; routes with `throttle` in lib/routes.ts use
    * their own). Default: the stack's defaults (DEFAULT_STAGE_THROTTLE). `false`: no throttling at
@@ -183,6 +188,7 @@ export class LocalGateway {
       authorizer = context;
     }
 
+    if (route.integration === 'mock') return { outcome: this.mockOutcome(route.document, origin), authorizer: authorizerUse };
     const outcome = await this.invokeIntegration(route.function, proxyEvent(routed, authorizer), request.requestId);
     if (!outcome.ok) {
       if (outcome.kind === 'timeout' && functionSpecs[route.function].timeoutSeconds >= API_GATEWAY_INTEGRATION_TIMEOUT_SECONDS) {
@@ -211,6 +217,15 @@ export class LocalGateway {
       };
     }
     return { outcome: integrationResponse(result), authorizer: authorizerUse };
+  }
+
+  /**
+   * A MOCK integration's answer, from the same definition the stack's response template is built
+   * from, with the CORS headers the functions' policy gives a GET. No function runs.
+   */
+  private mockOutcome(document: MockDocument, origin: string | undefined): Outcome {
+    const answer = mockAnswer(document, this.options.mocks);
+    return { status: answer.statusCode, headers: { ...answer.headers, ...this.originPolicy.responseHeaders(origin) }, body: answer.body };
   }
 
   private invokeIntegration(name: IntegrationFunctionName, event: unknown, requestId: string): Promise<InvocationOutcome> {

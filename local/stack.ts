@@ -17,6 +17,7 @@ import {
 } from '../lambda/shared/settings.js';
 import { usageNeedsTable, type UsageSettings } from '../lambda/mcp/quota/usage-settings.js';
 import { LocalGateway, listen, type AccessLogEntry } from './gateway.js';
+import { protectedResourceSettings } from '../lib/mock-integrations.js';
 import { DEFAULT_STAGE_THROTTLE, type Clock, type ThrottleLimits } from './throttle.js';
 import { startLocalUsageStore, type LocalUsageStore } from './usage-store-server.js';
 import { buildBundles, FunctionPool } from './lambda-runtime.js';
@@ -182,6 +183,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     requiredScopes,
     allowedOrigins,
     authorizerCacheTtlSeconds: options.authorizerCacheTtlSeconds ?? DEFAULT_AUTHORIZER_CACHE_TTL_SECONDS,
+    // The protected resource metadata, from the metadata function's own settings, as the stack builds its mock.
+    mocks: { protectedResource: protectedResourceSettings(environmentInput) },
     throttle: options.throttle ?? DEFAULT_STAGE_THROTTLE,
     ...(options.now ? { now: options.now } : {}),
   });

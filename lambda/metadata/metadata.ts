@@ -38,8 +38,12 @@ export function proxiedAuthorizationServerMetadata(upstream: Readonly<Record<str
   return { ...upstream, registration_endpoint: registrationUrl };
 }
 
-/** Discovery documents change only on redeploy; let clients and proxies keep them briefly. */
-const CACHEABLE = { 'Cache-Control': 'public, max-age=300' };
+/**
+ * Discovery documents change only on redeploy; let clients and proxies keep them briefly.
+ * The API Gateway mock serving the protected resource metadata sends it too (lib/mock-integrations.ts).
+ */
+export const DISCOVERY_CACHE_CONTROL = { 'Cache-Control': 'public, max-age=300' } as const;
+const CACHEABLE = DISCOVERY_CACHE_CONTROL;
 
 export function createMetadataCore(options: {
   readonly protectedResource: ProtectedResourceSettings;

@@ -12,7 +12,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { parseDeploySettings, type DeploySettings } from '../../lib/config.js';
-import { routePaths, routes } from '../../lib/routes.js';
+import { AS_METADATA_PATH, PRM_FOR_MCP_PATH, PRM_PATH, routePaths, routes } from '../../lib/routes.js';
 import { POWERTOOLS_VERSION } from '../../lib/bundling.js';
 import { STAGE_NAME, WebSearchMcpStack } from '../../lib/web-search-mcp-stack.js';
 import { ConfigurationError } from '../../lambda/shared/settings.js';
@@ -81,8 +81,31 @@ describe('routes', () => {
     expect(found).toBeDefined();
     const props = found!.method.Properties;
     expect(props.AuthorizationType).toBe(route.authorized ? 'CUSTOM' : 'NONE');
-    expect(props.Integration.Type).toBe('AWS_PROXY');
-    expect(JSON.stringify(props.Integration.Uri)).toContain(functionIdOf(route.function));
+    if (route.integration === 'mock') {
+      expect(props.Integration.Type).toBe('MOCK');
+      expect(props.Integration.Uri).toBeUndefined();
+    } else {
+      expect(props.Integration.Type).toBe('AWS_PROXY');
+      expect(JSON.stringify(props.Integration.Uri)).toContain(functionIdOf(route.function));
+    }
+  });
+
+  test('both protected resource metadata routes are mocks; the AS metadata stays on the metadata function', () => {
+    const integration = (key: string) => methods.find((method) => method.key === key)!.method.Properties.Integration;
+    expect(integration(`GET ${PRM_PATH}`).Type).toBe('MOCK');
+    expect(integration(`GET ${PRM_FOR_MCP_PATH}`).Type).toBe('MOCK');
+    expect(integration(`GET ${AS_METADATA_PATH}`).Type).toBe('AWS_PROXY');
+    expect(JSON.stringify(integration(`GET ${AS_METADATA_PATH}`).Uri)).toContain(functionIdOf('metadata'));
+  });
+
+  test('API Gateway may invoke the metadata function only for the AS metadata route', () => {
+    const metadataId = functionIdOf('metadata');
+    const sourceArns = byType('AWS::Lambda::Permission')
+      .filter(([, permission]) => JSON.stringify(permission.Properties.FunctionName).includes(metadataId))
+      .map(([, permission]) => resolveText(permission.Properties.SourceArn));
+    // One for the stage, one for the console's test invocations.
+    expect(sourceArns).toHaveLength(2);
+    for (const arn of sourceArns) expect(arn.endsWith(`/GET${AS_METADATA_PATH}`)).toBe(true);
   });
 
   test('every route path has a CORS preflight, and there is nothing else', () => {

@@ -27,6 +27,7 @@ function gatewayWithPools(pool: FunctionPool) {
     requiredScopes: ['web-search:read'],
     allowedOrigins: [],
     authorizerCacheTtlSeconds: 0,
+    mocks: { protectedResource: { environmentUrl: 'http://localhost:2', resourceId: 'res_1', resourceIdentifier: 'http://localhost:1/web-search/mcp', scopesSupported: ['web-search:read'] } },
   });
 }
 
@@ -61,7 +62,7 @@ test('an exception inside the gateway is a 500 for that request, logged once; th
   const broken = gatewayWithPools(throwingPool('worker vanished'));
   const server = await serve(() => broken);
   try {
-    const failed = await fetch(`${server.url}/.well-known/oauth-protected-resource`);
+    const failed = await fetch(`${server.url}/.well-known/oauth-authorization-server`);
     expect(failed.status).toBe(500);
     const body = await failed.json();
     expect(body.error).toBeDefined();
@@ -69,7 +70,7 @@ test('an exception inside the gateway is a 500 for that request, logged once; th
     expect(server.log).toHaveLength(1);
     expect(server.log[0]!.error).toContain('worker vanished');
 
-    const again = await fetch(`${server.url}/.well-known/oauth-protected-resource`);
+    const again = await fetch(`${server.url}/.well-known/oauth-authorization-server`);
     expect(again.status).toBe(500);
     expect(server.log).toHaveLength(2);
   } finally {

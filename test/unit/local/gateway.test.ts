@@ -33,6 +33,7 @@ function gatewayWith(authorizer: Script, mcp: Script = () => ({ ok: true, result
     requiredScopes: ['web-search:read'],
     allowedOrigins: [],
     authorizerCacheTtlSeconds: ttl,
+    mocks: { protectedResource: { environmentUrl: 'http://localhost:2', resourceId: 'res_1', resourceIdentifier: 'http://localhost:1/web-search/mcp', scopesSupported: ['web-search:read'] } },
   });
   return { gateway, authorizer: authorizerPool, mcp: mcpPool };
 }

@@ -86,7 +86,7 @@ async function main() {
     const verifyReference = await measureVerifyReference(setup.verification);
     const warm: Record<string, WarmResult[]> = {};
     // The A/A copy is a cold-start control only.
-    for (const target of targets) warm[target.name] = target.name.includes('A/A') ? [] : await measureWarm(target, casesOf(target.name), workDir);
+    for (const target of targets) warm[target.name] = target.name.includes('A-A') ? [] : await measureWarm(target, casesOf(target.name), workDir);
 
     const bundles: Bundle[] = [
       ...Object.values(setup.functions),
@@ -114,7 +114,7 @@ async function main() {
       return { era: era!, oursMs, naiveMs, speedUp: naiveMs / oursMs };
     });
     const a = measured.mcp!.coldStart;
-    const b = measured['mcp (A/A copy)']!.coldStart;
+    const b = measured['mcp (A-A copy)']!.coldStart;
     const aaNoise = {
       coldAboveBoot: relativeDifference(a.coldMs.median, b.coldMs.median),
       startToAnswer: relativeDifference(a.startToAnswerMs.median, b.startToAnswerMs.median),

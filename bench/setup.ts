@@ -158,7 +158,7 @@ export async function setUp(workDir: string, baseRef?: string): Promise<BenchSet
       target('naive proxy register', naive.proxy.path, functions.register, register),
       target('mcp', functions.mcp.path, functions.mcp, mcp),
       // A/A control: the same bundle again, as a second variant; the difference is the bench's noise.
-      target('mcp (A/A copy)', functions.mcp.path, functions.mcp, mcp),
+      target('mcp (A-A copy)', functions.mcp.path, functions.mcp, mcp),
       target('mcp 2026-07-28', functions.mcp.path, functions.mcp, modern),
       // The baselines run as the MCP function would: same memory, same environment.
       target('naive v2', naive.v2.path, functions.mcp, mcp),

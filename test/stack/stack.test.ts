@@ -15,7 +15,9 @@ import { parseDeploySettings, type DeploySettings } from '../../lib/config.js';
 import { AS_METADATA_PATH, PRM_FOR_MCP_PATH, PRM_PATH, routePaths, routes } from '../../lib/routes.js';
 import { POWERTOOLS_VERSION } from '../../lib/bundling.js';
 import { STAGE_NAME, WebSearchMcpStack } from '../../lib/web-search-mcp-stack.js';
-import { ConfigurationError } from '../../lambda/shared/settings.js';
+import { ConfigurationError, scopesSupported } from '../../lambda/shared/settings.js';
+import { protectedResourceMetadata } from '../../lambda/metadata/metadata.js';
+import { VTL_LITERAL_PRELUDE, VTL_LITERALS } from '../../lib/mock-integrations.js';
 
 const exampleEnvironment = parseEnv(readFileSync(new URL('../../.env.example', import.meta.url), 'utf8'));
 
@@ -96,6 +98,48 @@ describe('routes', () => {
     expect(integration(`GET ${PRM_FOR_MCP_PATH}`).Type).toBe('MOCK');
     expect(integration(`GET ${AS_METADATA_PATH}`).Type).toBe('AWS_PROXY');
     expect(JSON.stringify(integration(`GET ${AS_METADATA_PATH}`).Uri)).toContain(functionIdOf('metadata'));
+  });
+
+  test('both PRM mocks answer, once CloudFormation and VTL have run, the document the metadata function builds, with its headers', () => {
+    for (const [overrides, origins] of [[{}, false], [{ ALLOWED_ORIGINS: 'https://app.example.com' }, true]] as const) {
+      const deployed = synth(settingsFrom(overrides));
+      const all = deployed.template!.toJSON().Resources as Record<string, { Type: string; Properties: Record<string, any> }>;
+      const mocks = Object.values(all).filter(
+        (resource) => resource.Type === 'AWS::ApiGateway::Method' && resource.Properties.HttpMethod === 'GET' && resource.Properties.Integration.Type === 'MOCK',
+      );
+      expect(mocks).toHaveLength(2);
+      const expected = JSON.stringify(
+        protectedResourceMetadata({
+          environmentUrl: settings.environmentUrl,
+          resourceId: settings.resourceId,
+          resourceIdentifier: `${BASE}/web-search/mcp`,
+          scopesSupported: scopesSupported(settings.requiredScopes, settings.toolScopes),
+        }),
+      );
+      for (const mock of mocks) {
+        const response = mock.Properties.Integration.IntegrationResponses[0];
+        expect(response.StatusCode).toBe('200');
+        expect(response.ResponseParameters).toEqual({
+          'method.response.header.Content-Type': "'application/json'",
+          'method.response.header.Cache-Control': "'public, max-age=300'",
+          'method.response.header.Vary': "'Origin'",
+        });
+        let text = resolveText(response.ResponseTemplates['application/json']);
+        // The CORS grant (present only with ALLOWED_ORIGINS), then the document written verbatim.
+        const grant = /^#set\(\$origin = (?:[^]*?#end){2}/.exec(text)?.[0];
+        expect(grant !== undefined).toBe(origins);
+        if (grant) {
+          expect(grant).toContain("$origin.matches('^(https:\\/\\/app\\.example\\.com)$')");
+          text = text.slice(grant.length);
+        }
+        expect(text.startsWith(VTL_LITERAL_PRELUDE)).toBe(true);
+        text = text.slice(VTL_LITERAL_PRELUDE.length);
+        const references = /\$\{(vtlDollar|vtlHash|vtlBackslash)\}/g;
+        expect(text.replace(references, '')).not.toMatch(/[$#\\]/); // nothing left for Velocity to interpret
+        const byName = Object.fromEntries(Object.entries(VTL_LITERALS).map(([character, { name }]) => [name, character]));
+        expect(text.replace(references, (_, name: string) => byName[name]!)).toBe(expected);
+      }
+    }
   });
 
   test('API Gateway may invoke the metadata function only for the AS metadata route', () => {

@@ -44,7 +44,7 @@ export const functionSpecs: Readonly<Record<FunctionName, FunctionSpec>> = {
   metadata: {
     name: 'metadata',
     entry: entry('metadata/index.ts'),
-    description: 'Serves OAuth protected resource metadata and proxies authorization server metadata.',
+    description: 'Proxies the authorization server metadata (API Gateway itself serves the protected resource metadata).',
     memoryMb: 256,
     timeoutSeconds: 10,
   },

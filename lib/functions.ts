@@ -25,12 +25,13 @@ export const API_GATEWAY_INTEGRATION_TIMEOUT_SECONDS = 29;
 
 /**
  * Memory sizes, from `npm run bench` (peak RSS of a cold start serving its first
- * requests, Node 22): authorizer 54 MB, metadata 56 MB, register 58 MB, mcp 72 MB.
+ * requests, Node 22): authorizer 55 MB, metadata 58 MB, register 58 MB, mcp 51 MB (the fast path;
+ * the SDK path loaded for a tool call adds its bundle and the SDK's schemas, 73 MB before the split).
  * Lambda gives CPU in proportion to memory, and these functions are CPU-bound
  * for their whole (short) run: 256 MB leaves the small functions 4x headroom
  * over their peak and a sixth of a vCPU, enough for one RSA verification or one
  * proxied request at a time. The MCP function gets 512 MB: twice the CPU for its
- * larger cold start (the MCP SDK, its zod schemas) and room for tool results of
+ * first tool call (loading the SDK path: the MCP SDK, its zod schemas) and room for tool results of
  * up to TOOL_OUTPUT_BUDGET_CHARS serialized twice (text and structured content).
  */
 export const functionSpecs: Readonly<Record<FunctionName, FunctionSpec>> = {

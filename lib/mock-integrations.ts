@@ -7,7 +7,9 @@
  * two cannot drift. No CDK imports here: the local gateway loads this file too.
  */
 import { DISCOVERY_CACHE_CONTROL, protectedResourceMetadata, type ProtectedResourceSettings } from '../lambda/metadata/metadata.js';
-import { scopesSupported, type ToolScopes } from '../lambda/shared/settings.js';
+
+/** The metadata function's own derivation of the document's settings (the mock uses the same). */
+export { protectedResourceSettings } from '../lambda/metadata/metadata.js';
 import type { MockDocument } from './routes.js';
 
 export interface MockSettings {
@@ -19,26 +21,6 @@ export interface MockAnswer {
   readonly statusCode: number;
   readonly headers: Readonly<Record<string, string>>;
   readonly body: string;
-}
-
-/**
- * The settings the metadata function builds its document from, computed the
- * way lambda/metadata/index.ts computes them: the scopes supported are the
- * required scopes and every tool's, once each.
- */
-export function protectedResourceSettings(input: {
-  readonly environmentUrl: string;
-  readonly resourceId: string;
-  readonly resourceIdentifier: string;
-  readonly requiredScopes: readonly string[];
-  readonly toolScopes: ToolScopes;
-}): ProtectedResourceSettings {
-  return {
-    environmentUrl: input.environmentUrl,
-    resourceId: input.resourceId,
-    resourceIdentifier: input.resourceIdentifier,
-    scopesSupported: scopesSupported(input.requiredScopes, input.toolScopes),
-  };
 }
 
 /** The answer to a mock route: the same bytes and headers as the metadata function's answer. */

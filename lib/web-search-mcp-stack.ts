@@ -16,7 +16,6 @@ import * as ssm from 'aws-cdk-lib/aws-ssm';
 import type { Construct } from 'constructs';
 import { ALLOWED_REQUEST_HEADERS, allowedOriginPattern, EXPOSED_HEADERS, PREFLIGHT_MAX_AGE_SECONDS } from '../lambda/shared/cors.js';
 import { protectedResourceMetadata } from '../lambda/metadata/metadata.js';
-import { scopesSupported } from '../lambda/shared/settings.js';
 import { ALIASES, ESBUILD_TARGET, EXTERNAL_MODULES, lazyImports, MAIN_FIELDS, POWERTOOLS_VERSION } from './bundling.js';
 import type { DeploySettings } from './config.js';
 import { functionEnvironment, functionSpecs, type FunctionEnvironmentInput } from './functions.js';
@@ -201,12 +200,7 @@ export class WebSearchMcpStack extends Stack {
     });
     new CfnOutput(this, 'ProtectedResourceMetadata', {
       value: Fn.toJsonString(
-        protectedResourceMetadata({
-          environmentUrl: settings.environmentUrl,
-          resourceId: settings.resourceId,
-          resourceIdentifier,
-          scopesSupported: scopesSupported(settings.requiredScopes, settings.toolScopes),
-        }),
+        protectedResourceMetadata(mockSettings.protectedResource),
       ),
       description: 'The protected resource metadata this server serves (compare with what Scalekit shows).',
     });

@@ -7,8 +7,8 @@ import {
 } from '../shared/authorization-server-metadata.js';
 import { createOriginPolicy } from '../shared/cors.js';
 import { createObservability } from '../shared/observability.js';
-import { definitions as d, parseSettings, scopesSupported } from '../shared/settings.js';
-import { createMetadataCore } from './metadata.js';
+import { definitions as d, parseSettings } from '../shared/settings.js';
+import { createMetadataCore, protectedResourceSettings } from './metadata.js';
 
 const settings = parseSettings(
   {
@@ -27,7 +27,7 @@ const settings = parseSettings(
 const observability = createObservability('metadata');
 
 const core = createMetadataCore({
-  protectedResource: { ...settings, scopesSupported: scopesSupported(settings.requiredScopes, settings.toolScopes) },
+  protectedResource: protectedResourceSettings(settings),
   authorizationServerMetadata: createAuthorizationServerMetadataSource({
     url: authorizationServerMetadataUrl(settings.environmentUrl, settings.resourceId),
     onFailure: (error) => {

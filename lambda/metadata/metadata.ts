@@ -7,6 +7,7 @@
 import { AS_METADATA_PATH, PRM_FOR_MCP_PATH, PRM_PATH } from '../../lib/routes.js';
 import type { AuthorizationServerMetadataSource } from '../shared/authorization-server-metadata.js';
 import { UpstreamError } from '../shared/authorization-server-metadata.js';
+import { scopesSupported, type ToolScopes } from '../shared/settings.js';
 import { errorResponse, jsonResponse, methodNotAllowed, textResponse } from '../shared/http.js';
 
 export interface ProtectedResourceSettings {
@@ -17,6 +18,26 @@ export interface ProtectedResourceSettings {
 }
 
 export const RESOURCE_NAME = 'Web Search MCP';
+
+/**
+ * The document's settings from the function's: the scopes supported are the
+ * required scopes and every tool's, once each. The metadata function and the
+ * stack's PRM mock (lib/mock-integrations.ts) both derive them here.
+ */
+export function protectedResourceSettings(input: {
+  readonly environmentUrl: string;
+  readonly resourceId: string;
+  readonly resourceIdentifier: string;
+  readonly requiredScopes: readonly string[];
+  readonly toolScopes: ToolScopes;
+}): ProtectedResourceSettings {
+  return {
+    environmentUrl: input.environmentUrl,
+    resourceId: input.resourceId,
+    resourceIdentifier: input.resourceIdentifier,
+    scopesSupported: scopesSupported(input.requiredScopes, input.toolScopes),
+  };
+}
 
 /** The document Scalekit's dashboard tells an MCP server to serve, with the scopes this server uses. */
 export function protectedResourceMetadata(settings: ProtectedResourceSettings) {
@@ -43,7 +64,6 @@ export function proxiedAuthorizationServerMetadata(upstream: Readonly<Record<str
  * The API Gateway mock serving the protected resource metadata sends it too (lib/mock-integrations.ts).
  */
 export const DISCOVERY_CACHE_CONTROL = { 'Cache-Control': 'public, max-age=300' } as const;
-const CACHEABLE = DISCOVERY_CACHE_CONTROL;
 
 export function createMetadataCore(options: {
   readonly protectedResource: ProtectedResourceSettings;
@@ -56,13 +76,13 @@ export function createMetadataCore(options: {
     const path = new URL(request.url).pathname;
     if (request.method !== 'GET' && request.method !== 'HEAD') return methodNotAllowed(['GET']);
     if (path === PRM_PATH || path === PRM_FOR_MCP_PATH) {
-      return textResponse(prm, { status: 200, headers: { 'Content-Type': 'application/json', ...CACHEABLE } });
+      return textResponse(prm, { status: 200, headers: { 'Content-Type': 'application/json', ...DISCOVERY_CACHE_CONTROL } });
     }
     if (path === AS_METADATA_PATH) {
       try {
         const { metadata, stale } = await options.authorizationServerMetadata.get();
         return jsonResponse(200, proxiedAuthorizationServerMetadata(metadata, options.registrationUrl), {
-          ...CACHEABLE,
+          ...DISCOVERY_CACHE_CONTROL,
           ...(stale ? { Warning: '110 - "Response is stale"' } : {}),
         });
       } catch (error) {

@@ -300,7 +300,10 @@ describe('batches, and what hostile testing found', () => {
     const before = running.logs.join('\n').length;
     const response = await post(Array.from({ length: 10 }, (_, index) => ({ jsonrpc: '2.0', method: `notifications/${invented}${index}` })));
     expect(response.status).toBe(202);
-    const added = running.logs.join('\n').slice(before);
+    // The function's lines reach the test through the instance's stdout, a moment after the answer.
+    const logsSince = () => running.logs.join('\n').slice(before);
+    for (let waited = 0; !logsSince().includes('"method":"unknown"') && waited < 3000; waited += 50) await new Promise((resolve) => setTimeout(resolve, 50));
+    const added = logsSince();
     expect(added).not.toContain('xxxxxxxxxx');
     expect(added).toContain('"method":"unknown"');
     expect(added.length).toBeLessThan(10_000);

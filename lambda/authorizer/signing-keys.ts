@@ -14,7 +14,7 @@
  * - the JWKS response is bounded in time and size, and only RSA keys usable for
  *   RS256 signatures are taken from it.
  */
-import { importJWK, type JWK } from 'jose';
+import { createPublicKey, type KeyObject } from 'node:crypto';
 import { boundedGet, type BoundedGet } from '../shared/http-get.js';
 
 export class SigningKeysUnavailableError extends Error {
@@ -45,7 +45,18 @@ export const JWKS_DEFAULTS = {
   unknownKeyCooldownMs: 30_000,
 } as const;
 
-type VerificationKey = Awaited<ReturnType<typeof importJWK>>;
+/** A published key, as node:crypto verifies with it (jwt.ts). */
+type VerificationKey = KeyObject;
+
+/** The members of a JWK this source reads. */
+interface Jwk {
+  readonly kty?: unknown;
+  readonly kid?: unknown;
+  readonly use?: unknown;
+  readonly alg?: unknown;
+  readonly n?: unknown;
+  readonly e?: unknown;
+}
 
 export interface SigningKeySource {
   /** The key for a token's protected header, fetching the JWKS only when it must. */
@@ -96,14 +107,16 @@ export function createSigningKeySource(options: SigningKeySourceOptions): Signin
     }
     const named = new Map<string, VerificationKey>();
     const unnamed: VerificationKey[] = [];
-    for (const jwk of published as JWK[]) {
+    for (const jwk of published as Jwk[]) {
       if (!isRs256SigningKey(jwk)) continue;
       let key: VerificationKey;
       try {
-        key = await importJWK({ kty: jwk.kty, n: jwk.n, e: jwk.e }, 'RS256');
+        key = createPublicKey({ key: { kty: 'RSA', n: jwk.n, e: jwk.e }, format: 'jwk' });
       } catch {
         continue; // one broken key must not take the others down
       }
+      // The modulus itself, not its encoding's length: leading zero bytes do not count.
+      if ((key.asymmetricKeyDetails?.modulusLength ?? 0) < RSA_MIN_MODULUS_BITS) continue;
       if (typeof jwk.kid === 'string' && jwk.kid) named.set(jwk.kid, key);
       else unnamed.push(key);
     }
@@ -154,9 +167,10 @@ export function createSigningKeySource(options: SigningKeySourceOptions): Signin
 }
 
 /** RS256 needs a modulus of 2048 bits or more (RFC 7518 section 3.3); weaker keys are skipped. */
-const RSA_2048_MODULUS_BASE64URL_LENGTH = Math.ceil(2048 / 6);
+const RSA_MIN_MODULUS_BITS = 2048;
+const RSA_2048_MODULUS_BASE64URL_LENGTH = Math.ceil(RSA_MIN_MODULUS_BITS / 6);
 
-function isRs256SigningKey(jwk: JWK): boolean {
+function isRs256SigningKey(jwk: Jwk): jwk is Jwk & { n: string; e: string } {
   return (
     typeof jwk === 'object' &&
     jwk !== null &&

@@ -2,7 +2,7 @@
  * Key material and hand-made JWS for the authorizer's unit tests: tokens jose
  * would refuse to sign (unknown `crit`, weak keys, alg none) are built here.
  */
-import { createSign, generateKeyPairSync, webcrypto, type KeyObject } from 'node:crypto';
+import { createSign, generateKeyPairSync, KeyObject, verify, webcrypto } from 'node:crypto';
 import { exportJWK, generateKeyPair, type CryptoKey, type JWK } from 'jose';
 
 export interface TestKey {
@@ -42,5 +42,6 @@ export function signCompactWithKeyObject(header: Record<string, unknown>, payloa
 export async function verifiesWith(key: unknown, signer: TestKey): Promise<boolean> {
   const data = Buffer.from('probe');
   const signature = await webcrypto.subtle.sign('RSASSA-PKCS1-v1_5', signer.privateKey as webcrypto.CryptoKey, data);
+  if (key instanceof KeyObject) return verify('sha256', data, key, Buffer.from(signature));
   return webcrypto.subtle.verify('RSASSA-PKCS1-v1_5', key as webcrypto.CryptoKey, signature, data);
 }

@@ -53,7 +53,11 @@ function formatsDifferently(): boolean {
   return tz !== '' && !tz.includes('UTC');
 }
 
-export function createDecisionLog(logger: Logger, serviceName: string): DecisionLog {
+/**
+ * `logger`: the Logger whose level and sampling rate the line follows.
+ * `correlated`: the same Logger with the invocation's keys on, for the lines it writes itself.
+ */
+export function createDecisionLog(logger: Logger, serviceName: string, correlated: () => Logger = () => logger): DecisionLog {
   // The Logger's sampling rate as it resolved it (constructor or POWERTOOLS_LOGGER_SAMPLE_RATE).
   const samplingRate = (logger as unknown as { powertoolsLogData?: { sampleRateValue?: number } }).powertoolsLogData?.sampleRateValue ?? 0;
   const fallback = formatsDifferently();
@@ -70,8 +74,8 @@ export function createDecisionLog(logger: Logger, serviceName: string): Decision
     write(level, message, attributes) {
       if (THRESHOLD[level] < logger.level) return;
       if (fallback || !invocation) {
-        if (level === 'INFO') logger.info(message, attributes);
-        else logger.debug(message, attributes);
+        if (level === 'INFO') correlated().info(message, attributes);
+        else correlated().debug(message, attributes);
         return;
       }
       const { context } = invocation;

@@ -26,9 +26,10 @@ const settings = parseSettings(
   'authorizer configuration',
 );
 
-const observability = createObservability('authorizer');
-// The per-decision line, lean (decision-log.ts); everything else goes through the Powertools Logger.
-const decisionLog = createDecisionLog(observability.logger, 'web-search-mcp-authorizer');
+// The per-decision line is decision-log.ts's; the Powertools Logger writes the rest (warnings, errors)
+// and gets an invocation's correlation keys only when one of those is written.
+const observability = createObservability('authorizer', { correlation: 'on-first-use' });
+const decisionLog = createDecisionLog(observability.logger, 'web-search-mcp-authorizer', () => observability.logger);
 
 const verifyAccessToken = cacheDecisions(createAccessTokenVerifier({
   // Scalekit issues tokens as the environment, or as the environment's resource.

@@ -22,6 +22,7 @@ export const METRIC_NAMESPACE = 'WebSearchMcp';
 export type ServiceName = 'authorizer' | 'metadata' | 'register' | 'mcp';
 
 export interface Observability {
+  /** The Logger, with the invocation's correlation keys on (applied on first use with `correlation: 'on-first-use'`). */
   readonly logger: Logger;
   /**
    * Count an event. `by` adds a breakdown (per tool, per outcome): the count is
@@ -49,7 +50,20 @@ interface TracerLike {
   addErrorAsMetadata(error: Error): void;
 }
 
-export function createObservability(service: ServiceName, { now = Date.now }: { now?: () => number } = {}): Observability {
+export interface ObservabilityOptions {
+  readonly now?: () => number;
+  /**
+   * When the Logger gets an invocation's correlation keys (requestId, the Lambda
+   * context): `'eager'` (default) as the invocation begins; `'on-first-use'` the
+   * first time `logger` is read during it, so that an invocation that writes no
+   * Powertools line (the authorizer's, whose decision line is decision-log.ts's)
+   * skips Powertools' key handling (about 10 µs). The first invocation of an
+   * instance is always eager, so that the Logger's cold_start is right.
+   */
+  readonly correlation?: 'eager' | 'on-first-use';
+}
+
+export function createObservability(service: ServiceName, { now = Date.now, correlation = 'eager' }: ObservabilityOptions = {}): Observability {
   const logger = new Logger({
     serviceName: `web-search-mcp-${service}`,
     logLevel: (process.env.LOG_LEVEL ?? 'INFO') as 'INFO',
@@ -86,6 +100,19 @@ export function createObservability(service: ServiceName, { now = Date.now }: { 
     measures.length = 0;
   }
 
+  /** The current invocation's keys, when not yet given to the Logger. */
+  let pending: (() => void) | undefined;
+  let correlated = false;
+  let invocations = 0;
+  const correlatedLogger = () => {
+    if (pending) {
+      const correlate = pending;
+      pending = undefined;
+      correlate();
+    }
+    return logger;
+  };
+
   // Tracing is opt-in: the tracer (and the X-Ray SDK under it) is loaded only
   // when the stack turns it on, so that it never weighs on cold starts otherwise.
   let tracer: Promise<TracerLike | undefined> | undefined;
@@ -95,14 +122,16 @@ export function createObservability(service: ServiceName, { now = Date.now }: { 
         ? import('@aws-lambda-powertools/tracer').then(
             ({ Tracer }) => new Tracer({ serviceName: `web-search-mcp-${service}` }) as unknown as TracerLike,
             (error: Error) => {
-              logger.warn('Tracing is enabled but the tracer could not be loaded', { errorName: error.name });
+              correlatedLogger().warn('Tracing is enabled but the tracer could not be loaded', { errorName: error.name });
               return undefined;
             },
           )
         : Promise.resolve(undefined));
 
   return {
-    logger,
+    get logger() {
+      return correlatedLogger();
+    },
     count(name, by) {
       bump(name, undefined);
       if (by && Object.keys(by).length > 0) bump(name, by);
@@ -113,8 +142,13 @@ export function createObservability(service: ServiceName, { now = Date.now }: { 
       if (measures.length >= 100) flush();
     },
     async invocation(requestId, context, work) {
-      logger.appendKeys({ requestId });
-      if (context) logger.addContext(context);
+      const correlate = () => {
+        logger.appendKeys({ requestId });
+        if (context) logger.addContext(context);
+        correlated = true;
+      };
+      if (correlation === 'eager' || invocations++ === 0) correlate();
+      else pending = correlate;
       const active = await tracerFor();
       const parent = active?.getSegment();
       const segment = parent?.addNewSubsegment(`## ${service}`) as { close(): void } | undefined;
@@ -134,7 +168,11 @@ export function createObservability(service: ServiceName, { now = Date.now }: { 
           segment.close();
           active.setSegment(parent);
         }
-        logger.removeKeys(['requestId']);
+        if (correlated) logger.removeKeys(['requestId']);
+        // Uncorrelated, the Logger still holds an earlier invocation's context: a line written
+        // before the next invocation gets this one's, as with eager correlation.
+        pending = !correlated && context ? () => logger.addContext(context) : undefined;
+        correlated = false;
       }
     },
   };

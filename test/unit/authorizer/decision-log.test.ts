@@ -48,8 +48,9 @@ const ATTRIBUTES = { outcome: 'allow', reason: 'ok', sub: 'user "1"\n', client_i
 /** The same invocations logged by the Powertools Logger and by the lean line, each from a fresh instance's state. */
 async function both(level: 'INFO' | 'DEBUG', invocations: Array<{ requestId: string; context?: Context }>) {
   const reference = createObservability('authorizer');
-  const lean = createObservability('authorizer');
-  const line = createDecisionLog(lean.logger, 'web-search-mcp-authorizer');
+  // As the authorizer builds them (lambda/authorizer/index.ts).
+  const lean = createObservability('authorizer', { correlation: 'on-first-use' });
+  const line = createDecisionLog(lean.logger, 'web-search-mcp-authorizer', () => lean.logger);
   const written: { reference: string[]; lean: string[] } = { reference: [], lean: [] };
   for (const { requestId, context: ctx } of invocations) {
     out = [];
@@ -136,7 +137,13 @@ test('in POWERTOOLS_DEV mode the Logger writes the line itself (indented), so th
   const original = console.info;
   console.info = (text: string) => void logged.push(text);
   restore.push(() => (console.info = original));
-  await both('INFO', [{ requestId: 'gw-1', context: context('aws-1') }]);
-  expect(logged).toHaveLength(2);
+  // Two invocations: the second one's keys reach the Logger only as it writes (correlation 'on-first-use').
+  await both('INFO', [
+    { requestId: 'gw-1', context: context('aws-1') },
+    { requestId: 'gw-2', context: context('aws-2') },
+  ]);
+  expect(logged).toHaveLength(4);
   expect(fields([logged[1]!])).toEqual(fields([logged[0]!]));
+  expect(fields([logged[3]!])).toEqual(fields([logged[2]!]));
+  expect(JSON.parse(logged[3]!)).toMatchObject({ requestId: 'gw-2', function_request_id: 'aws-2', cold_start: false });
 });

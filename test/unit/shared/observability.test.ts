@@ -82,3 +82,60 @@ test('log lines carry the API Gateway request id, and only during the invocation
   expect(records.find((record) => record.message === 'inside').requestId).toBe('apigw-123');
   expect(records.find((record) => record.message === 'outside').requestId).toBeUndefined();
 });
+
+describe("correlation 'on-first-use' (the authorizer's): the keys reach the Logger only when a line is written", () => {
+  const context = (awsRequestId: string) =>
+    ({
+      awsRequestId,
+      functionName: 'WebSearchMcp-Authorizer',
+      functionVersion: '$LATEST',
+      invokedFunctionArn: 'arn:aws:lambda:us-east-1:000000000000:function:WebSearchMcp-Authorizer',
+      memoryLimitInMB: '256',
+      logGroupName: '/aws/lambda/WebSearchMcp-Authorizer',
+      logStreamName: 'stream',
+      callbackWaitsForEmptyEventLoop: true,
+      getRemainingTimeInMillis: () => 3000,
+      done() {},
+      fail() {},
+      succeed() {},
+    }) as import('aws-lambda').Context;
+  const records = () => lines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((record) => !record._aws);
+
+  test('each line carries its own invocation: request ids, Lambda context and cold start as the eager Logger writes them', async () => {
+    const eager = createObservability('authorizer');
+    const lazy = createObservability('authorizer', { correlation: 'on-first-use' });
+    const written: Record<string, Array<Record<string, unknown>>> = {};
+    for (const [name, observability] of [
+      ['eager', eager],
+      ['lazy', lazy],
+    ] as const) {
+      lines = [];
+      await observability.invocation('gw-1', context('aws-1'), async () => observability.logger.info('first'));
+      await observability.invocation('gw-2', context('aws-2'), async () => undefined);
+      await observability.invocation('gw-3', context('aws-3'), async () => {
+        observability.logger.info('third');
+        observability.logger.info('third again');
+      });
+      await observability.invocation('gw-4', context('aws-4'), async () => undefined);
+      observability.logger.info('outside');
+      written[name] = records().map(({ timestamp: _timestamp, ...rest }) => rest);
+    }
+    expect(written.lazy).toEqual(written.eager);
+    const [first, third, again, outside] = written.lazy!;
+    expect(first).toMatchObject({ message: 'first', requestId: 'gw-1', function_request_id: 'aws-1' });
+    expect(third).toMatchObject({ message: 'third', requestId: 'gw-3', function_request_id: 'aws-3', cold_start: false });
+    expect(again).toMatchObject({ requestId: 'gw-3' });
+    expect(outside!.requestId).toBeUndefined();
+  });
+
+  test('an invocation that writes nothing leaves no keys behind for the next one', async () => {
+    const lazy = createObservability('authorizer', { correlation: 'on-first-use' });
+    await lazy.invocation('gw-1', context('aws-1'), async () => undefined);
+    await lazy.invocation('gw-2', context('aws-2'), async () => undefined);
+    await lazy.invocation('gw-3', undefined, async () => lazy.logger.info('no context'));
+    lazy.logger.info('outside');
+    const [inside, outside] = records();
+    expect(inside).toMatchObject({ message: 'no context', requestId: 'gw-3' });
+    expect(outside!.requestId).toBeUndefined();
+  });
+});

@@ -1,15 +1,16 @@
 /**
  * Where a cold start's time goes: `npx tsx bench/profile.ts [mcp authorizer ...]`
- * runs a few cold starts of each target under `node --cpu-prof` and prints CPU
- * self time per run, by origin: each npm package or project file the bundle was
- * built from (through its source map), Node's internals (undici is fetch,
+ * (any target name of `npm run bench`: `mcp 2026-07-28`, `naive v2`...) runs a
+ * few cold starts of each target under `node --cpu-prof` and prints CPU self
+ * time per run, by origin: each npm package or project file the bundle was
+ * built from (through the source maps of its index.js and lazily loaded files), Node's internals (undici is fetch,
  * Request and Response, loaded on first use), garbage collection and the rest.
  * The profiler's sampling slows everything down: read the shares, not the sums.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { SourceMap } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runChild } from './child.js';
 import { setUp, targetNamed, type TargetName } from './setup.js';
@@ -25,8 +26,20 @@ interface CpuProfile {
   timeDeltas: number[];
 }
 
-function origin(frame: CpuProfile['nodes'][number]['callFrame'], bundleUrl: string, map: SourceMap): string {
-  if (frame.url === bundleUrl) {
+/** The source map of every .js file of a bundle's directory (the entry and its lazily loaded files), by file URL. */
+function bundleMaps(bundle: string): Map<string, SourceMap> {
+  const dir = dirname(bundle);
+  const maps = new Map<string, SourceMap>();
+  for (const name of readdirSync(dir)) {
+    if (!name.endsWith('.js') || !existsSync(join(dir, `${name}.map`))) continue;
+    maps.set(`file://${join(dir, name)}`, new SourceMap(JSON.parse(readFileSync(join(dir, `${name}.map`), 'utf8'))));
+  }
+  return maps;
+}
+
+function origin(frame: CpuProfile['nodes'][number]['callFrame'], maps: Map<string, SourceMap>): string {
+  const map = maps.get(frame.url);
+  if (map) {
     const source = (map.findEntry(frame.lineNumber, frame.columnNumber) as { originalSource?: string }).originalSource ?? '(unmapped)';
     const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(source);
     return pkg ? `npm ${pkg[1]}` : source.replace(/^(\.\.\/)+/, '').replace(PROJECT_ROOT, '');
@@ -37,7 +50,7 @@ function origin(frame: CpuProfile['nodes'][number]['callFrame'], bundleUrl: stri
 }
 
 async function main() {
-  const names = (process.argv.length > 2 ? process.argv.slice(2) : ['authorizer', 'metadata', 'register', 'mcp', 'baseline']) as TargetName[];
+  const names = (process.argv.length > 2 ? process.argv.slice(2) : ['authorizer', 'AS metadata', 'register', 'mcp', 'mcp 2026-07-28', 'naive v2']) as TargetName[];
   const workDir = mkdtempSync(join(tmpdir(), 'bench-profile-'));
   const setup = await setUp(workDir);
   try {
@@ -53,13 +66,12 @@ async function main() {
         cold.push(report.coldMs);
       }
 
-      const map = new SourceMap(JSON.parse(readFileSync(`${target.bundle}.map`, 'utf8')));
-      const bundleUrl = `file://${target.bundle}`;
+      const maps = bundleMaps(target.bundle);
       const selfMs = new Map<string, number>();
       const files = readdirSync(profileDir);
       for (const file of files) {
         const profile = JSON.parse(readFileSync(join(profileDir, file), 'utf8')) as CpuProfile;
-        const byId = new Map(profile.nodes.map((node) => [node.id, origin(node.callFrame, bundleUrl, map)]));
+        const byId = new Map(profile.nodes.map((node) => [node.id, origin(node.callFrame, maps)]));
         profile.samples.forEach((id, index) => {
           const key = byId.get(id)!;
           selfMs.set(key, (selfMs.get(key) ?? 0) + (profile.timeDeltas[index + 1] ?? 0) / 1000 / files.length);

@@ -45,7 +45,7 @@ export const POWERTOOLS_VERSION = '2.35.0';
  * import to a static top-level `import`, so the AWS SDK (needed only by the
  * lazily loaded SSM reader) would load on every cold start. In CommonJS the
  * external stays a `require` inside the lazily initialised module. ESM-only
- * dependencies (jose) bundle into CommonJS without trouble.
+ * dependencies (the MCP SDK v2) bundle into CommonJS without trouble.
  */
 export const OUTPUT_FORMAT = 'cjs';
 

@@ -46,7 +46,8 @@ export type JwtClaims = Readonly<Record<string, unknown>>;
 /** The key for a token's protected header; its errors reach the caller unchanged. */
 export type KeyResolver = (header: JwtHeader) => Promise<KeyObject> | KeyObject;
 
-const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+/** Three non-empty base64url segments: the only form verifyJwt reads. */
+export const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 /** UTF-8 that refuses invalid sequences and, like WHATWG decoders, drops a leading BOM (as jose decodes). */
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 

@@ -8,7 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import { CLOCK_TOLERANCE_SECONDS, isScopeToken, type Caller } from '../shared/caller.js';
-import { JwtRejectedError, verifyJwt, type JwtClaims, type JwtPolicy } from './jwt.js';
+import { COMPACT_JWS, JwtRejectedError, verifyJwt, type JwtClaims, type JwtPolicy } from './jwt.js';
 import { SigningKeysUnavailableError, UnknownSigningKeyError, type SigningKeySource } from './signing-keys.js';
 
 export { CLOCK_TOLERANCE_SECONDS, type Caller };
@@ -38,8 +38,6 @@ export type Decision =
  * costly: longer headers are refused before any parsing.
  */
 export const MAX_AUTHORIZATION_HEADER_LENGTH = 8 * 1024;
-
-const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 
 export interface AccessTokenPolicy {
   /** Accepted `iss` values, compared exactly. */

@@ -6,8 +6,8 @@
 import { jest } from '@jest/globals';
 import { functionEnvironment } from '../../lib/functions.js';
 import { PRM_FOR_MCP_PATH, PRM_PATH } from '../../lib/routes.js';
-import { protectedResourceMetadata } from '../../lambda/metadata/metadata.js';
-import { definitions as d, parseSettings, scopesSupported } from '../../lambda/shared/settings.js';
+import { protectedResourceMetadata, protectedResourceSettings } from '../../lambda/metadata/metadata.js';
+import { definitions as d, parseSettings } from '../../lambda/shared/settings.js';
 import { startTestStack, type TestStack } from '../fixtures/test-stack.js';
 
 let running: TestStack;
@@ -44,7 +44,7 @@ test('both PRM URLs: the document, headers and CORS, with no metadata invocation
     'test',
   );
   const expected = JSON.stringify(
-    protectedResourceMetadata({ ...settings, scopesSupported: scopesSupported(settings.requiredScopes, settings.toolScopes) }),
+    protectedResourceMetadata(protectedResourceSettings(settings)),
   );
   for (const path of [PRM_PATH, PRM_FOR_MCP_PATH]) {
     const allowed = await fetch(`${stack.baseUrl}${path}`, { headers: { Origin: 'http://localhost:6274' } });

@@ -6,6 +6,7 @@
 import type { Context } from 'aws-lambda';
 import { createDecisionLog } from '../../../lambda/authorizer/decision-log.js';
 import { createObservability } from '../../../lambda/shared/observability.js';
+import { lambdaContext } from '../helpers/lambda-context.js';
 
 let out: string[] = [];
 const restore: Array<() => void> = [];
@@ -26,22 +27,7 @@ afterEach(() => {
   Object.assign(process.env, saved);
 });
 
-function context(requestId: string): Context {
-  return {
-    awsRequestId: requestId,
-    functionName: 'WebSearchMcp-Authorizer',
-    functionVersion: '$LATEST',
-    invokedFunctionArn: 'arn:aws:lambda:us-east-1:000000000000:function:WebSearchMcp-Authorizer',
-    memoryLimitInMB: '256',
-    logGroupName: '/aws/lambda/WebSearchMcp-Authorizer',
-    logStreamName: 'stream',
-    callbackWaitsForEmptyEventLoop: true,
-    getRemainingTimeInMillis: () => 3000,
-    done() {},
-    fail() {},
-    succeed() {},
-  };
-}
+const context = lambdaContext;
 
 const ATTRIBUTES = { outcome: 'allow', reason: 'ok', sub: 'user "1"\n', client_id: 'client-é', token: 'jti-1', cached: true, empty: '' };
 

@@ -2,6 +2,7 @@
  * Metrics as EMF lines: counts add up in memory and are written at the end of
  * an invocation at most once per flush interval, totals and breakdowns alike.
  */
+import { lambdaContext } from '../helpers/lambda-context.js';
 import { createObservability, METRIC_NAMESPACE, METRICS_FLUSH_INTERVAL_MS, MetricUnit } from '../../../lambda/shared/observability.js';
 
 let lines: string[] = [];
@@ -84,21 +85,7 @@ test('log lines carry the API Gateway request id, and only during the invocation
 });
 
 describe("correlation 'on-first-use' (the authorizer's): the keys reach the Logger only when a line is written", () => {
-  const context = (awsRequestId: string) =>
-    ({
-      awsRequestId,
-      functionName: 'WebSearchMcp-Authorizer',
-      functionVersion: '$LATEST',
-      invokedFunctionArn: 'arn:aws:lambda:us-east-1:000000000000:function:WebSearchMcp-Authorizer',
-      memoryLimitInMB: '256',
-      logGroupName: '/aws/lambda/WebSearchMcp-Authorizer',
-      logStreamName: 'stream',
-      callbackWaitsForEmptyEventLoop: true,
-      getRemainingTimeInMillis: () => 3000,
-      done() {},
-      fail() {},
-      succeed() {},
-    }) as import('aws-lambda').Context;
+  const context = lambdaContext;
   const records = () => lines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((record) => !record._aws);
 
   test('each line carries its own invocation: request ids, Lambda context and cold start as the eager Logger writes them', async () => {

@@ -8,6 +8,7 @@ import { createRequire } from 'node:module';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BuildOptions } from 'esbuild';
+import { ConfigurationError } from '../lambda/shared/settings.js';
 
 /**
  * Lambda's runtime, and the esbuild target that matches it. Chosen by
@@ -130,11 +131,13 @@ type Esbuild = typeof import('esbuild');
 export function loadEsbuild(require: (id: string) => unknown = createRequire(import.meta.url)): Esbuild {
   try {
     return require('esbuild') as Esbuild;
-  } catch (error) {
-    throw new Error(
-      'esbuild is not installed, and the functions are bundled with it on this machine (never in Docker). ' +
-        'Run `npm ci` with the development dependencies (not --omit=dev), then synthesize or deploy again.',
-      { cause: error },
+  } catch {
+    throw new ConfigurationError(
+      [
+        'esbuild: not installed, and the functions are bundled with it on this machine (never in Docker). ' +
+          'Run `npm ci` with the development dependencies (not --omit=dev), then synthesize or deploy again.',
+      ],
+      'build environment',
     );
   }
 }

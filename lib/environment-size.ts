@@ -19,36 +19,47 @@ export interface EnvironmentSize {
   readonly bytes: number;
   /** Each variable's share, largest first. */
   readonly variables: readonly { readonly name: string; readonly bytes: number }[];
+  /** Variables holding a deploy-time value of no known bound (counted as 0 in `bytes`). */
+  readonly unbounded: readonly string[];
 }
 
 const jsonBytes = (text: string) => Buffer.byteLength(JSON.stringify(text));
 
-/** The most bytes a value in the template can take once deployed (without the quotes around it). */
-function valueBytes(value: unknown, longest: LongestValue): number {
+/** The most bytes a value in the template can take once deployed (without the quotes around it); undefined if unknown. */
+function valueBytes(value: unknown, longest: LongestValue): number | undefined {
   if (typeof value === 'string') return jsonBytes(value) - 2;
   if (typeof value === 'number' || typeof value === 'boolean') return String(value).length;
-  if (value && typeof value === 'object' && !Array.isArray(value)) {
-    const join = (value as { 'Fn::Join'?: unknown })['Fn::Join'];
-    if (Array.isArray(join) && typeof join[0] === 'string' && Array.isArray(join[1])) {
-      const parts = join[1] as unknown[];
-      return parts.reduce<number>((sum, part) => sum + valueBytes(part, longest), 0) + (jsonBytes(join[0]) - 2) * Math.max(parts.length - 1, 0);
-    }
-    const bound = longest(value as Record<string, unknown>);
-    if (bound !== undefined) return bound;
+  if (!value || typeof value !== 'object' || Array.isArray(value)) return undefined;
+  const join = (value as { 'Fn::Join'?: unknown })['Fn::Join'];
+  if (Array.isArray(join) && typeof join[0] === 'string' && Array.isArray(join[1])) {
+    const parts = (join[1] as unknown[]).map((part) => valueBytes(part, longest));
+    if (parts.some((part) => part === undefined)) return undefined;
+    return (parts as number[]).reduce((sum, part) => sum + part, 0) + (jsonBytes(join[0]) - 2) * Math.max(parts.length - 1, 0);
   }
-  throw new Error(`cannot bound the length of the deploy-time value ${JSON.stringify(value)}: give lib/environment-size.ts's caller its longest length`);
+  return longest(value as Record<string, unknown>);
 }
 
 /** The size of an environment as the template holds it (`variables` resolved by the stack). */
 export function environmentSize(variables: Readonly<Record<string, unknown>>, longest: LongestValue): EnvironmentSize {
+  const unbounded: string[] = [];
   const sizes = Object.entries(variables)
-    .map(([name, value]) => ({ name, bytes: jsonBytes(name) + 1 + (valueBytes(value, longest) + 2) + 1 }))
+    .map(([name, value]) => {
+      const bytes = valueBytes(value, longest);
+      if (bytes === undefined) unbounded.push(name);
+      return { name, bytes: jsonBytes(name) + 1 + ((bytes ?? 0) + 2) + 1 };
+    })
     .sort((a, b) => b.bytes - a.bytes);
-  return { bytes: 2 + sizes.reduce((sum, each) => sum + each.bytes, 0), variables: sizes };
+  return { bytes: 2 + sizes.reduce((sum, each) => sum + each.bytes, 0), variables: sizes, unbounded };
 }
 
 /** A message for an environment over the limit, naming its largest variables and what to shorten; undefined when it fits. */
 export function environmentSizeProblem(functionName: string, size: EnvironmentSize): string | undefined {
+  if (size.unbounded.length > 0) {
+    return (
+      `The ${functionName} function's environment cannot be sized: ${size.unbounded.join(', ')} ` +
+      `hold${size.unbounded.length === 1 ? 's' : ''} a deploy-time value of no known longest length (the stack's longestDeployTimeValue must bound it).`
+    );
+  }
   if (size.bytes <= LAMBDA_ENVIRONMENT_LIMIT_BYTES) return undefined;
   const largest = size.variables.slice(0, 3).map((each) => `${each.name} (${each.bytes} bytes)`);
   const growable = size.variables.filter((each) => UNBOUNDED_SETTINGS.includes(each.name)).map((each) => each.name);

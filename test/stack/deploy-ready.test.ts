@@ -17,7 +17,7 @@ import { REGISTRATION_LIMITS } from '../../lambda/register/registration-proxy.js
 import { AS_METADATA_DEFAULTS } from '../../lambda/shared/authorization-server-metadata.js';
 import { ConfigurationError } from '../../lambda/shared/settings.js';
 import { EXTERNAL_MODULES, LAZY_FILES, loadEsbuild } from '../../lib/bundling.js';
-import { environmentSize, LAMBDA_ENVIRONMENT_LIMIT_BYTES } from '../../lib/environment-size.js';
+import { environmentSize, environmentSizeProblem, LAMBDA_ENVIRONMENT_LIMIT_BYTES } from '../../lib/environment-size.js';
 import { API_GATEWAY_INTEGRATION_TIMEOUT_SECONDS, functionSpecs, UPSTREAM_MARGIN_MS } from '../../lib/functions.js';
 import { STAGE_NAME } from '../../lib/web-search-mcp-stack.js';
 import { CERTIFICATE_ARN, CUSTOM_DOMAIN, EVERYTHING_ON, synthStack } from './variants.js';
@@ -238,7 +238,8 @@ describe('the bundles', () => {
     const missing = (id: string) => {
       throw Object.assign(new Error(`Cannot find module '${id}'`), { code: 'MODULE_NOT_FOUND' });
     };
-    expect(() => loadEsbuild(missing)).toThrow(/esbuild is not installed.*never in Docker.*Run `npm ci` with the development dependencies/);
+    expect(() => loadEsbuild(missing)).toThrow(ConfigurationError);
+    expect(() => loadEsbuild(missing)).toThrow(/esbuild: not installed.*never in Docker.*Run `npm ci` with the development dependencies/);
     expect(loadEsbuild().version).toMatch(/^0\./);
   });
 });
@@ -288,7 +289,9 @@ describe('environment sizes', () => {
     // {"URL":"https://x.<32>/y","A":"ab"}
     expect(size.bytes).toBe(JSON.stringify({ URL: `https://x.${'r'.repeat(32)}/y`, A: 'ab' }).length + 1);
     expect(size.variables.map((each) => each.name)).toEqual(['URL', 'A']);
-    expect(() => environmentSize({ X: { 'Fn::GetAtt': ['Thing', 'Arn'] } }, longestOf)).toThrow(/cannot bound the length/);
+    const unknown = environmentSize({ X: { 'Fn::GetAtt': ['Thing', 'Arn'] } }, longestOf);
+    expect(unknown.unbounded).toEqual(['X']);
+    expect(environmentSizeProblem('mcp', unknown)).toMatch(/The mcp function's environment cannot be sized: X holds a deploy-time value/);
   });
 
   test('every function of the everything-on stack fits, with room to spare', () => {

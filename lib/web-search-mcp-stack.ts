@@ -52,9 +52,6 @@ export const STAGE_NAME = 'prod';
 /** Where the functions' sources are: the asset's source (its hash is the bundle's, not this folder's). */
 const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
 
-/** The custom domain answers IPv4 and IPv6, as the API does; its A and AAAA records follow from it. */
-export const CUSTOM_DOMAIN_IP_ADDRESS_TYPE = 'dualstack';
-
 /**
  * CDK's local bundling of one function (see lib/bundling.ts). Its fields name the function,
  * so that CDK's asset cache, keyed on the bundling options, tells the functions apart.
@@ -375,7 +372,7 @@ export class WebSearchMcpStack extends Stack {
     });
     // Dual-stack, as the API is: the AAAA record below must lead to an endpoint that answers IPv6.
     // (The DomainName construct has no property for it.)
-    (domain.node.defaultChild as apigateway.CfnDomainName).addPropertyOverride('EndpointConfiguration.IpAddressType', CUSTOM_DOMAIN_IP_ADDRESS_TYPE);
+    (domain.node.defaultChild as apigateway.CfnDomainName).addPropertyOverride('EndpointConfiguration.IpAddressType', 'dualstack');
     if (hostedZoneId) {
       const zone = route53.HostedZone.fromHostedZoneAttributes(this, 'HostedZone', {
         hostedZoneId,

@@ -8,7 +8,9 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Validations } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
+import { AwsSolutionsChecks } from 'cdk-nag';
 import { JWKS_DEFAULTS } from '../../lambda/authorizer/signing-keys.js';
 import { RESPONSE_MARGIN_MS } from '../../lambda/mcp/mcp-endpoint.js';
 import { SITE_WALK_TIMEOUT_RANGE } from '../../lambda/mcp/tools/site-walk.js';
@@ -321,4 +323,12 @@ describe('environment sizes', () => {
     for (const name of ['metadata', 'register', 'mcp']) expect(message).toMatch(new RegExp(`The ${name} function's environment[^\\n]*Shorten ALLOWED_ORIGINS`));
     expect(message).not.toContain('The authorizer function');
   });
+});
+
+test('the everything-on stack passes cdk-nag with no finding unacknowledged', () => {
+  const { app } = synthStack(EVERYTHING_ON);
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  expect(() => app.synth()).not.toThrow();
+  const report = JSON.parse(readFileSync(join(app.outdir, 'validation-report.json'), 'utf8')) as { pluginReports: Array<{ conclusion: string }> };
+  expect(report.pluginReports.map((each) => each.conclusion)).toEqual(['success']);
 });

@@ -21,6 +21,7 @@
  */
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { WebSearchMcpError } from '../lambda/shared/errors.js';
 
 export interface ClientIdMetadataDocumentOptions {
   /** Accept `http://` client ids on loopback hosts (development only). Default true. */
@@ -50,13 +51,14 @@ export interface ResolvedClientMetadata {
 }
 
 /** Why a client id's document cannot be used; `error` is an RFC 7591 / 6749 code. */
-export class ClientIdMetadataDocumentError extends Error {
-  override readonly name = 'ClientIdMetadataDocumentError';
+export class ClientIdMetadataDocumentError extends WebSearchMcpError {
+  readonly code = 'ERR_CLIENT_METADATA_DOCUMENT' as const;
   constructor(
     readonly error: 'invalid_client' | 'invalid_client_metadata' | 'invalid_redirect_uri',
     message: string,
+    options?: ErrorOptions,
   ) {
-    super(message);
+    super(message, options);
   }
 }
 
@@ -180,7 +182,7 @@ export function createClientIdMetadataDocumentResolver(knownScopes: ReadonlySet<
       answer = await get(new URL(clientId), { timeoutMs, maxBytes, ca: options.trustedCertificates });
     } catch (error) {
       if (error instanceof ClientIdMetadataDocumentError) throw error;
-      throw new ClientIdMetadataDocumentError('invalid_client', `the client's metadata document could not be fetched (${(error as Error).message})`);
+      throw new ClientIdMetadataDocumentError('invalid_client', `the client's metadata document could not be fetched (${(error as Error).message})`, { cause: error });
     }
     if (answer.status !== 200) {
       throw new ClientIdMetadataDocumentError('invalid_client', `the client's metadata document answered HTTP ${answer.status} (redirects are not followed)`);
@@ -188,8 +190,8 @@ export function createClientIdMetadataDocumentResolver(knownScopes: ReadonlySet<
     let document: unknown;
     try {
       document = JSON.parse(answer.body.toString('utf8'));
-    } catch {
-      throw new ClientIdMetadataDocumentError('invalid_client_metadata', 'the client\'s metadata document is not JSON');
+    } catch (error) {
+      throw new ClientIdMetadataDocumentError('invalid_client_metadata', 'the client\'s metadata document is not JSON', { cause: error });
     }
     return clientMetadataFromDocument(clientId, document, knownScopes);
   }

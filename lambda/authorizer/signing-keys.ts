@@ -15,15 +15,17 @@
  *   RS256 signatures are taken from it.
  */
 import { createPublicKey, type KeyObject } from 'node:crypto';
-import { boundedGet, type BoundedGet } from '../shared/http-get.js';
+import { WebSearchMcpError } from '../shared/errors.js';
+import { boundedGet, HttpGetError, type BoundedGet } from '../shared/http-get.js';
 
-export class SigningKeysUnavailableError extends Error {
-  override readonly name = 'SigningKeysUnavailableError';
+/** The keys cannot be had: the JWKS endpoint fails, or answers nothing usable. An outage (503), not a refusal. */
+export class SigningKeysUnavailableError extends WebSearchMcpError {
+  readonly code = 'ERR_SIGNING_KEYS_UNAVAILABLE' as const;
 }
 
 /** The token names no key the authorization server publishes. */
-export class UnknownSigningKeyError extends Error {
-  override readonly name = 'UnknownSigningKeyError';
+export class UnknownSigningKeyError extends WebSearchMcpError {
+  readonly code = 'ERR_SIGNING_KEY_UNKNOWN' as const;
 }
 
 export interface SigningKeySourceOptions {
@@ -88,9 +90,9 @@ export function createSigningKeySource(options: SigningKeySourceOptions): Signin
         headers: { Accept: 'application/jwk-set+json, application/json' },
       });
     } catch (error) {
-      const name = (error as Error)?.name;
-      if (name === 'TooLarge') throw new SigningKeysUnavailableError(`JWKS response exceeds ${maxBytes} bytes`);
-      throw new SigningKeysUnavailableError(`JWKS fetch failed: ${name}`);
+      const failure = error instanceof HttpGetError ? error.name : 'NetworkError';
+      if (failure === 'TooLarge') throw new SigningKeysUnavailableError(`JWKS response exceeds ${maxBytes} bytes`, { cause: error });
+      throw new SigningKeysUnavailableError(`JWKS fetch failed: ${failure}`, { cause: error });
     }
     if (response.status !== 200) {
       throw new SigningKeysUnavailableError(`JWKS endpoint answered HTTP ${response.status}`);
@@ -98,8 +100,8 @@ export function createSigningKeySource(options: SigningKeySourceOptions): Signin
     let document: unknown;
     try {
       document = JSON.parse(response.body.toString('utf8'));
-    } catch {
-      throw new SigningKeysUnavailableError('JWKS response is not JSON');
+    } catch (error) {
+      throw new SigningKeysUnavailableError('JWKS response is not JSON', { cause: error });
     }
     const published = (document as { keys?: unknown })?.keys;
     if (!Array.isArray(published) || published.length > JWKS_DEFAULTS.maxKeys) {

@@ -47,7 +47,10 @@ export const JWKS_DEFAULTS = {
   unknownKeyCooldownMs: 30_000,
 } as const;
 
-/** A published key, as node:crypto verifies with it (jwt.ts). */
+/**
+ * A published key as a node:crypto KeyObject: jose verifies with it (converting it to
+ * a CryptoKey once, cached per key), and its modulus and exponent can be read.
+ */
 type VerificationKey = KeyObject;
 
 /** The members of a JWK this source reads. */

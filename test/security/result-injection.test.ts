@@ -5,10 +5,10 @@
  * close the page-content fence, or forge a result of its own; links are only
  * ever http(s). `structuredContent` keeps the values exactly as Tavily sent them.
  */
-import { webCrawl } from '../../lambda/mcp/tools/web-crawl.js';
-import { webExtract } from '../../lambda/mcp/tools/web-extract.js';
-import { webMap } from '../../lambda/mcp/tools/web-map.js';
-import { webSearch } from '../../lambda/mcp/tools/web-search.js';
+import webCrawl from '../../lambda/mcp/tools/web-crawl.js';
+import webExtract from '../../lambda/mcp/tools/web-extract.js';
+import webMap from '../../lambda/mcp/tools/web-map.js';
+import webSearch from '../../lambda/mcp/tools/web-search.js';
 import { startTestStack, type TestStack } from '../fixtures/test-stack.js';
 import { bearer, json, rawRequest } from './support.js';
 

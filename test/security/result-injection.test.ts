@@ -1,5 +1,5 @@
 /**
- * Issue 12, case 2: injection through tool results. A tool result's text is
+ * Injection through tool results. A tool result's text is
  * markdown read by a model; what Tavily returns (titles, URLs, snippets, page
  * text) is written by whoever owns the page. It must not be able to add a link,
  * close the page-content fence, or forge a result of its own; links are only

@@ -87,8 +87,8 @@ export const webSearchInput = z
     include_images: z.boolean().default(false).describe('Also return image URLs related to the query.'),
     include_domains: domainList('Results will only come from these domains', 300),
     exclude_domains: domainList('Never return results from these domains', 150),
-    // Checked against Tavily's list here rather than listed in the schema: 166 names would add
-    // ~2 KB to every tools/list, and to every client's context, for one optional parameter.
+    // Checked against Tavily's list here rather than listed in the schema: the whole list would
+    // lengthen every tools/list, and every client's context, for one optional parameter.
     country: z
       .string()
       .max(60)

@@ -19,7 +19,5 @@ export const toolModules = toolList({
   web_map: () => import('./web-map.js'),
 });
 
-export type ToolName = keyof typeof toolModules;
-
 /** The registry the MCP function serves. */
 export const toolEntries = toolRegistry(toolModules, { listings: toolCatalog, defaultScopes: TOOL_DEFAULT_SCOPES });

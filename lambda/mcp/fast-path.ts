@@ -22,7 +22,7 @@ import { callerFromContext, isExpired } from '../shared/caller.js';
 import type { OriginPolicy } from '../shared/cors.js';
 import { describeMessage, isPlainObject, MAX_REQUEST_BODY_BYTES, PROTOCOL_VERSION_META_KEY } from './protocol.js';
 import type { RpcReport } from './mcp-endpoint.js';
-import { CAPABILITIES, INSTRUCTIONS, LIST_CACHE_TTL_MS, SERVER_INFO, toolListing, toolsFor } from './server-info.js';
+import { CAPABILITIES, INSTRUCTIONS, LIST_CACHE_TTL_MS, SERVER_INFO, toolsFor } from './server-info.js';
 import type { ToolListing } from './tools/tool.js';
 
 /** The 2025-era versions the SDK's server negotiates (echoed by initialize when requested), newest first. */
@@ -148,7 +148,7 @@ export function createFastPath(options: FastPathOptions) {
   const now = options.now ?? Date.now;
   const { originPolicy } = options;
   const entries = options.tools.map((listing) => ({
-    listing: JSON.stringify(toolListing(listing)),
+    listing: JSON.stringify(listing),
     scopes: options.toolScopes[listing.name] ?? [],
   }));
   /** The tools array's JSON per set of scopes, built on first use. */

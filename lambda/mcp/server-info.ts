@@ -1,8 +1,8 @@
 /**
  * What the MCP server says about itself and its tools, with no SDK in sight:
- * server.ts gives these to the SDK's `Server`, and the fast path (fast-path.ts)
- * answers initialize, ping and tools/list with the very same values, so that
- * a cold start serving only those never loads the SDK.
+ * server.ts gives these to the SDK's `Server`. The fast path (fast-path.ts)
+ * answers with what the SDK made of them (protocol-answers.generated.ts), and
+ * shows each caller the tools its scopes allow by the same rule (toolsFor).
  */
 export const SERVER_NAME = 'web-search-mcp';
 export const SERVER_VERSION = '0.1.0';

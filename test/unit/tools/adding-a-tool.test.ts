@@ -6,17 +6,19 @@
  * guard and the loopback fake Tavily, the new tool is listed, scoped, credited
  * and cached by what its module declares, and nothing else was touched.
  */
+import { createAdmission } from '../../../lambda/mcp/admission.js';
 import { createMcpEndpoint } from '../../../lambda/mcp/mcp-endpoint.js';
+import { SUPPORTED_PROTOCOL_VERSIONS } from '../../../lambda/mcp/protocol-answers.generated.js';
 import { createUsageGuard } from '../../../lambda/mcp/quota/usage-guard.js';
 import { createMcpServerFactory } from '../../../lambda/mcp/server.js';
 import { createTavilyClient } from '../../../lambda/mcp/tavily.js';
 import { toolModules } from '../../../lambda/mcp/tools/index.js';
 import { loadTools, toolList, toolRegistry } from '../../../lambda/mcp/tools/registry.js';
 import { catalogOf, listingOf } from '../../../lambda/mcp/tools/tool.js';
-import type { Invocation } from '../../../lambda/shared/api-gateway.js';
 import { createOriginPolicy } from '../../../lambda/shared/cors.js';
 import { defaultToolScopes } from '../../../lambda/shared/settings.js';
 import { startFakeTavily, type FakeTavily } from '../../fixtures/fake-tavily.js';
+import { CLIENT_HEADERS, mcpEvent } from '../mcp/mcp-event.js';
 import { memoryUsageStore, type MemoryUsageStore } from '../quota/memory-usage-store.js';
 import webHeadlines, { HEADLINES_CREDITS, HEADLINES_LIFETIME_SECONDS, HEADLINES_SCOPE } from './fixtures/web-headlines.js';
 
@@ -45,24 +47,23 @@ beforeAll(async () => {
       now: () => NOW,
     }),
   });
-  serve = createMcpEndpoint({ newServer, originPolicy: createOriginPolicy([]) });
+  serve = createMcpEndpoint({ newServer, supportedVersions: SUPPORTED_PROTOCOL_VERSIONS });
 });
 afterAll(() => tavily.close());
 
 const READ = 'web-search:read';
-const invocation = (scopes: readonly string[]): Invocation => ({
-  requestId: 'req-1',
-  authorizer: { sub: 'usr_1', clientId: 'client-a', scopes: JSON.stringify(scopes), exp: String(Math.floor(Date.now() / 1000) + 300), tokenId: 't' },
-  remainingTimeMs: () => 20_000,
-});
+const admit = createAdmission({ originPolicy: createOriginPolicy([]) });
 
 async function rpc(method: string, params: object, scopes: readonly string[]) {
-  const request = new Request('https://mcp.example.com/web-search/mcp', {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream', Authorization: 'Bearer token' },
-    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }),
-  });
-  const response = await serve(request, invocation(scopes));
+  const admission = admit(
+    mcpEvent({
+      body: { jsonrpc: '2.0', id: 1, method, params },
+      headers: [...CLIENT_HEADERS, ['Authorization', 'Bearer token']],
+      caller: { sub: 'usr_1', clientId: 'client-a', scopes: [...scopes], tokenId: 't' },
+    }),
+  );
+  if (!admission.admitted) throw new Error(`refused: ${admission.refusal.body}`);
+  const response = await serve(admission.request, { requestId: 'req-1', remainingTimeMs: () => 20_000 });
   expect(response.status).toBe(200);
   return (await response.json()).result;
 }

@@ -15,17 +15,17 @@ import * as route53Targets from 'aws-cdk-lib/aws-route53-targets';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import type { Construct } from 'constructs';
 import { ALLOWED_REQUEST_HEADERS, allowedOriginPattern, EXPOSED_HEADERS, PREFLIGHT_MAX_AGE_SECONDS } from '../lambda/shared/cors.js';
-import { protectedResourceMetadata } from '../lambda/metadata/metadata.js';
+import { protectedResourceMetadata, protectedResourceSettings } from '../lambda/shared/protected-resource-metadata.js';
 import { ALIASES, ESBUILD_TARGET, EXTERNAL_MODULES, lazyImports, MAIN_FIELDS, POWERTOOLS_VERSION } from './bundling.js';
 import type { DeploySettings } from './config.js';
 import { functionEnvironment, functionSpecs, type FunctionEnvironmentInput } from './functions.js';
 import { Firewall } from './firewall.js';
-import { gatewayResponseCors, gatewayResponses } from './gateway-responses.js';
+import { gatewayResponseCors, gatewayResponses } from '../lambda/shared/gateway-responses.js';
 import { Monitoring } from './monitoring.js';
 import { UsageTable } from './usage-table.js';
 import { usageNeedsTable } from '../lambda/mcp/quota/usage-settings.js';
-import { mockAnswer, protectedResourceSettings, vtlVerbatim, type MockAnswer, type MockSettings } from './mock-integrations.js';
-import { methodsAt, publicUrls, routePaths, routes, type FunctionName } from './routes.js';
+import { mockAnswer, vtlVerbatim, type MockAnswer, type MockSettings } from './mock-integrations.js';
+import { methodsAt, publicUrls, routePaths, routes, type FunctionName } from '../lambda/shared/routes.js';
 
 export const STAGE_NAME = 'prod';
 
@@ -152,7 +152,7 @@ export class WebSearchMcpStack extends Stack {
       resultsCacheTtl: Duration.seconds(settings.authorizerCacheTtlSeconds),
     });
 
-    // The mock routes' documents, from the settings the metadata function gets (lib/functions.ts).
+    // The mock routes' documents, from the deployment's settings, as the authorizer's challenge names them.
     const mockSettings: MockSettings = { protectedResource: protectedResourceSettings(environmentInput) };
     for (const route of routes) {
       const authorization = route.authorized

@@ -21,7 +21,7 @@ import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontex
 import { checkResourceAllowed } from '@modelcontextprotocol/sdk/shared/auth-utils.js';
 import { LATEST_PROTOCOL_VERSION } from '@modelcontextprotocol/sdk/types.js';
 import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, errors as joseErrors, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
-import { AS_METADATA_PATH, MCP_PATH, PRM_PATH, REGISTER_PATH } from '../../lib/routes.js';
+import { AS_METADATA_PATH, MCP_PATH, PRM_PATH, REGISTER_PATH } from '../../lambda/shared/routes.js';
 import { grantedScopes, shortHash } from '../../lambda/authorizer/verify-access-token.js';
 import { registrationExposure } from './registration-exposure.js';
 import { DEPLOYED_STAGE, LOGS, MCP_INSPECTOR_ORIGIN, README, REDEPLOY, SCALEKIT_DASHBOARD } from './guidance.js';
@@ -162,7 +162,7 @@ const MCP_POST_HEADERS = {
 };
 
 function noAuthorizerFix(target: Target): string {
-  return `POST ${MCP_PATH} must go through the Lambda REQUEST authorizer (lib/routes.ts marks it authorized): ${REDEPLOY}, then in the API Gateway console check ${new URL(target.mcpUrl).pathname} → POST → Method request → Authorization names the authorizer. Until then anyone can call the tools on your Tavily key.`;
+  return `POST ${MCP_PATH} must go through the Lambda REQUEST authorizer (lambda/shared/routes.ts marks it authorized): ${REDEPLOY}, then in the API Gateway console check ${new URL(target.mcpUrl).pathname} → POST → Method request → Authorization names the authorizer. Until then anyone can call the tools on your Tavily key.`;
 }
 
 function wrongPathFix(target: Target): string {
@@ -284,7 +284,7 @@ export async function checkChallenge(http: HttpClient, target: Target): Promise<
   // A 401: read the challenge as a client would.
   const header = answer.headers.get('www-authenticate');
   const remapped = answer.headers.get('x-amzn-remapped-www-authenticate');
-  const gatewayResponseFix = `The challenge comes from the UNAUTHORIZED gateway response (lib/gateway-responses.ts), never from a function: ${REDEPLOY}, then check API Gateway console → Gateway responses → Unauthorized carries WWW-Authenticate.`;
+  const gatewayResponseFix = `The challenge comes from the UNAUTHORIZED gateway response (lambda/shared/gateway-responses.ts), never from a function: ${REDEPLOY}, then check API Gateway console → Gateway responses → Unauthorized carries WWW-Authenticate.`;
   if (!header) {
     if (remapped) {
       checks.push(
@@ -329,7 +329,7 @@ export async function checkChallenge(http: HttpClient, target: Target): Promise<
   }
   if (!sdkReadsChallenge(header)) {
     checks.push(
-      warn(1, 'challenge', `${what} → 401 with a Bearer challenge, but not as the header's first challenge`, `The MCP SDK client reads only the first challenge and will fall back to guessing well-known URLs: put Bearer first (lib/gateway-responses.ts) and ${REDEPLOY}.`, details),
+      warn(1, 'challenge', `${what} → 401 with a Bearer challenge, but not as the header's first challenge`, `The MCP SDK client reads only the first challenge and will fall back to guessing well-known URLs: put Bearer first (lambda/shared/gateway-responses.ts) and ${REDEPLOY}.`, details),
     );
   } else if (!scope) {
     checks.push(
@@ -368,7 +368,7 @@ export async function checkBrowserAccess(http: HttpClient, target: Target): Prom
       1,
       id,
       `browser clients: ${origin} passes the preflight, but the 401 does not expose WWW-Authenticate to it`,
-      `A browser client then cannot read resource_metadata. The gateway responses must send Access-Control-Expose-Headers: WWW-Authenticate (gatewayResponseCors in lib/gateway-responses.ts); ${REDEPLOY}.`,
+      `A browser client then cannot read resource_metadata. The gateway responses must send Access-Control-Expose-Headers: WWW-Authenticate (gatewayResponseCors in lambda/shared/gateway-responses.ts); ${REDEPLOY}.`,
     );
   }
   return pass(1, id, `browser clients: ${origin} (MCP Inspector) passes the CORS preflight and can read the challenge`);
@@ -424,7 +424,7 @@ export async function checkResourceMetadata(http: HttpClient, target: Target, ch
         ? `${fixForUnreachable(fromChallenge.network, 'this server')} The URL in the challenge is built from the API's base URL at deploy time: after changing domains, ${REDEPLOY}.`
         : fromChallenge.status && fromChallenge.status >= 500
           ? `The metadata function is failing: look at ${LOGS.functions}, and check SCALEKIT_ENVIRONMENT_URL, SCALEKIT_RESOURCE_ID and RESOURCE_IDENTIFIER (${README.configuration}).`
-          : `GET ${PRM_PATH}${MCP_PATH} must reach the metadata function (lib/routes.ts); ${REDEPLOY}. The challenge must point at ${target.baseUrl}${PRM_PATH}${MCP_PATH}.`;
+          : `GET ${PRM_PATH}${MCP_PATH} must reach the metadata function (lambda/shared/routes.ts); ${REDEPLOY}. The challenge must point at ${target.baseUrl}${PRM_PATH}${MCP_PATH}.`;
       checks.push(fail(2, 'resource-metadata', `the challenge's resource_metadata does not answer: ${fromChallenge.problem}`, fix));
     } else if (fallback) {
       checks.push(pass(2, 'resource-metadata', `protected resource metadata at ${fallback.url} (well-known location; the challenge named none)`));
@@ -450,7 +450,7 @@ export async function checkResourceMetadata(http: HttpClient, target: Target, ch
     const stagePrefix = mcp.pathname.slice(0, -MCP_PATH.length);
     const fix = stagePrefix
       ? `Everything on this URL sits under ${stagePrefix}, so clients probing ${mcp.origin}${PRM_PATH}… miss; those reading resource_metadata from the 401 (the MCP SDK, Claude, Cursor, VS Code) are unaffected. To serve both, map a custom domain at the root (API Gateway → Custom domain names → API mapping with an empty path; ${README.customDomain}), set RESOURCE_IDENTIFIER to https://<domain>${MCP_PATH} and ${REDEPLOY}.`
-      : `Both well-known routes are in lib/routes.ts: ${REDEPLOY}, and check that no proxy or CDN in front drops /.well-known/ paths.`;
+      : `Both well-known routes are in lambda/shared/routes.ts: ${REDEPLOY}, and check that no proxy or CDN in front drops /.well-known/ paths.`;
     checks.push(
       warn(2, 'resource-metadata.well-known', `well-known URLs miss: ${missing.map((probe) => (probe as { problem: string }).problem).join('; ')}`, fix),
     );
@@ -641,7 +641,7 @@ export async function checkAuthorizationServer(http: HttpClient, target: Target,
     const fix =
       proxied.status === 502
         ? `The metadata function cannot fetch the authorization server's metadata: check SCALEKIT_ENVIRONMENT_URL and SCALEKIT_RESOURCE_ID as deployed (${README.configuration}). ${compatNote}`
-        : `${compatNote} GET ${AS_METADATA_PATH} is in lib/routes.ts: ${REDEPLOY}.`;
+        : `${compatNote} GET ${AS_METADATA_PATH} is in lambda/shared/routes.ts: ${REDEPLOY}.`;
     checks.push(warn(3, 'authorization-server.compat', `this server's copy of the metadata does not answer: ${proxied.problem}`, fix));
   } else if (proxied.value.issuer !== metadata.issuer) {
     checks.push(

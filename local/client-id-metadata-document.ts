@@ -21,6 +21,7 @@
  */
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { isLoopbackHost } from '../lambda/shared/loopback.js';
 
 export interface ClientIdMetadataDocumentOptions {
   /** Accept `http://` client ids on loopback hosts (development only). Default true. */
@@ -60,7 +61,6 @@ export class ClientIdMetadataDocumentError extends Error {
   }
 }
 
-const LOOPBACK_HOST = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
 const SUPPORTED_GRANTS = new Set(['authorization_code', 'refresh_token']);
 const SECRET_METHODS = new Set(['client_secret_basic', 'client_secret_post', 'client_secret_jwt']);
 
@@ -86,7 +86,7 @@ export function isClientIdMetadataDocumentUrl(id: string, { allowHttpLoopback = 
     return false;
   }
   if (url.protocol === 'https:') return true;
-  return allowHttpLoopback && url.protocol === 'http:' && LOOPBACK_HOST.test(url.hostname);
+  return allowHttpLoopback && url.protocol === 'http:' && isLoopbackHost(url.hostname);
 }
 
 function get(url: URL, { timeoutMs, maxBytes, ca }: { timeoutMs: number; maxBytes: number; ca?: readonly string[] }): Promise<{ status: number; body: Buffer }> {

@@ -8,7 +8,7 @@
 import type { AuthorizationServerMetadataSource } from '../shared/authorization-server-metadata.js';
 import { UpstreamError } from '../shared/authorization-server-metadata.js';
 import { decodeUtf8, errorResponse, isJsonMediaType, isPlainObject, methodNotAllowed, readLimited, textResponse } from '../shared/http.js';
-import { isLoopbackHost } from '../shared/settings.js';
+import { isLoopbackHost } from '../shared/loopback.js';
 import { forwardedMetadata, registrationRefusal } from './registration-policy.js';
 
 export const REGISTRATION_LIMITS = {

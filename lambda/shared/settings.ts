@@ -12,6 +12,7 @@
  */
 import * as z from 'zod/mini';
 import { DEFAULT_OUTPUT_BUDGET_CHARS } from '../mcp/tools/output-budget.js';
+import { isLoopbackHost } from './loopback.js';
 
 export class ConfigurationError extends Error {
   override readonly name = 'ConfigurationError';
@@ -55,12 +56,6 @@ function setting<T>(expected: string, convert: Convert<T>, fallback: { required:
 
 function optionalSetting<T>(expected: string, convert: Convert<T>) {
   return setting<T | undefined>(expected, convert, { value: undefined });
-}
-
-const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
-
-export function isLoopbackHost(hostname: string): boolean {
-  return LOOPBACK_HOSTS.has(hostname) || hostname.endsWith('.localhost');
 }
 
 /** https anywhere; plain http only on loopback (the local stack). No query, no fragment. */

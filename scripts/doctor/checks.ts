@@ -21,6 +21,7 @@ import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontex
 import { checkResourceAllowed } from '@modelcontextprotocol/sdk/shared/auth-utils.js';
 import { LATEST_PROTOCOL_VERSION } from '@modelcontextprotocol/sdk/types.js';
 import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, errors as joseErrors, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
+import { isLoopbackHost } from '../../lambda/shared/loopback.js';
 import { AS_METADATA_PATH, MCP_PATH, PRM_PATH, REGISTER_PATH } from '../../lambda/shared/routes.js';
 import { grantedScopes, shortHash } from '../../lambda/authorizer/verify-access-token.js';
 import { registrationExposure } from './registration-exposure.js';
@@ -90,11 +91,6 @@ const EXECUTE_API_HOST = /^[a-z0-9]+\.execute-api\.[a-z0-9-]+\.amazonaws\.com(\.
 
 function isExecuteApi(url: string): boolean {
   return EXECUTE_API_HOST.test(new URL(url).hostname);
-}
-
-function isLoopbackHost(hostname: string): boolean {
-  const host = hostname.replace(/^\[|\]$/g, '').toLowerCase();
-  return host === 'localhost' || host.endsWith('.localhost') || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
 /** Scalekit's per-resource authorization server `{env}/resources/{id}` → `{env}`; anything else unchanged. */

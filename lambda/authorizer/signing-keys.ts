@@ -15,7 +15,8 @@
  *   RS256 signatures are taken from it.
  */
 import { createPublicKey, type KeyObject } from 'node:crypto';
-import { boundedGet, type BoundedGet } from '../shared/http-get.js';
+import { findCause } from '../shared/errors.js';
+import { boundedGet, HttpGetError, type BoundedGet } from '../shared/http-get.js';
 
 export class SigningKeysUnavailableError extends Error {
   override readonly name = 'SigningKeysUnavailableError';
@@ -88,9 +89,9 @@ export function createSigningKeySource(options: SigningKeySourceOptions): Signin
         headers: { Accept: 'application/jwk-set+json, application/json' },
       });
     } catch (error) {
-      const name = (error as Error)?.name;
-      if (name === 'TooLarge') throw new SigningKeysUnavailableError(`JWKS response exceeds ${maxBytes} bytes`);
-      throw new SigningKeysUnavailableError(`JWKS fetch failed: ${name}`);
+      const failure = findCause(error, HttpGetError)?.kind ?? 'network';
+      if (failure === 'too-large') throw new SigningKeysUnavailableError(`JWKS response exceeds ${maxBytes} bytes`, { cause: error });
+      throw new SigningKeysUnavailableError(`JWKS fetch failed: ${failure}`, { cause: error });
     }
     if (response.status !== 200) {
       throw new SigningKeysUnavailableError(`JWKS endpoint answered HTTP ${response.status}`);

@@ -88,16 +88,18 @@ export function createRegistrationCore(options: {
     }
 
     let upstream: Response;
+    // Our own deadline says whether the POST timed out, whatever error fetch wraps it in.
+    const deadline = AbortSignal.timeout(REGISTRATION_LIMITS.timeoutMs);
     try {
       upstream = await fetchImpl(endpoint, {
         method: 'POST',
         headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
         body: JSON.stringify(forwardedMetadata(clientMetadata)),
         redirect: 'error',
-        signal: AbortSignal.timeout(REGISTRATION_LIMITS.timeoutMs),
+        signal: deadline,
       });
-    } catch (error) {
-      const timedOut = (error as Error)?.name === 'TimeoutError';
+    } catch {
+      const timedOut = deadline.aborted;
       options.onUpstreamFailure?.('unreachable');
       return errorResponse(
         503,

@@ -12,10 +12,12 @@
  */
 import * as z from 'zod/mini';
 import { DEFAULT_OUTPUT_BUDGET_CHARS } from '../mcp/tools/output-budget.js';
+import { WebSearchMcpError } from './errors.js';
 import { isLoopbackHost } from './loopback.js';
 
-export class ConfigurationError extends Error {
-  override readonly name = 'ConfigurationError';
+/** Settings that do not parse: the message names every bad one, `problems` lists them one by one. */
+export class ConfigurationError extends WebSearchMcpError {
+  readonly code = 'ERR_CONFIGURATION' as const;
   constructor(
     readonly problems: readonly string[],
     what = 'configuration',

@@ -1,8 +1,8 @@
 /**
  * A bounded GET over node:http(s), for the authorizer's JWKS. Node's `fetch`
  * would do, but its first use loads undici (Request, Response, streams, a WASM
- * HTTP parser): tens of milliseconds on every cold start of a function that
- * otherwise never needs them. Redirects are not followed, the answer is capped
+ * HTTP parser), a cost on every cold start of a function that otherwise never
+ * needs them. Redirects are not followed, the answer is capped
  * in size, and the whole exchange in time.
  */
 import { request as httpRequest, type IncomingMessage } from 'node:http';

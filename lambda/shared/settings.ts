@@ -247,7 +247,7 @@ export const definitions = {
   }),
   tavilyApiKeyParameter: setting(SSM_NAME, ssmParameterName, { value: DEFAULT_TAVILY_API_KEY_PARAMETER }),
   tavilyApiKeyParameterIfSet: optionalSetting(SSM_NAME, ssmParameterName),
-  // Issue 12: the optional revocation denylist (jti, sub and client_id entries) the authorizer reads.
+  // The optional revocation denylist (jti, sub and client_id entries) the authorizer reads.
   revocationDenylistParameter: optionalSetting('an SSM parameter name (String or StringList), e.g. /web-search-mcp/revoked', ssmParameterName),
   revocationDenylistMaxAgeSeconds: setting('whole seconds from 1 to 3600', integer(1, 3600), {
     value: DEFAULT_REVOCATION_DENYLIST_MAX_AGE_SECONDS,

@@ -17,7 +17,7 @@ import { AssetManifestArtifact } from 'aws-cdk-lib/cx-api';
 import { build, type BuildOptions } from 'esbuild';
 import { esbuildOptions } from '../lib/bundling.js';
 import { parseDeploySettings } from '../lib/config.js';
-import type { FunctionName } from '../lib/routes.js';
+import type { FunctionName } from '../lambda/shared/routes.js';
 import { WebSearchMcpStack } from '../lib/web-search-mcp-stack.js';
 
 export interface Bundle {

@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { APIGatewayProxyEvent, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
-import { AS_METADATA_PATH, MCP_PATH, PRM_FOR_MCP_PATH, REGISTER_PATH } from '../lib/routes.js';
+import { AS_METADATA_PATH, MCP_PATH, REGISTER_PATH } from '../lambda/shared/routes.js';
 import { callerContext, type Caller } from '../lambda/shared/caller.js';
 import { authorizerContext, authorizerEvent, proxyEvent, type IncomingRequest } from '../local/api-gateway-events.js';
 
@@ -43,11 +43,6 @@ export function authorizerRequestEvent(host: string, token: string): APIGatewayR
       ['Content-Type', 'application/json'],
     ]),
   );
-}
-
-/** `GET /.well-known/oauth-protected-resource/web-search/mcp`. */
-export function protectedResourceMetadataEvent(host: string): APIGatewayProxyEvent {
-  return proxyEvent(incoming(host, 'GET', PRM_FOR_MCP_PATH, [['Accept', 'application/json']]), undefined);
 }
 
 /** `POST /oauth/register` with the metadata an MCP client (Claude Code, say) registers. */

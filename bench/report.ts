@@ -68,7 +68,7 @@ export interface Results {
   readonly aaNoise: { readonly coldAboveBoot: number; readonly startToAnswer: number };
   readonly firstCall: readonly FirstCall[];
   readonly base: BaseRefBundles;
-  /** PRM routes and the Lambda function each one integrates with, if any (from lib/routes.ts). */
+  /** PRM routes and the Lambda function each one integrates with, if any (from lambda/shared/routes.ts). */
   readonly prmRoutes: readonly { readonly path: string; readonly lambda?: string }[];
   /** The stack's esbuild options the naive bundles were built without: the product's own module substitutions. */
   readonly naiveDroppedOptions: readonly string[];

@@ -12,7 +12,7 @@ import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:
 import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { routes, PRM_FOR_MCP_PATH, PRM_PATH } from '../lib/routes.js';
+import { routes, PRM_FOR_MCP_PATH, PRM_PATH } from '../lambda/shared/routes.js';
 import { benchNode, cpuPinning } from './child.js';
 import type { Bundle } from './bundles.js';
 import { measureBareNode, measureColdStarts } from './cold-start.js';

@@ -4,7 +4,7 @@
  * registration; the fake Tavily), and each target's environment and first requests.
  */
 import type { JWK } from 'jose';
-import type { FunctionName } from '../lib/routes.js';
+import type { FunctionName } from '../lambda/shared/routes.js';
 import { startFakeTavily } from '../test/fixtures/fake-tavily.js';
 import { startTokenIssuer } from '../test/fixtures/token-issuer.js';
 import {
@@ -25,7 +25,6 @@ import {
   mcpInitializeEvent,
   mcpModernEvent,
   mcpToolsListEvent,
-  protectedResourceMetadataEvent,
   registrationEvent,
   type Invocation,
 } from './events.js';
@@ -145,13 +144,6 @@ export async function setUp(workDir: string, baseRef?: string): Promise<BenchSet
     const targets = [
       target('authorizer', functions.authorizer.path, functions.authorizer, verify),
       target('naive authorizer', naive.authorizer.path, functions.authorizer, verify),
-      target('metadata', functions.metadata.path, functions.metadata, [
-        {
-          label: 'PRM',
-          event: protectedResourceMetadataEvent(API_HOST),
-          expect: { kind: 'proxy', statusCode: 200, bodyIncludes: '"authorization_servers"' },
-        },
-      ]),
       target('AS metadata', functions.metadata.path, functions.metadata, asMetadata),
       target('naive proxy AS metadata', naive.proxy.path, functions.metadata, asMetadata),
       target('register', functions.register.path, functions.register, register),

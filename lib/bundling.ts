@@ -107,6 +107,8 @@ export function esbuildOptions(entry: string, outfile: string, external: readonl
     target: ESBUILD_TARGET,
     format: OUTPUT_FORMAT,
     minify: true,
+    // Errors name themselves after their class (lambda/shared/errors.ts): minifying must not rename classes.
+    keepNames: true,
     sourcemap: true,
     mainFields: [...MAIN_FIELDS],
     external: [...EXTERNAL_MODULES, ...external],

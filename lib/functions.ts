@@ -10,7 +10,7 @@ import { usageEnvironment, type UsageSettings } from '../lambda/mcp/quota/usage-
 import { REGISTRATION_LIMITS } from '../lambda/register/registration-proxy.js';
 import { AS_METADATA_DEFAULTS } from '../lambda/shared/authorization-server-metadata.js';
 import { formatToolScopes, type ToolScopes } from '../lambda/shared/settings.js';
-import type { FunctionName } from './routes.js';
+import type { FunctionName } from '../lambda/shared/routes.js';
 
 export interface FunctionSpec {
   readonly name: FunctionName;
@@ -166,13 +166,7 @@ function specific(
           : {}),
       };
     case 'metadata':
-      return {
-        ...scalekit,
-        RESOURCE_IDENTIFIER: input.resourceIdentifier,
-        ...scopes,
-        ...origins,
-        API_BASE_URL: input.apiBaseUrl,
-      };
+      return { ...scalekit, ...origins, API_BASE_URL: input.apiBaseUrl };
     case 'register':
       // The scopes, so that a registration may only ask for those the metadata lists.
       return { ...scalekit, ...scopes, ...origins };

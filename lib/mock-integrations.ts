@@ -1,29 +1,30 @@
 /**
- * What API Gateway answers by itself on the routes lib/routes.ts marks
+ * What API Gateway answers by itself on the routes lambda/shared/routes.ts marks
  * `integration: 'mock'`: the protected resource metadata (RFC 9728), built at
- * synth time from the same builder and settings as the metadata function's.
- * The CDK stack turns an answer into a MOCK integration's response template
- * (`vtlVerbatim`), the local gateway sends it as it is: one definition, so the
- * two cannot drift. No CDK imports here: the local gateway loads this file too.
+ * synth time. The CDK stack turns an answer into a MOCK integration's response
+ * template (`vtlVerbatim`), the local gateway sends it as it is: one definition,
+ * so the two cannot drift. No CDK imports here: the local gateway loads this
+ * file too.
  */
-import { DISCOVERY_CACHE_CONTROL, protectedResourceMetadata, type ProtectedResourceSettings } from '../lambda/metadata/metadata.js';
-
-/** The metadata function's own derivation of the document's settings (the mock uses the same). */
-export { protectedResourceSettings } from '../lambda/metadata/metadata.js';
-import type { MockDocument } from './routes.js';
+import {
+  DISCOVERY_CACHE_CONTROL,
+  protectedResourceMetadata,
+  type ProtectedResourceSettings,
+} from '../lambda/shared/protected-resource-metadata.js';
+import type { MockDocument } from '../lambda/shared/routes.js';
 
 export interface MockSettings {
   readonly protectedResource: ProtectedResourceSettings;
 }
 
-/** A mock route's answer before CORS (which depends on the request's Origin; callers add it from lib/cors' policy). */
+/** A mock route's answer before CORS, which depends on the request's Origin: callers add it from the origin policy. */
 export interface MockAnswer {
   readonly statusCode: number;
   readonly headers: Readonly<Record<string, string>>;
   readonly body: string;
 }
 
-/** The answer to a mock route: the same bytes and headers as the metadata function's answer. */
+/** The answer to a mock route: the same bytes and headers wherever it is served. */
 export function mockAnswer(document: MockDocument, settings: MockSettings): MockAnswer {
   switch (document) {
     case 'protected-resource-metadata':

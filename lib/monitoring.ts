@@ -15,7 +15,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
 import { METRIC_NAMESPACE } from '../lambda/shared/observability.js';
-import type { FunctionName } from './routes.js';
+import type { FunctionName } from '../lambda/shared/routes.js';
 
 export interface MonitoringProps {
   readonly api: apigateway.RestApi;

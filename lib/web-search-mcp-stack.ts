@@ -33,19 +33,19 @@ import * as ssm from 'aws-cdk-lib/aws-ssm';
 import type { Construct } from 'constructs';
 import { fileURLToPath } from 'node:url';
 import { ALLOWED_REQUEST_HEADERS, allowedOriginPattern, EXPOSED_HEADERS, PREFLIGHT_MAX_AGE_SECONDS } from '../lambda/shared/cors.js';
-import { protectedResourceMetadata } from '../lambda/metadata/metadata.js';
+import { protectedResourceMetadata, protectedResourceSettings } from '../lambda/shared/protected-resource-metadata.js';
 import { ConfigurationError } from '../lambda/shared/settings.js';
 import { bundleFunctionSync, POWERTOOLS_VERSION } from './bundling.js';
 import type { DeploySettings } from './config.js';
 import { environmentSize, environmentSizeProblem, type LongestValue } from './environment-size.js';
 import { functionEnvironment, functionSpecs, type FunctionEnvironmentInput } from './functions.js';
 import { Firewall } from './firewall.js';
-import { gatewayResponseCors, gatewayResponses } from './gateway-responses.js';
+import { gatewayResponseCors, gatewayResponses } from '../lambda/shared/gateway-responses.js';
 import { Monitoring } from './monitoring.js';
 import { UsageTable } from './usage-table.js';
 import { usageNeedsTable } from '../lambda/mcp/quota/usage-settings.js';
-import { mockAnswer, protectedResourceSettings, vtlVerbatim, type MockAnswer, type MockSettings } from './mock-integrations.js';
-import { methodsAt, publicUrls, routePaths, routes, type FunctionName } from './routes.js';
+import { mockAnswer, vtlVerbatim, type MockAnswer, type MockSettings } from './mock-integrations.js';
+import { methodsAt, publicUrls, routePaths, routes, type FunctionName } from '../lambda/shared/routes.js';
 
 export const STAGE_NAME = 'prod';
 
@@ -211,7 +211,7 @@ export class WebSearchMcpStack extends Stack {
       resultsCacheTtl: Duration.seconds(settings.authorizerCacheTtlSeconds),
     });
 
-    // The mock routes' documents, from the settings the metadata function gets (lib/functions.ts).
+    // The mock routes' documents, from the deployment's settings, as the authorizer's challenge names them.
     const mockSettings: MockSettings = { protectedResource: protectedResourceSettings(environmentInput) };
     for (const route of routes) {
       const authorization = route.authorized

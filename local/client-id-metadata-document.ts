@@ -30,6 +30,7 @@ import { lookup as dnsLookup } from 'node:dns/promises';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { BlockList, isIP, type LookupFunction } from 'node:net';
+import { isLoopbackHost } from '../lambda/shared/loopback.js';
 import { registrationRefusal } from '../lambda/register/registration-policy.js';
 import { WebSearchMcpError } from '../lambda/shared/errors.js';
 
@@ -90,7 +91,6 @@ export class ClientIdMetadataDocumentError extends WebSearchMcpError {
   }
 }
 
-const LOOPBACK_HOST = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
 const SUPPORTED_GRANTS = new Set(['authorization_code', 'refresh_token']);
 const SECRET_METHODS = new Set(['client_secret_basic', 'client_secret_post', 'client_secret_jwt']);
 
@@ -116,13 +116,8 @@ export function isClientIdMetadataDocumentUrl(id: string, { allowHttpLoopback = 
     return false;
   }
   if (url.protocol === 'https:') return true;
-  return allowHttpLoopback && url.protocol === 'http:' && LOOPBACK_HOST.test(url.hostname);
+  return allowHttpLoopback && url.protocol === 'http:' && isLoopbackHost(url.hostname);
 }
-
-/** Addresses that are this machine's own: allowed, since this server and its clients run here. */
-const LOOPBACK_ADDRESSES = new BlockList();
-LOOPBACK_ADDRESSES.addSubnet('127.0.0.0', 8, 'ipv4');
-LOOPBACK_ADDRESSES.addAddress('::1', 'ipv6');
 
 /**
  * Addresses a document is never fetched from: every special-purpose range of the
@@ -171,7 +166,7 @@ export function isFetchableAddress(address: string): boolean {
   const family = isIP(address);
   if (family === 0) return false;
   const type = family === 4 ? 'ipv4' : 'ipv6';
-  return LOOPBACK_ADDRESSES.check(address, type) || !FORBIDDEN_ADDRESSES.check(address, type);
+  return isLoopbackHost(address) || !FORBIDDEN_ADDRESSES.check(address, type);
 }
 
 /**

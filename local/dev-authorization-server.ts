@@ -33,9 +33,10 @@
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, request, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { isIPv4, type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair } from 'jose';
 import type { Adapter, AdapterPayload, ClientMetadata, Configuration, JWK } from 'oidc-provider';
+import { isLoopbackHost } from '../lambda/shared/loopback.js';
 import { devRegistrationPolicy } from './dev-registration-policy.js';
 import {
   ClientIdMetadataDocumentError,
@@ -165,22 +166,14 @@ const OIDC_SCOPES = ['openid', 'offline_access', 'email', 'profile'];
 // ---------------------------------------------------------------------------------------------
 // loopback
 
-/** `localhost`, `*.localhost`, 127.0.0.0/8, ::1, in URL-hostname form (IPv6 in brackets) or bare. */
-export function isLoopbackHostname(hostname: string): boolean {
-  const host = hostname.toLowerCase();
-  if (host === 'localhost' || host.endsWith('.localhost')) return true;
-  if (host === '::1' || host === '[::1]') return true;
-  return isIPv4(host) && host.startsWith('127.');
-}
-
-export function isLoopbackHttpUrl(value: string): boolean {
+function isLoopbackHttpUrl(value: string): boolean {
   let url: URL;
   try {
     url = new URL(value);
   } catch {
     return false;
   }
-  return (url.protocol === 'http:' || url.protocol === 'https:') && isLoopbackHostname(url.hostname);
+  return (url.protocol === 'http:' || url.protocol === 'https:') && isLoopbackHost(url.hostname);
 }
 
 function isLoopbackOrigin(origin: string | undefined): origin is string {
@@ -192,8 +185,8 @@ const urlHost = (host: string) => (host.includes(':') && !host.startsWith('[') ?
 /** The addresses to bind for `host`; undefined when it is not loopback. */
 function loopbackAddresses(host: string): string[] | undefined {
   if (host.toLowerCase() === 'localhost') return ['127.0.0.1', '::1'];
-  const bare = host.replace(/^\[(.*)\]$/, '$1');
-  return bare === '::1' || (isIPv4(bare) && bare.startsWith('127.')) ? [bare] : undefined;
+  // Any other loopback host is an address already: bind it, without the URL's brackets.
+  return isLoopbackHost(host) ? [host.replace(/^\[(.*)\]$/, '$1')] : undefined;
 }
 
 /**
@@ -442,7 +435,7 @@ function checkedOptions(options: DevAuthorizationServerOptions) {
   const publicHost = options.publicHost ?? host;
   const addresses = loopbackAddresses(host);
   if (!addresses) problems.push(`host must be a loopback address or localhost (got "${host}")`);
-  if (!isLoopbackHostname(publicHost)) problems.push(`publicHost must be a loopback host name (got "${publicHost}")`);
+  if (!isLoopbackHost(publicHost)) problems.push(`publicHost must be a loopback host name (got "${publicHost}")`);
   const port = options.port ?? 0;
   if (!Number.isInteger(port) || port < 0 || port > 65535) problems.push(`port must be an integer from 0 to 65535 (got ${port})`);
   const resourceId = options.resourceId ?? DEFAULTS.resourceId;

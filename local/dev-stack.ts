@@ -4,7 +4,7 @@
  * embedded development authorization server it trusts instead.
  */
 import { refusePlaceholders } from '../lib/config.js';
-import type { FunctionName } from '../lib/routes.js';
+import type { FunctionName } from '../lambda/shared/routes.js';
 import { definitions as d, parseSettings, ConfigurationError } from '../lambda/shared/settings.js';
 import type { ClientIdMetadataDocumentOptions } from './client-id-metadata-document.js';
 import { QUOTA_AND_CACHE_SETTINGS } from '../lambda/mcp/quota/usage-settings.js';

@@ -4,7 +4,7 @@
  * bundles and the same gateway responses as the deployed stack.
  *
  * What it reproduces:
- * - routes from lib/routes.ts; anything else is MISSING_AUTHENTICATION_TOKEN (404);
+ * - routes from lambda/shared/routes.ts; anything else is MISSING_AUTHENTICATION_TOKEN (404);
  * - mock routes (the protected resource metadata) answered by the gateway itself from
  *   lib/mock-integrations.ts, the definition the stack's MOCK integration is built from: no function runs;
  * - CORS preflight on every route path, answered by the gateway itself;
@@ -21,7 +21,7 @@
  *   10 MB as 413, an integration running past 29 s as 504;
  * - throttling like the deployed stage (local/throttle.ts): a token bucket per method with the stage
  *   limits from the same settings as the stack (THROTTLE_RATE_LIMIT, THROTTLE_BURST_LIMIT; 50/s, burst
- *   100), the register route's own 5/s, burst 10 from lib/routes.ts in place of them; a request past
+ *   100), the register route's own 5/s, burst 10 from lambda/shared/routes.ts in place of them; a request past
  *   its bucket gets the THROTTLED gateway response (429, Retry-After, CORS) before the authorizer or
  *   any function runs.
  */
@@ -29,8 +29,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import { functionSpecs, API_GATEWAY_INTEGRATION_TIMEOUT_SECONDS } from '../lib/functions.js';
-import { gatewayResponseCors, gatewayResponses, type GatewayResponseSpec, type GatewayResponseType } from '../lib/gateway-responses.js';
-import { findRoute, methodsAt, routePaths, routes, type FunctionName, type IntegrationFunctionName, type MockDocument } from '../lib/routes.js';
+import { gatewayResponseCors, gatewayResponses, type GatewayResponseSpec, type GatewayResponseType } from '../lambda/shared/gateway-responses.js';
+import { findRoute, methodsAt, routePaths, routes, type FunctionName, type IntegrationFunctionName, type MockDocument } from '../lambda/shared/routes.js';
 import { mockAnswer, type MockSettings } from '../lib/mock-integrations.js';
 import { createOriginPolicy } from '../lambda/shared/cors.js';
 import {
@@ -64,7 +64,7 @@ export interface GatewayOptions {
   /** What the mock routes' documents are built from (lib/mock-integrations.ts), as the stack builds them. */
   readonly mocks: MockSettings;
   /**
-   * The stage's throttling (each method's default; routes with `throttle` in lib/routes.ts use
+   * The stage's throttling (each method's default; routes with `throttle` in lambda/shared/routes.ts use
    * their own). Default: the stack's defaults (DEFAULT_STAGE_THROTTLE). `false`: no throttling at
    * all, for suites that exceed the limits on purpose.
    */

@@ -14,7 +14,7 @@ import { Worker } from 'node:worker_threads';
 import { build } from 'esbuild';
 import { buildLazyFiles, esbuildOptions, lazyImports } from '../lib/bundling.js';
 import { functionSpecs, type FunctionSpec } from '../lib/functions.js';
-import type { FunctionName } from '../lib/routes.js';
+import type { FunctionName } from '../lambda/shared/routes.js';
 
 const WORKER_URL = new URL('./lambda-worker.mjs', import.meta.url);
 

@@ -5,7 +5,7 @@
  * integration tests both start it through here.
  */
 import { functionEnvironment, functionSpecs } from '../lib/functions.js';
-import { publicUrls, type FunctionName } from '../lib/routes.js';
+import { publicUrls, type FunctionName } from '../lambda/shared/routes.js';
 import {
   DEFAULT_AUTHORIZER_CACHE_TTL_SECONDS,
   DEFAULT_REVOCATION_DENYLIST_MAX_AGE_SECONDS,
@@ -17,7 +17,7 @@ import {
 } from '../lambda/shared/settings.js';
 import { usageNeedsTable, type UsageSettings } from '../lambda/mcp/quota/usage-settings.js';
 import { LocalGateway, listen, type AccessLogEntry } from './gateway.js';
-import { protectedResourceSettings } from '../lib/mock-integrations.js';
+import { protectedResourceSettings } from '../lambda/shared/protected-resource-metadata.js';
 import { DEFAULT_STAGE_THROTTLE, type Clock, type ThrottleLimits } from './throttle.js';
 import { startLocalUsageStore, type LocalUsageStore } from './usage-store-server.js';
 import { buildBundles, FunctionPool } from './lambda-runtime.js';
@@ -49,7 +49,7 @@ export interface LocalStackOptions {
   readonly authorizerCacheTtlSeconds?: number;
   /**
    * The stage's throttling, as the deployed stage has it (THROTTLE_RATE_LIMIT, THROTTLE_BURST_LIMIT):
-   * each method's default, the register route keeping its own from lib/routes.ts. Default: the
+   * each method's default, the register route keeping its own from lambda/shared/routes.ts. Default: the
    * stack's (50 requests/s, burst 100). `false` turns all throttling off, for suites that exceed
    * the limits on purpose (fuzzing, concurrency, quotas); leave it on anywhere else.
    */

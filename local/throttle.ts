@@ -14,7 +14,7 @@
  * setting (`methodOptions['/oauth/register/POST']`) replaces that default
  * for that method. So here:
  * - every method (HTTP method + resource path) has a bucket of its own, with
- *   the stage limits, or with `route.throttle` from lib/routes.ts where the
+ *   the stage limits, or with `route.throttle` from lambda/shared/routes.ts where the
  *   route has one; `POST /oauth/register` uses only its 5/s, burst 10 bucket,
  *   and a request takes a token from exactly one bucket, so a refusal never
  *   consumes anything elsewhere;
@@ -101,7 +101,7 @@ export class TokenBucket {
   }
 }
 
-/** The routes' part that throttling needs (lib/routes.ts's `Route` fits). */
+/** The routes' part that throttling needs (lambda/shared/routes.ts's `Route` fits). */
 export interface ThrottledRoute {
   readonly method: string;
   readonly path: string;

@@ -20,6 +20,7 @@
  */
 import type { Caller } from '../shared/caller.js';
 import { WebSearchMcpError } from '../shared/errors.js';
+import { ParameterNotFoundError, readParameter } from '../shared/parameters.js';
 
 export type DenylistKind = 'jti' | 'sub' | 'client_id';
 export const DENYLIST_KINDS: readonly DenylistKind[] = ['jti', 'sub', 'client_id'];
@@ -90,7 +91,7 @@ export function deniedBy(list: Denylist, caller: Caller): DenylistKind | undefin
 export interface DenylistSourceOptions {
   readonly parameterName: string;
   readonly maxAgeSeconds: number;
-  /** Reads the parameter's value; `undefined` when it does not exist. Default: Powertools Parameters (SSM). */
+  /** Reads the parameter's value; `undefined` when it does not exist. Default: SSM (lambda/shared/parameters.ts). */
   readonly read?: (name: string, maxAgeSeconds: number) => Promise<string | undefined>;
   /** Told when a read fails or yields a malformed list, with the reason (never an entry). */
   readonly onProblem?: (problem: string, stale: boolean) => void;
@@ -101,20 +102,17 @@ export interface DenylistSource {
 }
 
 async function readFromSsm(name: string, maxAgeSeconds: number): Promise<string | undefined> {
-  // Loaded on first use: an authorizer without a denylist never loads the AWS SDK.
-  const { getParameter } = await import('@aws-lambda-powertools/parameters/ssm');
   try {
-    return await getParameter(name, { maxAge: maxAgeSeconds });
+    return await readParameter(name, { maxAge: maxAgeSeconds });
   } catch (error) {
-    const cause = (error as { cause?: { name?: string } })?.cause;
-    if ((cause?.name ?? (error as Error)?.name) === 'ParameterNotFound') return undefined;
+    if (error instanceof ParameterNotFoundError) return undefined;
     throw error;
   }
 }
 
-function errorName(error: unknown): string {
-  const cause = (error as { cause?: { name?: string } })?.cause;
-  return cause?.name ?? (error as Error)?.name ?? 'unknown error';
+/** Why a read failed, for the log: the error's code, never its message (which names the parameter). */
+function readFailure(error: unknown): string {
+  return error instanceof WebSearchMcpError ? error.code : 'unexpected error';
 }
 
 export function createDenylistSource(options: DenylistSourceOptions): DenylistSource {
@@ -127,7 +125,7 @@ export function createDenylistSource(options: DenylistSourceOptions): DenylistSo
       try {
         text = await read(options.parameterName, options.maxAgeSeconds);
       } catch (error) {
-        options.onProblem?.(`unreadable (${errorName(error)})`, lastGood !== undefined);
+        options.onProblem?.(`unreadable (${readFailure(error)})`, lastGood !== undefined);
         if (lastGood) return lastGood;
         throw new DenylistUnavailableError(`The denylist ${options.parameterName} could not be read`, { cause: error });
       }

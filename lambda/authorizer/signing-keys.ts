@@ -18,7 +18,7 @@
  *   is skipped, and reported once.
  */
 import { createPublicKey, type KeyObject } from 'node:crypto';
-import { WebSearchMcpError } from '../shared/errors.js';
+import { findCause, WebSearchMcpError } from '../shared/errors.js';
 import { boundedGet, HttpGetError, type BoundedGet } from '../shared/http-get.js';
 
 /** The keys cannot be had: the JWKS endpoint fails, or answers nothing usable. An outage (503), not a refusal. */
@@ -113,8 +113,8 @@ export function createSigningKeySource(options: SigningKeySourceOptions): Signin
         headers: { Accept: 'application/jwk-set+json, application/json' },
       });
     } catch (error) {
-      const failure = error instanceof HttpGetError ? error.name : 'NetworkError';
-      if (failure === 'TooLarge') throw new SigningKeysUnavailableError(`JWKS response exceeds ${maxBytes} bytes`, { cause: error });
+      const failure = findCause(error, HttpGetError)?.kind ?? 'network';
+      if (failure === 'too-large') throw new SigningKeysUnavailableError(`JWKS response exceeds ${maxBytes} bytes`, { cause: error });
       throw new SigningKeysUnavailableError(`JWKS fetch failed: ${failure}`, { cause: error });
     }
     if (response.status !== 200) {

@@ -1,13 +1,19 @@
 /**
  * Where the Tavily API key comes from, hidden from everything else: the
  * `TAVILY_API_KEY` variable when set (the local stack), otherwise the SSM
- * SecureString named by `TAVILY_API_KEY_PARAMETER`, read with Powertools
- * Parameters (decrypted, cached for `maxAge`). Nothing is read at cold start:
- * the first tool call pays for it, `initialize` and `tools/list` never do.
+ * SecureString named by `TAVILY_API_KEY_PARAMETER`, decrypted and reused for a
+ * while (lambda/shared/parameters.ts). Nothing is read at cold start: the first
+ * tool call pays for it, `initialize` and `tools/list` never do.
  */
+import {
+  ParameterAccessDeniedError,
+  ParameterNotFoundError,
+  ParameterUnavailableError,
+  readParameter,
+} from '../shared/parameters.js';
 import { TavilyError } from './tavily.js';
 
-/** Seconds a key read from SSM is reused before it is read again (a rotated key takes effect within this). */
+/** Seconds a key read from SSM is reused before it is read again: a rotated key takes effect within this. */
 export const TAVILY_KEY_MAX_AGE_SECONDS = 300;
 
 export interface TavilyKeySource {
@@ -30,13 +36,11 @@ export function createTavilyKeyProvider(source: TavilyKeySource): () => Promise<
     };
   }
   return async () => {
-    // Loaded on first use so that the AWS SDK never weighs on a cold start.
-    const { getParameter } = await import('@aws-lambda-powertools/parameters/ssm');
-    let value: string | undefined;
+    let value: string;
     try {
-      value = await getParameter(parameterName, { decrypt: true, maxAge: TAVILY_KEY_MAX_AGE_SECONDS });
+      value = await readParameter(parameterName, { decrypt: true, maxAge: TAVILY_KEY_MAX_AGE_SECONDS });
     } catch (error) {
-      throw ssmError(parameterName, error);
+      throw missingKey(parameterName, error);
     }
     if (!value) {
       throw new TavilyError('missing_key', `The SSM parameter ${parameterName} is empty. Store the Tavily API key in it.`);
@@ -45,17 +49,17 @@ export function createTavilyKeyProvider(source: TavilyKeySource): () => Promise<
   };
 }
 
-function ssmError(parameterName: string, error: unknown): TavilyError {
-  const cause = (error as { cause?: { name?: string } })?.cause;
-  const name = cause?.name ?? (error as Error)?.name;
-  if (name === 'ParameterNotFound') {
+/** What the operator must do, in the words the agent relays: every failure to read the key is a missing key. */
+function missingKey(parameterName: string, error: unknown): TavilyError {
+  if (error instanceof ParameterNotFoundError) {
     return new TavilyError(
       'missing_key',
       `The SSM parameter ${parameterName} does not exist. Create it: aws ssm put-parameter --name ${parameterName} --type SecureString --value tvly-...`,
     );
   }
-  if (name === 'AccessDeniedException' || name === 'AccessDenied') {
+  if (error instanceof ParameterAccessDeniedError) {
     return new TavilyError('missing_key', `The MCP function may not read (or decrypt) the SSM parameter ${parameterName}. Check its IAM policy and the parameter's KMS key.`);
   }
-  return new TavilyError('missing_key', `The Tavily API key could not be read from SSM parameter ${parameterName} (${name ?? 'unknown error'}). Retry shortly.`);
+  const reason = error instanceof ParameterUnavailableError ? error.reason : 'unexpected error';
+  return new TavilyError('missing_key', `The Tavily API key could not be read from SSM parameter ${parameterName} (${reason}). Retry shortly.`);
 }

@@ -1,5 +1,4 @@
 /** The metadata function: the API Gateway adapter around createMetadataCore. */
-import { publicUrls } from '../../lib/routes.js';
 import { proxyHandler } from '../shared/api-gateway.js';
 import {
   authorizationServerMetadataUrl,
@@ -7,16 +6,14 @@ import {
 } from '../shared/authorization-server-metadata.js';
 import { createOriginPolicy } from '../shared/cors.js';
 import { createObservability } from '../shared/observability.js';
+import { publicUrls } from '../shared/routes.js';
 import { definitions as d, parseSettings } from '../shared/settings.js';
-import { createMetadataCore, protectedResourceSettings } from './metadata.js';
+import { createMetadataCore } from './metadata.js';
 
 const settings = parseSettings(
   {
     environmentUrl: ['SCALEKIT_ENVIRONMENT_URL', d.environmentUrl],
     resourceId: ['SCALEKIT_RESOURCE_ID', d.resourceId],
-    resourceIdentifier: ['RESOURCE_IDENTIFIER', d.resourceIdentifier],
-    requiredScopes: ['REQUIRED_SCOPES', d.requiredScopes],
-    toolScopes: ['TOOL_SCOPES', d.toolScopes],
     allowedOrigins: ['ALLOWED_ORIGINS', d.allowedOrigins],
     apiBaseUrl: ['API_BASE_URL', d.apiBaseUrl],
   },
@@ -27,7 +24,6 @@ const settings = parseSettings(
 const observability = createObservability('metadata');
 
 const core = createMetadataCore({
-  protectedResource: protectedResourceSettings(settings),
   authorizationServerMetadata: createAuthorizationServerMetadataSource({
     url: authorizationServerMetadataUrl(settings.environmentUrl, settings.resourceId),
     onFailure: (error) => {

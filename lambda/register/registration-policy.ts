@@ -29,6 +29,7 @@
  * They bind only clients that register through this server: a client that goes to
  * Scalekit directly registers under Scalekit's own settings (see the README).
  */
+import { isLoopbackHost } from '../shared/loopback.js';
 
 export const REGISTRATION_POLICY = {
   /** Real clients register one or two callbacks; a long list is a spray of guesses. */
@@ -87,9 +88,6 @@ export interface RegistrationRefusal {
   readonly error: 'invalid_redirect_uri' | 'invalid_client_metadata';
   readonly description: string;
 }
-
-/** RFC 8252 section 7.3: the loopback hosts a native app may listen on, written exactly so. */
-const LOOPBACK_HOSTS = new Set(['127.0.0.1', '[::1]', 'localhost']);
 
 /**
  * Schemes that run code or read local data wherever they are opened. Checked
@@ -161,8 +159,8 @@ function loopbackProblem(value: string, url: URL): string | undefined {
   const authority = /^http:\/\/([^/?#]*)/i.exec(value)?.[1]?.toLowerCase();
   // As the parser reads it, with or without the default port written out.
   const asParsed = [url.host, `${url.hostname}:${url.port || '80'}`];
-  if (!LOOPBACK_HOSTS.has(url.hostname) || authority === undefined || !asParsed.includes(authority)) {
-    return 'uses http on a host other than a loopback address written as 127.0.0.1, [::1] or localhost';
+  if (!isLoopbackHost(url.hostname) || authority === undefined || !asParsed.includes(authority)) {
+    return 'uses http on a host other than a loopback address (127.0.0.0/8, [::1] or localhost) written out in full';
   }
   return undefined;
 }

@@ -8,7 +8,7 @@
 import type { AuthorizationServerMetadataSource } from '../shared/authorization-server-metadata.js';
 import { UpstreamError } from '../shared/authorization-server-metadata.js';
 import { decodeUtf8, errorResponse, isJsonMediaType, isPlainObject, methodNotAllowed, readLimited, textResponse } from '../shared/http.js';
-import { isLoopbackHost } from '../shared/settings.js';
+import { isLoopbackHost } from '../shared/loopback.js';
 import { forwardedMetadata, registrationRefusal } from './registration-policy.js';
 
 export const REGISTRATION_LIMITS = {
@@ -88,16 +88,18 @@ export function createRegistrationCore(options: {
     }
 
     let upstream: Response;
+    // Our own deadline says whether the POST timed out, whatever error fetch wraps it in.
+    const deadline = AbortSignal.timeout(REGISTRATION_LIMITS.timeoutMs);
     try {
       upstream = await fetchImpl(endpoint, {
         method: 'POST',
         headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
         body: JSON.stringify(forwardedMetadata(clientMetadata)),
         redirect: 'error',
-        signal: AbortSignal.timeout(REGISTRATION_LIMITS.timeoutMs),
+        signal: deadline,
       });
-    } catch (error) {
-      const timedOut = (error as Error)?.name === 'TimeoutError';
+    } catch {
+      const timedOut = deadline.aborted;
       options.onUpstreamFailure?.('unreachable');
       return errorResponse(
         503,

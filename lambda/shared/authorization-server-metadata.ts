@@ -8,18 +8,20 @@
  * When a refresh fails, the last good copy is served; with none, callers get an
  * `UpstreamError` to turn into a 502/503.
  */
+import { WebSearchMcpError } from './errors.js';
 import { decodeUtf8, isPlainObject, readLimited } from './http.js';
 
 export type AuthorizationServerMetadata = Readonly<Record<string, unknown>> & { readonly issuer: string };
 
-export class UpstreamError extends Error {
-  override readonly name = 'UpstreamError';
+export class UpstreamError extends WebSearchMcpError {
+  readonly code = 'ERR_UPSTREAM' as const;
   constructor(
     /** `unreachable`: no answer in time (503). `invalid`: an answer we cannot use (502). */
     readonly kind: 'unreachable' | 'invalid',
     message: string,
+    options?: ErrorOptions,
   ) {
-    super(message);
+    super(message, options);
   }
 }
 
@@ -52,15 +54,12 @@ export async function fetchJsonDocument(
   { fetchImpl = fetch, timeoutMs, maxBytes }: { fetchImpl?: typeof fetch; timeoutMs: number; maxBytes: number },
 ): Promise<Record<string, unknown>> {
   let response: Response;
+  // Our own deadline says whether the fetch timed out, whatever error fetch wraps it in.
+  const deadline = AbortSignal.timeout(timeoutMs);
   try {
-    response = await fetchImpl(url, {
-      headers: { Accept: 'application/json' },
-      redirect: 'error',
-      signal: AbortSignal.timeout(timeoutMs),
-    });
+    response = await fetchImpl(url, { headers: { Accept: 'application/json' }, redirect: 'error', signal: deadline });
   } catch (error) {
-    const name = (error as Error)?.name;
-    throw new UpstreamError('unreachable', name === 'TimeoutError' ? 'timed out' : 'connection failed');
+    throw new UpstreamError('unreachable', deadline.aborted ? 'timed out' : 'connection failed', { cause: error });
   }
   if (response.status !== 200) {
     await response.body?.cancel().catch(() => undefined);
@@ -69,8 +68,8 @@ export async function fetchJsonDocument(
   let body;
   try {
     body = await readLimited(response.body, maxBytes);
-  } catch {
-    throw new UpstreamError('unreachable', 'the response was cut off');
+  } catch (error) {
+    throw new UpstreamError('unreachable', deadline.aborted ? 'timed out' : 'the response was cut off', { cause: error });
   }
   if (!body.ok) throw new UpstreamError('invalid', `the response exceeds ${maxBytes} bytes`);
   const text = decodeUtf8(body.bytes);

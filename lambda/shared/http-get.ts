@@ -1,25 +1,30 @@
 /**
  * A bounded GET over node:http(s), for the authorizer's JWKS. Node's `fetch`
  * would do, but its first use loads undici (Request, Response, streams, a WASM
- * HTTP parser): tens of milliseconds on every cold start of a function that
- * otherwise never needs them. Redirects are not followed, the answer is capped
+ * HTTP parser), a cost on every cold start of a function that otherwise never
+ * needs them. Redirects are not followed, the answer is capped
  * in size, and the whole exchange in time.
  */
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { WebSearchMcpError } from './errors.js';
 
 export interface BoundedResponse {
   readonly status: number;
   readonly body: Buffer;
 }
 
-export class HttpGetError extends Error {
+/** What went wrong, for the caller to tell apart; the message never repeats the URL, which may hold secrets. */
+export type HttpGetFailure = 'timeout' | 'too-large' | 'network';
+
+export class HttpGetError extends WebSearchMcpError {
+  readonly code = 'ERR_HTTP_GET' as const;
   constructor(
-    /** `TimeoutError`, `TooLarge`, or `NetworkError`: what went wrong, never the URL's secrets. */
-    override readonly name: 'TimeoutError' | 'TooLarge' | 'NetworkError',
+    readonly kind: HttpGetFailure,
     message: string,
+    options?: ErrorOptions,
   ) {
-    super(message);
+    super(message, options);
   }
 }
 
@@ -45,7 +50,7 @@ export const boundedGet: BoundedGet = (url, { timeoutMs, maxBytes, headers = {} 
       let total = 0;
       response.on('data', (chunk: Buffer) => {
         total += chunk.byteLength;
-        if (total > maxBytes) fail(new HttpGetError('TooLarge', `the response exceeds ${maxBytes} bytes`));
+        if (total > maxBytes) fail(new HttpGetError('too-large', `the response exceeds ${maxBytes} bytes`));
         else chunks.push(chunk);
       });
       response.on('end', () => {
@@ -54,9 +59,9 @@ export const boundedGet: BoundedGet = (url, { timeoutMs, maxBytes, headers = {} 
         clearTimeout(timer);
         resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks) });
       });
-      response.on('error', () => fail(new HttpGetError('NetworkError', 'the response was cut off')));
+      response.on('error', (error) => fail(new HttpGetError('network', 'the response was cut off', { cause: error })));
     });
-    const timer = setTimeout(() => fail(new HttpGetError('TimeoutError', `no answer within ${timeoutMs} ms`)), timeoutMs);
-    outgoing.on('error', () => fail(new HttpGetError('NetworkError', 'the connection failed')));
+    const timer = setTimeout(() => fail(new HttpGetError('timeout', `no answer within ${timeoutMs} ms`)), timeoutMs);
+    outgoing.on('error', (error) => fail(new HttpGetError('network', 'the connection failed', { cause: error })));
     outgoing.end();
   });

@@ -57,7 +57,7 @@ export interface ObservabilityOptions {
    * context): `'eager'` (default) as the invocation begins; `'on-first-use'` the
    * first time `logger` is read during it, so that an invocation that writes no
    * Powertools line (the authorizer's, whose decision line is decision-log.ts's)
-   * skips Powertools' key handling (about 10 µs). The first invocation of an
+   * skips Powertools' key handling. The first invocation of an
    * instance is always eager, so that the Logger's cold_start is right.
    */
   readonly correlation?: 'eager' | 'on-first-use';
@@ -119,7 +119,7 @@ export function createObservability(service: ServiceName, { now = Date.now, corr
   const tracerFor = () =>
     (tracer ??=
       process.env.POWERTOOLS_TRACE_ENABLED === 'true'
-        ? import('@aws-lambda-powertools/tracer').then(
+        ? loadTracerModule().then(
             ({ Tracer }) => new Tracer({ serviceName: `web-search-mcp-${service}` }) as unknown as TracerLike,
             (error: Error) => {
               correlatedLogger().warn('Tracing is enabled but the tracer could not be loaded', { errorName: error.name });
@@ -182,6 +182,24 @@ export function createObservability(service: ServiceName, { now = Date.now, corr
 export function describeError(error: unknown): { errorName: string; errorMessage: string } {
   if (error instanceof Error) return { errorName: error.name, errorMessage: error.message };
   return { errorName: typeof error, errorMessage: String(error) };
+}
+
+type TracerModule = typeof import('@aws-lambda-powertools/tracer');
+
+/**
+ * The tracer is not bundled: the Powertools layer the stack attaches with tracing
+ * provides it. In the CommonJS bundles `require` loads it as Lambda's runtime
+ * intends (NODE_PATH reaches the layer); an ES module `import()` has been reported
+ * to miss modules once such a layer is attached. Run from sources as ES modules
+ * (tests) there is no `require`.
+ */
+function loadTracerModule(): Promise<TracerModule> {
+  if (typeof require !== 'function') return import('@aws-lambda-powertools/tracer');
+  try {
+    return Promise.resolve(require('@aws-lambda-powertools/tracer') as TracerModule);
+  } catch (error) {
+    return Promise.reject(error);
+  }
 }
 
 let bundleMap: { file: string; map: SourceMap } | null | undefined;

@@ -13,9 +13,12 @@
 import * as z from 'zod/mini';
 import { DEFAULT_OUTPUT_BUDGET_CHARS } from '../mcp/tools/output-budget.js';
 import { TOOL_DEFAULT_SCOPES } from '../mcp/tools/tool-scopes.generated.js';
+import { WebSearchMcpError } from './errors.js';
+import { isLoopbackHost } from './loopback.js';
 
-export class ConfigurationError extends Error {
-  override readonly name = 'ConfigurationError';
+/** Settings that do not parse: the message names every bad one, `problems` lists them one by one. */
+export class ConfigurationError extends WebSearchMcpError {
+  readonly code = 'ERR_CONFIGURATION' as const;
   constructor(
     readonly problems: readonly string[],
     what = 'configuration',
@@ -56,12 +59,6 @@ function setting<T>(expected: string, convert: Convert<T>, fallback: { required:
 
 function optionalSetting<T>(expected: string, convert: Convert<T>) {
   return setting<T | undefined>(expected, convert, { value: undefined });
-}
-
-const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
-
-export function isLoopbackHost(hostname: string): boolean {
-  return LOOPBACK_HOSTS.has(hostname) || hostname.endsWith('.localhost');
 }
 
 /** https anywhere; plain http only on loopback (the local stack). No query, no fragment. */
@@ -250,7 +247,7 @@ export const definitions = {
   }),
   tavilyApiKeyParameter: setting(SSM_NAME, ssmParameterName, { value: DEFAULT_TAVILY_API_KEY_PARAMETER }),
   tavilyApiKeyParameterIfSet: optionalSetting(SSM_NAME, ssmParameterName),
-  // Issue 12: the optional revocation denylist (jti, sub and client_id entries) the authorizer reads.
+  // The optional revocation denylist (jti, sub and client_id entries) the authorizer reads.
   revocationDenylistParameter: optionalSetting('an SSM parameter name (String or StringList), e.g. /web-search-mcp/revoked', ssmParameterName),
   revocationDenylistMaxAgeSeconds: setting('whole seconds from 1 to 3600', integer(1, 3600), {
     value: DEFAULT_REVOCATION_DENYLIST_MAX_AGE_SECONDS,

@@ -8,9 +8,10 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { DoctorUsageError, runDoctor, type DoctorOptions } from './checks.js';
+import { runDoctor, type DoctorOptions } from './doctor.js';
 import { DEFAULT_TIMEOUT_MS } from './http.js';
 import { formatJson, formatReport } from './report.js';
+import { DoctorUsageError } from './target.js';
 
 export const USAGE = `Usage: npm run doctor -- <base URL or MCP URL> [options]
 

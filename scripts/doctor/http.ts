@@ -5,7 +5,11 @@
  * becomes one sentence an operator can act on instead of undici's "fetch failed".
  */
 
+import { LATEST_PROTOCOL_VERSION } from '@modelcontextprotocol/sdk/types.js';
+
 export const DEFAULT_TIMEOUT_MS = 10_000;
+
+export type Json = Record<string, unknown>;
 
 /** Discovery documents and error bodies are small; a huge answer is a misconfiguration, not something to buffer. */
 const MAX_BODY_BYTES = 1024 * 1024;
@@ -69,9 +73,9 @@ function innermostMessage(error: unknown): string {
   return message;
 }
 
-export function describeNetworkError(url: string, error: unknown, timeoutMs: number): NetworkProblem {
-  const name = (error as { name?: unknown })?.name;
-  if (name === 'TimeoutError' || name === 'AbortError') {
+/** `timedOut`: the request's own deadline passed, whatever error fetch reported it with. */
+function describeNetworkError(url: string, error: unknown, timeoutMs: number, timedOut: boolean): NetworkProblem {
+  if (timedOut) {
     return { ok: false, url, kind: 'timeout', message: `${url} did not answer within ${timeoutMs / 1000} s` };
   }
   const code = errorCode(error);
@@ -102,7 +106,8 @@ export function describeNetworkError(url: string, error: unknown, timeoutMs: num
   return { ok: false, url, kind: 'other', message: `${url}: ${innermostMessage(error)}${code ? ` (${code})` : ''}` };
 }
 
-async function readCapped(response: Response): Promise<string> {
+/** The body as text, or undefined when it is larger than anything the doctor reads. */
+async function readCapped(response: Response): Promise<string | undefined> {
   if (!response.body) return '';
   const reader = response.body.getReader();
   const chunks: Uint8Array[] = [];
@@ -113,7 +118,7 @@ async function readCapped(response: Response): Promise<string> {
     size += value.byteLength;
     if (size > MAX_BODY_BYTES) {
       await reader.cancel();
-      throw new Error(`the answer is larger than ${MAX_BODY_BYTES} bytes`);
+      return undefined;
     }
     chunks.push(value);
   }
@@ -130,9 +135,10 @@ export function createHttpClient(timeoutMs: number = DEFAULT_TIMEOUT_MS): HttpCl
       try {
         const response = await fetch(url, { redirect: 'manual', ...init, signal });
         const text = await readCapped(response);
+        if (text === undefined) return { ok: false, url, kind: 'other', message: `${url}: the answer is larger than ${MAX_BODY_BYTES} bytes` };
         return { ok: true, url, status: response.status, headers: response.headers, text };
       } catch (error) {
-        return describeNetworkError(url, error, timeoutMs);
+        return describeNetworkError(url, error, timeoutMs, signal.aborted);
       }
     },
   };
@@ -160,4 +166,35 @@ export function preview(text: string, length = 120): string {
 
 export function isRedirect(status: number): boolean {
   return status >= 300 && status < 400;
+}
+
+/** What an error body says, in a few words: API Gateway's `message`, OAuth's `error` and description, or its start. */
+export function describeErrorBody(text: string): string {
+  const parsed = (() => {
+    try {
+      return JSON.parse(text) as Json;
+    } catch {
+      return undefined;
+    }
+  })();
+  if (parsed && typeof parsed.message === 'string') return parsed.message;
+  if (parsed && typeof parsed.error === 'string') {
+    return typeof parsed.error_description === 'string' ? `${parsed.error}: ${preview(parsed.error_description, 160)}` : parsed.error;
+  }
+  return preview(text);
+}
+
+export type Fetched<T> = { readonly ok: true; readonly url: string; readonly value: T } | { readonly ok: false; readonly url: string; readonly problem: string; readonly status?: number; readonly network?: NetworkProblem };
+
+/** GET a JSON object as clients fetch discovery documents: no redirects followed, one deadline. */
+export async function getJsonObject(http: HttpClient, url: string): Promise<Fetched<Json>> {
+  const answer: HttpOutcome = await http.request(url, { headers: { Accept: 'application/json', 'MCP-Protocol-Version': LATEST_PROTOCOL_VERSION } });
+  if (!answer.ok) return { ok: false, url, problem: answer.message, network: answer };
+  if (isRedirect(answer.status)) {
+    return { ok: false, url, status: answer.status, problem: `${url}: HTTP ${answer.status} redirect to ${answer.headers.get('location') ?? '(no Location)'}` };
+  }
+  if (answer.status !== 200) return { ok: false, url, status: answer.status, problem: `${url}: HTTP ${answer.status} (${describeErrorBody(answer.text)})` };
+  const parsed = jsonObjectOf(answer);
+  if ('problem' in parsed) return { ok: false, url, status: answer.status, problem: `${url}: ${parsed.problem}` };
+  return { ok: true, url, value: parsed.value };
 }

@@ -6,20 +6,13 @@
 
 export type StepNumber = 1 | 2 | 3 | 4 | 5 | 6;
 
-export const STEP_TITLES: Readonly<Record<StepNumber, string>> = {
-  1: 'MCP endpoint challenge',
-  2: 'protected resource metadata',
-  3: 'authorization server metadata',
-  4: 'signing keys (JWKS)',
-  5: 'client credentials token and tools/list',
-  6: 'authorization-code sign-in (--sign-in)',
-};
-
 /**
  * pass: fine. warn: works for MCP clients, but something deserves attention (printed ✓ with a note).
  * fail: a client would fail here. blocked: not checked because an earlier check failed (printed ✗).
  */
 export type CheckStatus = 'pass' | 'warn' | 'fail' | 'blocked';
+
+type Details = Readonly<Record<string, unknown>>;
 
 export interface CheckResult {
   readonly step: StepNumber;
@@ -29,8 +22,20 @@ export interface CheckResult {
   readonly summary: string;
   /** What to change, for fail and blocked; what to consider, for warn. */
   readonly fix?: string;
-  readonly details?: Readonly<Record<string, unknown>>;
+  readonly details?: Details;
 }
+
+/** One check's result, by status. `blocked`: an earlier failure left nothing to check. */
+export const pass = (step: StepNumber, id: string, summary: string, details?: Details): CheckResult => ({ step, id, status: 'pass', summary, ...(details ? { details } : {}) });
+export const warn = (step: StepNumber, id: string, summary: string, fix: string, details?: Details): CheckResult => ({ step, id, status: 'warn', summary, fix, ...(details ? { details } : {}) });
+export const fail = (step: StepNumber, id: string, summary: string, fix: string, details?: Details): CheckResult => ({ step, id, status: 'fail', summary, fix, ...(details ? { details } : {}) });
+export const blocked = (step: StepNumber, id: string, what: string, because: string): CheckResult => ({
+  step,
+  id,
+  status: 'blocked',
+  summary: `${what}: not checked (${because})`,
+  fix: 'fix the failure above first, then run the doctor again',
+});
 
 export interface DoctorReport {
   readonly target: {

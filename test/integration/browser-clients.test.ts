@@ -4,7 +4,7 @@
  * must read exposed, gateway responses with the same CORS headers, and a
  * foreign Origin refused by the MCP endpoint (MCP transport spec).
  */
-import { routePaths, methodsAt } from '../../lib/routes.js';
+import { routePaths, methodsAt } from '../../lambda/shared/routes.js';
 import type { LocalStack } from '../../local/stack.js';
 import type { FakeTavily } from '../fixtures/fake-tavily.js';
 import { startTestStack, type TestStack } from '../fixtures/test-stack.js';

@@ -1,13 +1,12 @@
 /**
- * The protected resource metadata through the local stack: both URLs answer the metadata
- * function's document (built from the function's own environment), with its headers and CORS,
- * and the metadata function is never invoked for them; the AS metadata still is.
+ * The protected resource metadata through the local stack: both URLs answer the document
+ * built from the deployment's settings, with its headers and CORS, and the metadata function
+ * is never invoked for them; the AS metadata still is.
  */
 import { jest } from '@jest/globals';
-import { functionEnvironment } from '../../lib/functions.js';
-import { PRM_FOR_MCP_PATH, PRM_PATH } from '../../lib/routes.js';
-import { protectedResourceMetadata, protectedResourceSettings } from '../../lambda/metadata/metadata.js';
-import { definitions as d, parseSettings } from '../../lambda/shared/settings.js';
+import { PRM_FOR_MCP_PATH, PRM_PATH } from '../../lambda/shared/routes.js';
+import { protectedResourceMetadata, protectedResourceSettings } from '../../lambda/shared/protected-resource-metadata.js';
+import { defaultToolScopes } from '../../lambda/shared/settings.js';
 import { startTestStack, type TestStack } from '../fixtures/test-stack.js';
 
 let running: TestStack;
@@ -19,32 +18,17 @@ afterAll(() => running?.close());
 test('both PRM URLs: the document, headers and CORS, with no metadata invocation', async () => {
   const { stack, issuer } = running;
   const invoke = jest.spyOn(stack.pools.metadata, 'invoke');
-  // What the metadata function would build, from the settings it parses (lambda/metadata/index.ts).
-  const settings = parseSettings(
-    {
-      environmentUrl: ['SCALEKIT_ENVIRONMENT_URL', d.environmentUrl],
-      resourceId: ['SCALEKIT_RESOURCE_ID', d.resourceId],
-      resourceIdentifier: ['RESOURCE_IDENTIFIER', d.resourceIdentifier],
-      requiredScopes: ['REQUIRED_SCOPES', d.requiredScopes],
-      toolScopes: ['TOOL_SCOPES', d.toolScopes],
-    },
-    functionEnvironment('metadata', {
-      environmentUrl: issuer.environmentUrl,
-      resourceId: issuer.resourceId,
-      resourceIdentifier: stack.resourceIdentifier,
-      requiredScopes: ['web-search:read'],
-      toolScopes: (await import('../../lambda/shared/settings.js')).defaultToolScopes(),
-      toolOutputBudgetChars: 1000,
-      allowedOrigins: [],
-      apiBaseUrl: stack.baseUrl,
-      tavilyApiBaseUrl: 'http://localhost:1',
-      logLevel: 'INFO',
-      tracingEnabled: false,
-    }),
-    'test',
-  );
+  // What the stack builds its mock from: the deployment's settings, as the local stack has them.
   const expected = JSON.stringify(
-    protectedResourceMetadata(protectedResourceSettings(settings)),
+    protectedResourceMetadata(
+      protectedResourceSettings({
+        environmentUrl: issuer.environmentUrl,
+        resourceId: issuer.resourceId,
+        resourceIdentifier: stack.resourceIdentifier,
+        requiredScopes: ['web-search:read'],
+        toolScopes: defaultToolScopes(),
+      }),
+    ),
   );
   for (const path of [PRM_PATH, PRM_FOR_MCP_PATH]) {
     const allowed = await fetch(`${stack.baseUrl}${path}`, { headers: { Origin: 'http://localhost:6274' } });

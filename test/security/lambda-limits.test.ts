@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { esbuildOptions } from '../../lib/bundling.js';
 import { functionSpecs } from '../../lib/functions.js';
-import { AS_METADATA_PATH } from '../../lib/routes.js';
+import { AS_METADATA_PATH } from '../../lambda/shared/routes.js';
 import { LAMBDA_RESPONSE_PAYLOAD_LIMIT_BYTES, LocalGateway, listen } from '../../local/gateway.js';
 import { FunctionPool } from '../../local/lambda-runtime.js';
 

@@ -15,7 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { shortHash } from '../../lambda/authorizer/verify-access-token.js';
-import type { FunctionName } from '../../lib/routes.js';
+import type { FunctionName } from '../../lambda/shared/routes.js';
 import { startLocalStack, type LocalStack } from '../../local/stack.js';
 import { startFakeSsm, type FakeSsm } from '../fixtures/fake-ssm.js';
 import { startFakeTavily, tavilyError, type Behaviour, type FakeTavily } from '../fixtures/fake-tavily.js';

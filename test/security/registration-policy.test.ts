@@ -8,7 +8,7 @@
  * development authorization server enforces the same on its own registration
  * endpoint: client credentials only for the one configured machine client.
  */
-import { runDoctor } from '../../scripts/doctor/checks.js';
+import { runDoctor } from '../../scripts/doctor/doctor.js';
 import { startDevAuthorizationServer, type DevAuthorizationServer } from '../../local/dev-authorization-server.js';
 import { startTestStack, type TestStack } from '../fixtures/test-stack.js';
 import { json, rawRequest, type RawResponse } from './support.js';

@@ -4,7 +4,7 @@
  * registrations accepted where AWS allows 5/s with a burst of 10. Through the
  * real local gateway over HTTP, with the real bundles and an injected clock (a
  * frozen instant, advanced by hand, so "at once" means at once):
- * - POST /oauth/register uses its own bucket from lib/routes.ts (5/s, burst 10):
+ * - POST /oauth/register uses its own bucket from lambda/shared/routes.ts (5/s, burst 10):
  *   10 of 20 at once pass, the others get the THROTTLED gateway response, and
  *   none of those reaches the register function or the upstream;
  * - every other method has the stage limits (THROTTLE_RATE_LIMIT and
@@ -12,7 +12,7 @@
  *   throttling per method; a throttled request never reaches the authorizer.
  */
 import { jest } from '@jest/globals';
-import { AS_METADATA_PATH, MCP_PATH, PRM_FOR_MCP_PATH, REGISTER_PATH } from '../../lib/routes.js';
+import { AS_METADATA_PATH, MCP_PATH, PRM_FOR_MCP_PATH, REGISTER_PATH } from '../../lambda/shared/routes.js';
 import type { AccessLogEntry } from '../../local/gateway.js';
 import type { LocalStack } from '../../local/stack.js';
 import { startTestStack, type TestStack } from '../fixtures/test-stack.js';

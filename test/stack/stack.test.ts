@@ -12,11 +12,11 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { parseDeploySettings, type DeploySettings } from '../../lib/config.js';
-import { AS_METADATA_PATH, PRM_FOR_MCP_PATH, PRM_PATH, routePaths, routes } from '../../lib/routes.js';
+import { AS_METADATA_PATH, PRM_FOR_MCP_PATH, PRM_PATH, routePaths, routes } from '../../lambda/shared/routes.js';
 import { POWERTOOLS_VERSION } from '../../lib/bundling.js';
 import { STAGE_NAME, WebSearchMcpStack } from '../../lib/web-search-mcp-stack.js';
 import { ConfigurationError, scopesSupported } from '../../lambda/shared/settings.js';
-import { protectedResourceMetadata } from '../../lambda/metadata/metadata.js';
+import { protectedResourceMetadata } from '../../lambda/shared/protected-resource-metadata.js';
 import { VTL_LITERAL_PRELUDE, VTL_LITERALS } from '../../lib/mock-integrations.js';
 
 const exampleEnvironment = parseEnv(readFileSync(new URL('../../.env.example', import.meta.url), 'utf8'));

@@ -4,8 +4,8 @@
  * (iss on the authorization response equals that issuer), and which ways of
  * registering the authorization server offers.
  */
-import { issuerChecks, registrationWays } from '../../../scripts/doctor/checks.js';
-import { issOutcome } from '../../../scripts/doctor/sign-in.js';
+import { issuerChecks, registrationWays } from '../../../scripts/doctor/steps/authorization-server.js';
+import { issOutcome } from '../../../scripts/doctor/steps/sign-in.js';
 
 const AS = 'https://acme.scalekit.dev/resources/res_123';
 

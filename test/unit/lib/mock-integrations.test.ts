@@ -1,10 +1,10 @@
 /**
- * The mock routes' definition: the PRM answer is the metadata function's bytes and headers,
+ * The mock routes' definition: the PRM answer is the document's bytes with its headers,
  * and vtlVerbatim writes any text so that VTL outputs it unchanged ($, # and \ never raw).
  */
 import fc from 'fast-check';
-import { mockAnswer, protectedResourceSettings, VTL_LITERAL_PRELUDE, VTL_LITERALS, vtlVerbatim } from '../../../lib/mock-integrations.js';
-import { protectedResourceMetadata } from '../../../lambda/metadata/metadata.js';
+import { mockAnswer, VTL_LITERAL_PRELUDE, VTL_LITERALS, vtlVerbatim } from '../../../lib/mock-integrations.js';
+import { protectedResourceMetadata, protectedResourceSettings } from '../../../lambda/shared/protected-resource-metadata.js';
 
 /** What Velocity does with vtlVerbatim's output: the prelude's names, then their formal references. */
 function render(template: string): string {
@@ -35,7 +35,7 @@ test('opaque parts (CDK token markers) are kept as they are', () => {
   expect(out).toBe(`${VTL_LITERAL_PRELUDE}{"resource":"${marker}","x":"\${vtlDollar}"}`);
 });
 
-test('the PRM answer is the metadata function document, with its headers', () => {
+test('the PRM answer is the protected resource metadata document, with its headers', () => {
   const settings = protectedResourceSettings({
     environmentUrl: 'https://acme.scalekit.com',
     resourceId: 'res_1',
@@ -48,4 +48,21 @@ test('the PRM answer is the metadata function document, with its headers', () =>
   expect(answer.statusCode).toBe(200);
   expect(answer.headers).toEqual({ 'Content-Type': 'application/json', 'Cache-Control': 'public, max-age=300' });
   expect(answer.body).toBe(JSON.stringify(protectedResourceMetadata(settings)));
+  // The exact document, members in this order: what Scalekit's dashboard tells an MCP server to serve.
+  expect(answer.body).toBe(
+    JSON.stringify({
+      resource: 'https://mcp.example.com/web-search/mcp',
+      authorization_servers: ['https://acme.scalekit.com/resources/res_1'],
+      scopes_supported: ['web-search:read', 'web-search:extract'],
+      bearer_methods_supported: ['header'],
+      resource_name: 'Web Search MCP',
+    }),
+  );
+});
+
+test('the document copies the scopes rather than sharing the array', () => {
+  const scopes = ['a'];
+  const document = protectedResourceMetadata({ environmentUrl: 'https://as', resourceId: 'res_1', resourceIdentifier: 'https://rs', scopesSupported: scopes });
+  scopes.push('b');
+  expect(document.scopes_supported).toEqual(['a']);
 });

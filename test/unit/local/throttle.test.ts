@@ -8,7 +8,7 @@ import { LocalGateway } from '../../../local/gateway.js';
 import type { FunctionPool } from '../../../local/lambda-runtime.js';
 import type { IncomingRequest } from '../../../local/api-gateway-events.js';
 import { DEFAULT_STAGE_THROTTLE, StageThrottle, TokenBucket, UNMATCHED_METHOD } from '../../../local/throttle.js';
-import { AS_METADATA_PATH, REGISTER_PATH, PRM_PATH, MCP_PATH, routes } from '../../../lib/routes.js';
+import { AS_METADATA_PATH, REGISTER_PATH, PRM_PATH, MCP_PATH, routes } from '../../../lambda/shared/routes.js';
 
 function clock(start = 1_000_000) {
   let now = start;

@@ -1,9 +1,4 @@
-import {
-  createMetadataCore,
-  protectedResourceMetadata,
-  proxiedAuthorizationServerMetadata,
-  RESOURCE_NAME,
-} from '../../../lambda/metadata/metadata.js';
+import { createMetadataCore, proxiedAuthorizationServerMetadata } from '../../../lambda/metadata/metadata.js';
 import {
   createAuthorizationServerMetadataSource,
   UpstreamError,
@@ -13,21 +8,6 @@ import { sendJson, startLoopbackServer, type LoopbackServer } from '../helpers/l
 
 const ORIGIN = 'https://mcp.example.com';
 const REGISTRATION_URL = `${ORIGIN}/oauth/register`;
-const protectedResource = {
-  environmentUrl: 'https://acme.scalekit.com',
-  resourceId: 'res_123',
-  resourceIdentifier: `${ORIGIN}/web-search/mcp`,
-  scopesSupported: ['web-search:read', 'web-search:crawl'],
-};
-
-const EXPECTED_PRM = {
-  resource: 'https://mcp.example.com/web-search/mcp',
-  authorization_servers: ['https://acme.scalekit.com/resources/res_123'],
-  scopes_supported: ['web-search:read', 'web-search:crawl'],
-  bearer_methods_supported: ['header'],
-  resource_name: 'Web Search MCP',
-};
-
 let upstream: LoopbackServer;
 let clock: number;
 let upstreamDocument: Record<string, unknown>;
@@ -55,7 +35,6 @@ beforeEach(() => {
 
 function core(authorizationServerMetadata?: AuthorizationServerMetadataSource) {
   return createMetadataCore({
-    protectedResource,
     authorizationServerMetadata:
       authorizationServerMetadata ?? createAuthorizationServerMetadataSource({ url: `${upstream.url}/as-metadata`, now: () => clock }),
     registrationUrl: REGISTRATION_URL,
@@ -63,36 +42,6 @@ function core(authorizationServerMetadata?: AuthorizationServerMetadataSource) {
 }
 
 const get = (path: string, method = 'GET') => new Request(`${ORIGIN}${path}`, { method });
-
-describe('protected resource metadata (RFC 9728)', () => {
-  test.each(['/.well-known/oauth-protected-resource', '/.well-known/oauth-protected-resource/web-search/mcp'])(
-    '%s serves the exact document, cacheable',
-    async (path) => {
-      const response = await core()(get(path));
-      expect(response.status).toBe(200);
-      expect(response.headers.get('content-type')).toBe('application/json');
-      expect(response.headers.get('cache-control')).toBe('public, max-age=300');
-      const text = await response.text();
-      expect(JSON.parse(text)).toEqual(EXPECTED_PRM);
-      expect(Object.keys(JSON.parse(text))).toEqual(Object.keys(EXPECTED_PRM));
-      expect(upstream.requests).toHaveLength(0);
-    },
-  );
-
-  test('protectedResourceMetadata copies the scopes rather than sharing the array', () => {
-    const scopes = ['a'];
-    const document = protectedResourceMetadata({ ...protectedResource, scopesSupported: scopes });
-    scopes.push('b');
-    expect(document.scopes_supported).toEqual(['a']);
-    expect(RESOURCE_NAME).toBe('Web Search MCP');
-  });
-
-  test('HEAD is answered like GET', async () => {
-    const response = await core()(get('/.well-known/oauth-protected-resource', 'HEAD'));
-    expect(response.status).toBe(200);
-    expect(response.headers.get('content-type')).toBe('application/json');
-  });
-});
 
 describe('authorization server metadata (RFC 8414), proxied', () => {
   test('keeps the issuer and every other field, and advertises this server’s registration proxy', async () => {
@@ -169,7 +118,14 @@ describe('authorization server metadata (RFC 8414), proxied', () => {
 });
 
 describe('other paths and methods', () => {
-  test.each(['/', '/.well-known/openid-configuration', '/.well-known/oauth-protected-resource/other', '/web-search/mcp'])(
+  // API Gateway answers the protected resource metadata itself: the function never serves it.
+  test.each([
+    '/',
+    '/.well-known/openid-configuration',
+    '/.well-known/oauth-protected-resource',
+    '/.well-known/oauth-protected-resource/web-search/mcp',
+    '/web-search/mcp',
+  ])(
     '%s is a JSON 404',
     async (path) => {
       const response = await core()(get(path));
@@ -178,6 +134,12 @@ describe('other paths and methods', () => {
       expect(await response.json()).toEqual({ error: 'not_found', error_description: 'No such metadata document.' });
     },
   );
+
+  test('HEAD is answered like GET', async () => {
+    const response = await core()(get('/.well-known/oauth-authorization-server', 'HEAD'));
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toBe('application/json');
+  });
 
   test.each(['POST', 'PUT', 'DELETE', 'PATCH'])('%s is a 405 with Allow: GET, on every path', async (method) => {
     for (const path of ['/.well-known/oauth-protected-resource', '/.well-known/oauth-authorization-server', '/nowhere']) {

@@ -11,10 +11,8 @@
  * endpoint shows a sign-in page, and the check says so instead of going further.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { isRedirect, jsonObjectOf, preview, type HttpClient } from './http.js';
-import type { CheckResult } from './report.js';
-
-type Json = Record<string, unknown>;
+import { isRedirect, jsonObjectOf, preview, type HttpClient, type Json } from '../http.js';
+import type { CheckResult } from '../report.js';
 
 const REDIRECT_URI = 'http://127.0.0.1:33418/web-search-mcp-doctor/callback';
 const MAX_HOPS = 10;

@@ -9,7 +9,7 @@
  * `x-amzn-Remapped-WWW-Authenticate`. Gateway response headers are static
  * strings, so each challenge is assembled whole at synth time.
  */
-import { EXPOSED_HEADERS } from '../lambda/shared/cors.js';
+import { EXPOSED_HEADERS } from './cors.js';
 
 export type GatewayResponseType =
   | 'UNAUTHORIZED'

@@ -1,0 +1,77 @@
+/**
+ * One way to read an SSM parameter, shaped after Powertools'
+ * `getParameter(name, { decrypt, maxAge })`: where a value comes from and how
+ * long it is reused are this module's concern, not the caller's. The authorizer
+ * reads its revocation denylist with it, the MCP function its Tavily key.
+ *
+ * Failures come back as this project's errors, the AWS SDK's own as `cause`:
+ * `ParameterNotFoundError`, `ParameterAccessDeniedError`, or
+ * `ParameterUnavailableError` for anything else (throttling, network, KMS).
+ *
+ * Nothing is loaded until the first read: a function that never reads a
+ * parameter never loads Powertools Parameters nor the AWS SDK.
+ */
+import { WebSearchMcpError } from './errors.js';
+
+export interface ReadParameterOptions {
+  /** Decrypt a SecureString with its KMS key. Default: false. */
+  readonly decrypt?: boolean;
+  /** Seconds a value read is reused before SSM is asked again: a change takes effect within this. */
+  readonly maxAge: number;
+}
+
+export class ParameterNotFoundError extends WebSearchMcpError {
+  readonly code = 'ERR_PARAMETER_NOT_FOUND' as const;
+  constructor(
+    readonly parameterName: string,
+    options?: ErrorOptions,
+  ) {
+    super(`The SSM parameter ${parameterName} does not exist`, options);
+  }
+}
+
+/** IAM does not let this function read the parameter, or KMS does not let it decrypt it. */
+export class ParameterAccessDeniedError extends WebSearchMcpError {
+  readonly code = 'ERR_PARAMETER_ACCESS_DENIED' as const;
+  constructor(
+    readonly parameterName: string,
+    options?: ErrorOptions,
+  ) {
+    super(`This function may not read (or decrypt) the SSM parameter ${parameterName}`, options);
+  }
+}
+
+export class ParameterUnavailableError extends WebSearchMcpError {
+  readonly code = 'ERR_PARAMETER_UNAVAILABLE' as const;
+  constructor(
+    readonly parameterName: string,
+    /** SSM's name for the failure (`ThrottlingException`, ...), or `no answer` when SSM was not reached. */
+    readonly reason: string,
+    options?: ErrorOptions,
+  ) {
+    super(`The SSM parameter ${parameterName} could not be read (${reason})`, options);
+  }
+}
+
+type SsmParameters = typeof import('./ssm-parameters.js');
+
+let ssm: SsmParameters | Promise<SsmParameters> | undefined;
+
+/**
+ * The bundles are CommonJS, and there `require` loads the reader on its first
+ * use. Under it the AWS SDK, which is not bundled but taken from Lambda's
+ * runtime, is loaded with `require` too: Node's `require` finds it as the runtime
+ * intends, whereas an ES module `import()` searches NODE_PATH, which has been
+ * reported to miss it once a layer with `nodejs/node_modules` is attached (and
+ * tracing attaches the Powertools layer). Run from source as ES modules (tests,
+ * tsx) there is no `require`, and `import()` loads the same module.
+ */
+function loadSsmParameters(): SsmParameters | Promise<SsmParameters> {
+  return typeof require === 'function' ? (require('./ssm-parameters.js') as SsmParameters) : import('./ssm-parameters.js');
+}
+
+/** The parameter's value; read from SSM at most once per `maxAge` seconds in an instance. */
+export async function readParameter(name: string, options: ReadParameterOptions): Promise<string> {
+  const { readSsmParameter } = await (ssm ??= loadSsmParameters());
+  return readSsmParameter(name, options);
+}

@@ -1,0 +1,85 @@
+/**
+ * readParameter against a loopback SSM, through the real Powertools Parameters and
+ * AWS SDK: values, decryption, reuse within maxAge, and the SDK's failures turned
+ * into this project's errors with the SDK's own as their cause.
+ */
+import { ParameterNotFound } from '@aws-sdk/client-ssm';
+import { findCause } from '../../../lambda/shared/errors.js';
+import {
+  ParameterAccessDeniedError,
+  ParameterNotFoundError,
+  ParameterUnavailableError,
+  readParameter,
+} from '../../../lambda/shared/parameters.js';
+import { startFakeSsm, type FakeSsm } from '../../fixtures/fake-ssm.js';
+
+let ssm: FakeSsm;
+const saved: Record<string, string | undefined> = {};
+
+beforeAll(async () => {
+  ssm = await startFakeSsm();
+  for (const [name, value] of Object.entries(ssm.environment)) {
+    saved[name] = process.env[name];
+    process.env[name] = value;
+  }
+});
+
+afterAll(async () => {
+  for (const [name, value] of Object.entries(saved)) {
+    if (value === undefined) delete process.env[name];
+    else process.env[name] = value;
+  }
+  await ssm?.close();
+});
+
+async function rejection(promise: Promise<unknown>): Promise<Error> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error('expected a rejection');
+}
+
+test('reads the value, decrypted when asked', async () => {
+  ssm.parameters.set('/test/secret', 'tvly-secret');
+  ssm.parameters.set('/test/plain', 'jti:abc');
+  expect(await readParameter('/test/secret', { decrypt: true, maxAge: 60 })).toBe('tvly-secret');
+  expect(await readParameter('/test/plain', { maxAge: 60 })).toBe('jti:abc');
+  const bodies = ssm.requests.filter((request) => String(request.body.Name).startsWith('/test/')).map((request) => request.body);
+  expect(bodies).toEqual([
+    { Name: '/test/secret', WithDecryption: true },
+    { Name: '/test/plain', WithDecryption: false },
+  ]);
+});
+
+test('a value is reused within maxAge, not read again', async () => {
+  ssm.parameters.set('/test/reused', 'first');
+  expect(await readParameter('/test/reused', { maxAge: 300 })).toBe('first');
+  ssm.parameters.set('/test/reused', 'second');
+  expect(await readParameter('/test/reused', { maxAge: 300 })).toBe('first');
+  expect(ssm.requests.filter((request) => request.body.Name === '/test/reused')).toHaveLength(1);
+});
+
+test('a parameter that does not exist: ParameterNotFoundError, the SDK error as its cause', async () => {
+  const error = await rejection(readParameter('/test/missing', { maxAge: 60 }));
+  expect(error).toBeInstanceOf(ParameterNotFoundError);
+  expect(error).toMatchObject({ code: 'ERR_PARAMETER_NOT_FOUND', parameterName: '/test/missing' });
+  expect(findCause(error, ParameterNotFound)).toBeDefined();
+});
+
+test('access denied (IAM or KMS): ParameterAccessDeniedError', async () => {
+  ssm.parameters.set('/test/denied', 'AccessDenied');
+  const error = await rejection(readParameter('/test/denied', { decrypt: true, maxAge: 60 }));
+  expect(error).toBeInstanceOf(ParameterAccessDeniedError);
+  expect(error).toMatchObject({ code: 'ERR_PARAMETER_ACCESS_DENIED', parameterName: '/test/denied' });
+  expect(error.cause).toBeDefined();
+});
+
+test("any other failure: ParameterUnavailableError, naming SSM's reason", async () => {
+  ssm.parameters.set('/test/kms', 'Error:InvalidKeyId');
+  const error = await rejection(readParameter('/test/kms', { decrypt: true, maxAge: 60 }));
+  expect(error).toBeInstanceOf(ParameterUnavailableError);
+  expect(error).toMatchObject({ code: 'ERR_PARAMETER_UNAVAILABLE', reason: 'InvalidKeyId' });
+  expect(error.message).toBe('The SSM parameter /test/kms could not be read (InvalidKeyId)');
+});

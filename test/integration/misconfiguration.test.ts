@@ -44,11 +44,11 @@ test('a bad setting fails the cold start with one message naming every bad setti
     onLog: (_name, line) => lines.push(line),
   });
   try {
-    const outcome = await pool.invoke({ httpMethod: 'GET', path: '/.well-known/oauth-protected-resource', requestContext: { requestId: 'r' } });
+    const outcome = await pool.invoke({ httpMethod: 'GET', path: '/.well-known/oauth-authorization-server', requestContext: { requestId: 'r' } });
     expect(outcome).toMatchObject({ ok: false, kind: 'init_error' });
     const message = (outcome as { message: string }).message;
     expect(message).toContain('Invalid metadata function configuration');
-    for (const name of ['SCALEKIT_ENVIRONMENT_URL: missing', 'SCALEKIT_RESOURCE_ID: expected', 'RESOURCE_IDENTIFIER: missing', 'API_BASE_URL: expected']) {
+    for (const name of ['SCALEKIT_ENVIRONMENT_URL: missing', 'SCALEKIT_RESOURCE_ID: expected', 'API_BASE_URL: expected']) {
       expect(message).toContain(name);
     }
     expect(lines.join('\n')).toContain('Function init failed');

@@ -885,8 +885,8 @@ describe('the adapter and the cores', () => {
 describe('regressions: inputs the fuzzing found', () => {
   const event = (overrides: Record<string, unknown>) =>
     ({
-      resource: '/.well-known/oauth-protected-resource',
-      path: '/.well-known/oauth-protected-resource',
+      resource: '/.well-known/oauth-authorization-server',
+      path: '/.well-known/oauth-authorization-server',
       httpMethod: 'GET',
       headers: { Host: 'mcp.fuzz.example' },
       multiValueHeaders: { Host: ['mcp.fuzz.example'] },

@@ -31,13 +31,15 @@ class Refusal {
   constructor(readonly message: string) {}
 }
 
-type Convert<T> = (text: string) => T | Refusal | undefined;
+type Convert<T> = (text: string) => T | undefined;
+/** A converter that may also refuse with its own message. */
+type ConvertOrRefuse<T> = (text: string) => T | Refusal | undefined;
 
 /**
  * One setting read from a string (an environment variable or a CDK context value).
  * Blank counts as unset. `expected` is what the message tells the operator to supply.
  */
-function setting<T>(expected: string, convert: Convert<T>, fallback: { required: true } | { value: T }) {
+function setting<T>(expected: string, convert: ConvertOrRefuse<T>, fallback: { required: true } | { value: T }) {
   return z.pipe(
     z.optional(z.string({ error: `expected ${expected}` })),
     z.transform((raw: string | undefined, ctx): T => {
@@ -62,7 +64,7 @@ function setting<T>(expected: string, convert: Convert<T>, fallback: { required:
   );
 }
 
-function optionalSetting<T>(expected: string, convert: Convert<T>) {
+function optionalSetting<T>(expected: string, convert: ConvertOrRefuse<T>) {
   return setting<T | undefined>(expected, convert, { value: undefined });
 }
 
@@ -94,7 +96,7 @@ const baseUrl: Convert<string> = (text) => webUrl(text)?.href.replace(/\/+$/, ''
  * name `{url}/resources/{id}` under it: refused, saying what to put there, and where a
  * `/resources/res_…` path's id belongs.
  */
-const environmentRootUrl: Convert<string> = (text) => {
+const environmentRootUrl: ConvertOrRefuse<string> = (text) => {
   const url = webUrl(text);
   if (!url) return undefined;
   if (/^\/*$/.test(url.pathname)) return url.href.replace(/\/+$/, '');

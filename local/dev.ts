@@ -14,6 +14,7 @@ import { ConfigurationError } from '../lambda/shared/settings.js';
 import { CONSOLE_FORMATS, DevConsole, type ConsoleFormat } from './dev-console.js';
 import { portRole } from './dev-ports.js';
 import { devStackPorts, startDevStack, type DevStack } from './dev-stack.js';
+import { INSPECTOR } from '../scripts/pinned-clients.js';
 import { functionNodeNote } from './lambda-node.js';
 import { SAMPLE_DATA_NOTE } from './sample-tavily.js';
 
@@ -55,7 +56,7 @@ function banner(dev: DevStack, format: ConsoleFormat): string {
     '',
     'Connect a client (it runs the OAuth flow itself):',
     `  Claude Code    claude mcp add --transport http web-search ${url}`,
-    `  MCP Inspector  npx @modelcontextprotocol/inspector@2.12.0 (Node >= 22.19)   then Transport "Streamable HTTP", URL ${url}`,
+    `  MCP Inspector  npx ${INSPECTOR} (Node >= 22.19)   then Transport "Streamable HTTP", URL ${url}`,
     `  mcp-remote     npx mcp-remote@0.15.1 ${url}`,
     '',
   );

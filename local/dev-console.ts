@@ -95,10 +95,13 @@ function notes(records: readonly FunctionRecord[]): string[] {
     if (decision.outcome !== 'allow') parts.push(`authorizer ${String(decision.outcome)}${decision.reason ? ` (${String(decision.reason)})` : ''}`);
   }
   const toolCalls = byMessage('Tool call');
+  // A call answered from the cache or refused by a quota has no `Tool call` line; its `Usage` or `Quota refused` line names the tool.
+  const guardedTool = records.find((record) => record.message === 'Usage' || record.message === 'Quota refused')?.fields.tool;
   for (const rpc of byMessage('JSON-RPC')) {
     if (rpc.method === 'tools/call' && toolCalls.length > 0) continue;
     const failed = rpc.outcome === 'error';
-    parts.push(`${String(rpc.method)}${failed ? ` error${rpc.errorCode !== undefined ? ` ${String(rpc.errorCode)}` : ''}` : ''}`);
+    const tool = rpc.method === 'tools/call' && guardedTool !== undefined ? ` ${String(guardedTool)}` : '';
+    parts.push(`${String(rpc.method)}${tool}${failed ? ` error${rpc.errorCode !== undefined ? ` ${String(rpc.errorCode)}` : ''}` : ''}`);
   }
   for (const call of toolCalls) {
     const outcome = call.outcome === 'ok' ? 'ok' : `${String(call.outcome)}${call.errorKind ? ` (${String(call.errorKind)})` : ''}`;

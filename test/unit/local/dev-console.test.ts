@@ -20,6 +20,7 @@ const LINES = {
   quotaRpc: `{"level":"INFO","message":"JSON-RPC",${common('q-1')},"method":"tools/call","era":"legacy","outcome":"result","status":200,"durationMs":31}`,
   rateLimited: `{"level":"INFO","message":"Tool call",${common('r-1')},"tool":"web_search","outcome":"tool_error","durationMs":410,"errorKind":"rate_limited","tavilyAttempts":3,"tavilyMs":25,"tavilyStatus":429}`,
   cacheHit: `{"level":"INFO","message":"Usage",${common('c-1')},"sub":"usr_dev","client_id":"abc","tool":"web_search","cache":"hit","credits":0,"estimatedCredits":0}`,
+  cacheHitRpc: `{"level":"INFO","message":"JSON-RPC",${common('c-1')},"method":"tools/call","era":"modern","outcome":"result","status":200,"durationMs":29}`,
   denied: `{"level":"INFO","message":"Authorization decision",${common('d-1', 'authorizer')},"outcome":"unauthorized","reason":"expired","token":"h_abc"}`,
   unhandled: `{"level":"ERROR","message":"Unhandled error",${common('e-1', 'register')},"errorName":"TypeError","errorMessage":"boom","stack":"TypeError: boom\\n    at register (index.ts:10:5)\\n    at run (index.ts:20:3)"}`,
 };
@@ -70,11 +71,11 @@ describe('formatRequest: one line per request', () => {
   });
 
   test('a cache hit, a quota refusal, a Tavily failure after retries', () => {
-    expect(formatRequest(entry('c-1', { latencyMs: 34 }), records(LINES.cacheHit), AT)).toBe(
-      '18:34:24 POST /web-search/mcp 200 34 ms  cache hit, no Tavily credits',
+    expect(formatRequest(entry('c-1', { latencyMs: 34 }), records(LINES.cacheHit, LINES.cacheHitRpc), AT)).toBe(
+      '18:34:24 POST /web-search/mcp 200 34 ms  tools/call web_search · cache hit, no Tavily credits',
     );
     expect(formatRequest(entry('q-1', { latencyMs: 38 }), records(LINES.quota, LINES.quotaRpc), AT)).toBe(
-      '18:34:24 POST /web-search/mcp 200 38 ms  tools/call · quota refused: calls_per_minute of this client (max 3)',
+      '18:34:24 POST /web-search/mcp 200 38 ms  tools/call web_map · quota refused: calls_per_minute of this client (max 3)',
     );
     expect(formatRequest(entry('r-1', { latencyMs: 441 }), records(LINES.rateLimited), AT)).toBe(
       '18:34:24 POST /web-search/mcp 200 441 ms  tools/call web_search tool_error (rate_limited), Tavily 429 in 25 ms, 3 attempts',

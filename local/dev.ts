@@ -41,7 +41,7 @@ function banner(dev: DevStack, format: ConsoleFormat): string {
   }
   lines.push(
     `  Usage store           ${dev.usageStoreEndpoint ? `${dev.usageStoreEndpoint}  (quotas and the result cache; npm run usage reads it)` : 'off (no QUOTA_* limit and CACHE_TTL_SECONDS=0)'}`,
-    `  Functions             ${functionNodeNote()}`,
+    `  Functions             ${functionNodeNote(stack.pools.mcp.runner)}`,
     `  Console               ${format === 'json' ? "the functions' JSON log lines and EMF metrics" : 'one line per request, warnings and errors in full (--json or LOG_FORMAT=json: the raw JSON lines)'}`,
   );
   if (devAuthorizationServer) {

@@ -28,7 +28,10 @@ test('the test suite and a worker thread (a local Lambda instance) run on it', a
   expect(runsOnLambdaNode(version)).toBe(true);
 });
 
-test("the banner's note says when the Node is not Lambda's, and what to do", () => {
-  expect(functionNodeNote(`${LAMBDA_NODE_MAJOR}.23.2`)).toBe(`Node ${LAMBDA_NODE_MAJOR}.23.2, as Lambda's ${LAMBDA_RUNTIME}`);
-  expect(functionNodeNote('20.20.2')).toBe(`Node 20.20.2, NOT Lambda's ${LAMBDA_RUNTIME}: start it with npm run (which puts ${PINNED_NODE} first on the PATH)`);
+test("the banner's note names the Node the instances run on, and what to do when it is not Lambda's", () => {
+  expect(functionNodeNote('thread', `${LAMBDA_NODE_MAJOR}.23.2`)).toBe(`Node ${LAMBDA_NODE_MAJOR}.23.2, as Lambda's ${LAMBDA_RUNTIME}`);
+  expect(functionNodeNote('thread', '20.20.2')).toBe(`Node 20.20.2, NOT Lambda's ${LAMBDA_RUNTIME}: start it with npm run (which puts ${PINNED_NODE} first on the PATH)`);
+  expect(functionNodeNote('process', '20.20.2')).toMatch(
+    new RegExp(`^Node ${LAMBDA_NODE_MAJOR}\\.\\d+\\.\\d+, as Lambda's ${LAMBDA_RUNTIME} \\(child processes of .+; this process runs Node 20\\.20\\.2\\)$`),
+  );
 });

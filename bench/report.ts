@@ -146,18 +146,21 @@ export function checkBudgets(
       Number.isFinite(call.speedUp) ? call.speedUp >= 2.5 : undefined,
     );
   }
+  // The authorizer verifies with jose: its fresh-token and cold-start figures are reported, no longer budgets.
   const fresh = warmCase(targets.authorizer, 'fresh token');
   const jose = fresh?.referenceMedianUs;
-  timing(
-    'authorizer fresh token (decision line logged)',
-    `≤ 1.4× jose's verify${jose === undefined ? '' : ` (${usText(jose * 1.4)})`}`,
-    `${usText(fresh?.medianUs)} = ${times(ratio(fresh?.medianUs, jose))} jose`,
-    fresh && jose !== undefined ? fresh.medianUs <= 1.4 * jose : undefined,
-  );
+  timing('authorizer fresh token (decision line logged)', 'figure only', `${usText(fresh?.medianUs)} = ${times(ratio(fresh?.medianUs, jose))} jose's verify`, undefined);
   const repeated = warmCase(targets.authorizer, 'repeated token')?.medianUs;
   timing('authorizer repeated token', '≤ 10 µs', usText(repeated), repeated === undefined ? undefined : repeated <= 10);
+  const authorizerCold = coldAboveBoot(targets.authorizer);
+  const plainJoseCold = coldAboveBoot(targets['naive authorizer']);
+  timing(
+    'authorizer cold above boot',
+    'figure only',
+    `${msText(authorizerCold)} vs ${msText(plainJoseCold)} = ${times(ratio(authorizerCold, plainJoseCold))} plain jose authorizer`,
+    undefined,
+  );
   for (const [row, ours, naive, limit, what] of [
-    ['authorizer cold above boot', 'authorizer', 'naive authorizer', 1.2, 'plain jose authorizer'],
     ['register cold above boot', 'register', 'naive proxy register', 1.3, 'naive fetch proxy'],
     ['AS metadata proxy cold above boot', 'AS metadata', 'naive proxy AS metadata', 1.3, 'naive fetch proxy'],
   ] as const) {

@@ -12,7 +12,7 @@
 import { createUsageGuard, type AroundToolCall, type ToolCallResult } from '../lambda/mcp/quota/usage-guard.js';
 import { createDynamoUsageStore } from '../lambda/mcp/quota/usage-store.js';
 import { createTavilyClient, type TavilyClient } from '../lambda/mcp/tavily.js';
-import { webSearch } from '../lambda/mcp/tools/web-search.js';
+import webSearch from '../lambda/mcp/tools/web-search.js';
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { createRequire } from 'node:module';
@@ -96,7 +96,7 @@ export async function measureUsageCosts(): Promise<UsageResults> {
     let counter = 0;
     const guarded = (around: AroundToolCall, query: () => string) => () => {
       const text = query();
-      return around({ tool: 'web_search', args: webSearch.input.parse({ query: text }), caller, deadline: Date.now() + 20_000, tavily }, (client) =>
+      return around({ tool: webSearch, args: webSearch.input.parse({ query: text }), caller, deadline: Date.now() + 20_000, tavily }, (client) =>
         callTool(client, text),
       );
     };

@@ -10,10 +10,14 @@ import { ConfigurationError } from '../lambda/shared/settings.js';
 
 const app = new App();
 
-let settings;
 try {
-  settings = parseDeploySettings((key) => app.node.tryGetContext(key), environmentWithDotEnv());
+  const settings = parseDeploySettings((key) => app.node.tryGetContext(key), environmentWithDotEnv());
   refusePlaceholders(settings);
+  // The stack checks what only it can (the certificate's region against the stack's).
+  new WebSearchMcpStack(app, 'WebSearchMcp', {
+    settings,
+    description: 'web-search-mcp: a remote MCP server for web search, protected by OAuth 2.1 (Scalekit)',
+  });
 } catch (error) {
   if (!(error instanceof ConfigurationError)) throw error;
   process.stderr.write(
@@ -21,10 +25,5 @@ try {
   );
   process.exit(1);
 }
-
-new WebSearchMcpStack(app, 'WebSearchMcp', {
-  settings,
-  description: 'web-search-mcp: a remote MCP server for web search, protected by OAuth 2.1 (Scalekit)',
-});
 
 Validations.of(app).addPlugins(new AwsSolutionsChecks(app));

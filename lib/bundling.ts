@@ -1,11 +1,14 @@
 /**
- * How every function is bundled, in one place: the CDK stack hands these options
- * to `NodejsFunction` (esbuild, no Docker) and the local gateway and the benchmark
- * run esbuild with the same ones, so what runs locally is what Lambda runs.
+ * How every function is bundled, in one place: the CDK stack bundles each function
+ * with `bundleFunctionSync` (esbuild in this process, never Docker), and the local
+ * gateway and the benchmark run esbuild with the same options, so what runs locally
+ * is what Lambda runs.
  */
+import { createRequire } from 'node:module';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BuildOptions } from 'esbuild';
+import { ConfigurationError } from '../lambda/shared/settings.js';
 
 /**
  * Lambda's runtime, and the esbuild target that matches it. Chosen by
@@ -94,7 +97,7 @@ export async function buildLazyFiles(functionName: string, outdir: string): Prom
   );
 }
 
-/** esbuild options equal to what the stack's NodejsFunction bundling produces (`external` adds a function's lazy imports). */
+/** The esbuild options of every bundle (`external` adds a function's lazy imports). */
 export function esbuildOptions(entry: string, outfile: string, external: readonly string[] = []): BuildOptions {
   return {
     entryPoints: [entry],
@@ -107,7 +110,49 @@ export function esbuildOptions(entry: string, outfile: string, external: readonl
     sourcemap: true,
     mainFields: [...MAIN_FIELDS],
     external: [...EXTERNAL_MODULES, ...external],
+    // Every import() becomes a require() (still run only when reached): the runtime's AWS SDK,
+    // the tracer from AWS's layer and the lazily loaded files are then found as CommonJS finds
+    // them, through NODE_PATH. An ES import() of the SDK has been reported to fail once a layer
+    // with nodejs/node_modules is attached, as tracing does (aws-sdk-js-v3 #6057).
+    supported: { 'dynamic-import': false },
     alias: { ...ALIASES },
     logLevel: 'warning',
   };
+}
+
+type Esbuild = typeof import('esbuild');
+
+/**
+ * esbuild, loaded synchronously (CDK's local bundling is synchronous). It is a development
+ * dependency: after `npm ci --omit=dev` it is missing, and the synth stops here with what to
+ * do, rather than falling back to a Docker build that could not produce these bundles (it
+ * would lack the aliases' and lazily loaded files' sources at their host paths).
+ */
+export function loadEsbuild(require: (id: string) => unknown = createRequire(import.meta.url)): Esbuild {
+  try {
+    return require('esbuild') as Esbuild;
+  } catch {
+    throw new ConfigurationError(
+      [
+        'esbuild: not installed, and the functions are bundled with it on this machine (never in Docker). ' +
+          'Run `npm ci` with the development dependencies (not --omit=dev), then synthesize or deploy again.',
+      ],
+      'build environment',
+    );
+  }
+}
+
+/**
+ * Bundle a function into `outdir` as Lambda runs it: its entry as `index.js`, and beside it
+ * each file it loads lazily (LAZY_FILES), all with `esbuildOptions`.
+ */
+export function bundleFunctionSync(functionName: string, entry: string, outdir: string, esbuild: Esbuild = loadEsbuild()): string[] {
+  const outfiles = [join(outdir, 'index.js')];
+  esbuild.buildSync(esbuildOptions(entry, outfiles[0]!, lazyImports(functionName)));
+  for (const file of LAZY_FILES[functionName] ?? []) {
+    const outfile = join(outdir, basename(file.import));
+    esbuild.buildSync(esbuildOptions(file.entry, outfile));
+    outfiles.push(outfile);
+  }
+  return outfiles;
 }

@@ -7,6 +7,7 @@
  * list of 20 URLs to extract), and a web search for "<script> tag" is not an
  * attack on this server, which never renders what it receives.
  */
+import { Stack } from 'aws-cdk-lib';
 import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
 import { Construct } from 'constructs';
 
@@ -28,7 +29,8 @@ export class Firewall extends Construct {
     this.webAcl = new wafv2.CfnWebACL(this, 'WebAcl', {
       scope: 'REGIONAL',
       defaultAction: { allow: {} },
-      visibilityConfig: visibility('web-search-mcp'),
+      // The web ACL's metric name is its metrics' WebACL dimension in the region: the stack's name keeps it apart.
+      visibilityConfig: visibility(Stack.of(this).stackName),
       rules: [
         {
           name: 'RatePerClientIp',

@@ -5,7 +5,10 @@
  * both places. No CDK imports here.
  */
 import { fileURLToPath } from 'node:url';
+import { JWKS_DEFAULTS } from '../lambda/authorizer/signing-keys.js';
 import { usageEnvironment, type UsageSettings } from '../lambda/mcp/quota/usage-settings.js';
+import { REGISTRATION_LIMITS } from '../lambda/register/registration-proxy.js';
+import { AS_METADATA_DEFAULTS } from '../lambda/shared/authorization-server-metadata.js';
 import { formatToolScopes, type ToolScopes } from '../lambda/shared/settings.js';
 import type { FunctionName } from './routes.js';
 
@@ -15,13 +18,51 @@ export interface FunctionSpec {
   readonly entry: string;
   readonly description: string;
   readonly memoryMb: number;
+  /**
+   * The upstream calls one invocation may make one after another, each bounded by the timeout
+   * its code uses (read from the same constant), so that the function's timeout can cover them.
+   */
+  readonly upstreamCalls: readonly UpstreamCall[];
   readonly timeoutSeconds: number;
+}
+
+export interface UpstreamCall {
+  readonly what: string;
+  readonly timeoutMs: number;
 }
 
 const entry = (relative: string) => fileURLToPath(new URL(`../lambda/${relative}`, import.meta.url));
 
 /** API Gateway cuts every integration off after 29 s; the MCP function answers before that. */
 export const API_GATEWAY_INTEGRATION_TIMEOUT_SECONDS = 29;
+
+/**
+ * Beside its bounded upstream calls, what an invocation may spend: its own work, a first load of
+ * the AWS SDK, an SSM read (bounded only by the SDK), and the answer getting back to API Gateway.
+ */
+export const UPSTREAM_MARGIN_MS = 2_000;
+
+/**
+ * The least timeout a function gets, whatever it calls: room for a slow cold instance's first
+ * SDK load and SSM reads, which have no timeout of their own.
+ */
+export const MINIMUM_TIMEOUT_SECONDS = 10;
+
+/**
+ * A timeout that outlasts every upstream call of an invocation (one after another) plus the
+ * margin, so that when an upstream is slow the function still answers with its own error
+ * (a 503 with Retry-After, an RFC 7591 error) rather than being cut off into API Gateway's 5xx.
+ */
+export function timeoutCovering(calls: readonly UpstreamCall[]): number {
+  const needed = calls.reduce((sum, call) => sum + call.timeoutMs, UPSTREAM_MARGIN_MS);
+  return Math.max(MINIMUM_TIMEOUT_SECONDS, Math.ceil(needed / 1000));
+}
+
+const AS_METADATA_FETCH: UpstreamCall = { what: "the authorization server's metadata", timeoutMs: AS_METADATA_DEFAULTS.timeoutMs };
+
+function spec(fields: Omit<FunctionSpec, 'timeoutSeconds'>, timeoutSeconds = timeoutCovering(fields.upstreamCalls)): FunctionSpec {
+  return { ...fields, timeoutSeconds };
+}
 
 /**
  * Memory sizes, from `npm run bench` (peak RSS of a cold start serving its first
@@ -35,34 +76,39 @@ export const API_GATEWAY_INTEGRATION_TIMEOUT_SECONDS = 29;
  * up to TOOL_OUTPUT_BUDGET_CHARS serialized twice (text and structured content).
  */
 export const functionSpecs: Readonly<Record<FunctionName, FunctionSpec>> = {
-  authorizer: {
+  authorizer: spec({
     name: 'authorizer',
     entry: entry('authorizer/index.ts'),
     description: 'Verifies Scalekit access tokens for the MCP endpoint (Lambda REQUEST authorizer).',
     memoryMb: 256,
-    timeoutSeconds: 10,
-  },
-  metadata: {
+    upstreamCalls: [{ what: "the authorization server's signing keys (JWKS)", timeoutMs: JWKS_DEFAULTS.timeoutMs }],
+  }),
+  metadata: spec({
     name: 'metadata',
     entry: entry('metadata/index.ts'),
     description: 'Proxies the authorization server metadata (API Gateway itself serves the protected resource metadata).',
     memoryMb: 256,
-    timeoutSeconds: 10,
-  },
-  register: {
+    upstreamCalls: [AS_METADATA_FETCH],
+  }),
+  register: spec({
     name: 'register',
     entry: entry('register/index.ts'),
     description: 'Proxies OAuth dynamic client registration to the authorization server.',
     memoryMb: 256,
-    timeoutSeconds: 10,
-  },
-  mcp: {
-    name: 'mcp',
-    entry: entry('mcp/index.ts'),
-    description: 'Stateless MCP server (streamable HTTP) with Tavily web search tools.',
-    memoryMb: 512,
-    timeoutSeconds: API_GATEWAY_INTEGRATION_TIMEOUT_SECONDS - 1,
-  },
+    // A cold instance first fetches the metadata for its registration_endpoint, then registers.
+    upstreamCalls: [AS_METADATA_FETCH, { what: 'the registration request', timeoutMs: REGISTRATION_LIMITS.timeoutMs }],
+  }),
+  mcp: spec(
+    {
+      name: 'mcp',
+      entry: entry('mcp/index.ts'),
+      description: 'Stateless MCP server (streamable HTTP) with Tavily web search tools.',
+      memoryMb: 512,
+      // Tavily's calls are bounded by the invocation's own deadline (its remaining time), not a fixed timeout.
+      upstreamCalls: [],
+    },
+    API_GATEWAY_INTEGRATION_TIMEOUT_SECONDS - 1,
+  ),
 };
 
 /** What the stack (or the local gateway) knows, from which each function's environment is derived. */

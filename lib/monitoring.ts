@@ -5,10 +5,11 @@
  * dashboard with the same signals. The custom metrics come from the functions
  * as EMF lines (lambda/shared/observability.ts), in the namespace below.
  */
-import { Duration, Validations } from 'aws-cdk-lib';
+import { Aws, Duration, Lazy, Stack, Validations } from 'aws-cdk-lib';
 import type * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
@@ -42,6 +43,8 @@ export class Monitoring extends Construct {
   readonly alarms: readonly cloudwatch.Alarm[];
   readonly topic?: sns.Topic;
   readonly dashboard: cloudwatch.Dashboard;
+  /** The alarms that notify the topic: the only sources its policy lets publish. */
+  private readonly notifying: cloudwatch.Alarm[] = [];
 
   constructor(scope: Construct, id: string, props: MonitoringProps) {
     super(scope, id);
@@ -49,14 +52,17 @@ export class Monitoring extends Construct {
 
     const apiErrorRate = api.metricServerError({ statistic: 'Average', period: FIVE_MINUTES });
     const keysUnavailable = custom('AuthorizerDecisions', 'authorizer', { Outcome: 'unavailable' });
+    // Only functions PutMetricAlarm accepts on time series: no MAX over a constant. A period
+    // without tool calls yields 0, and one without errors counts as 0 errors.
     const tavilyErrorRate = new cloudwatch.MathExpression({
-      expression: '100 * errors / MAX([calls, 1])',
+      expression: 'IF(calls > 0, 100 * FILL(errors, 0) / calls, 0)',
       usingMetrics: { errors: custom('TavilyErrors', 'mcp'), calls: custom('ToolCalls', 'mcp') },
       label: 'Tavily error rate (%)',
       period: FIVE_MINUTES,
     });
     const throttles = new cloudwatch.MathExpression({
-      expression: Object.keys(functions).map((name) => `t_${name}`).join(' + '),
+      // One time series: the functions' throttles added up per period.
+      expression: `SUM([${Object.keys(functions).map((name) => `t_${name}`).join(', ')}])`,
       usingMetrics: Object.fromEntries(
         Object.entries(functions).map(([name, fn]) => [`t_${name}`, fn.metricThrottles({ period: FIVE_MINUTES, statistic: 'Sum' })]),
       ),
@@ -95,19 +101,32 @@ export class Monitoring extends Construct {
     if (props.alarmEmail) {
       this.topic = new sns.Topic(this, 'AlarmTopic', { displayName: 'web-search-mcp alarms', enforceSSL: true });
       this.topic.addSubscription(new subscriptions.EmailSubscription(props.alarmEmail));
-      for (const each of this.alarms) {
-        each.addAlarmAction(new actions.SnsAction(this.topic));
-        each.addOkAction(new actions.SnsAction(this.topic));
-      }
+      // enforceSSL writes a topic policy, and a topic policy replaces SNS's default one: without
+      // this statement nothing may publish, and CloudWatch's alarm history shows "not authorized
+      // to perform SNS:Publish". Only this account's alarms that notify the topic may.
+      this.topic.addToResourcePolicy(
+        new iam.PolicyStatement({
+          sid: 'AllowThisStacksAlarmsToPublish',
+          principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+          actions: ['sns:Publish'],
+          resources: [this.topic.topicArn],
+          conditions: {
+            StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID },
+            ArnEquals: { 'aws:SourceArn': Lazy.list({ produce: () => this.notifying.map((alarm) => alarm.alarmArn) }) },
+          },
+        }),
+      );
       Validations.of(this.topic).acknowledge({
         id: 'AwsSolutions::AwsSolutions-SNS2',
         reason:
           'CloudWatch alarms cannot publish to a topic encrypted with the AWS-managed aws/sns key, and the notifications carry only alarm names and states, no customer data.',
       });
     }
+    this.notifyOn(this.alarms);
 
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
-      dashboardName: `web-search-mcp-${api.restApiName}`.slice(0, 255),
+      // Dashboard names are global to the account: the stack's name (unique in its region) and the region.
+      dashboardName: `${Stack.of(this).stackName}-${Aws.REGION}`,
       defaultInterval: Duration.hours(3),
     });
     const width = 12;
@@ -170,5 +189,15 @@ export class Monitoring extends Construct {
       }),
       new cloudwatch.AlarmStatusWidget({ title: 'Alarms', width: 24, alarms: [...this.alarms] }),
     );
+  }
+
+  /** With ALARM_EMAIL, these alarms email their alarm and OK transitions through the topic. */
+  notifyOn(alarms: readonly cloudwatch.Alarm[]) {
+    if (!this.topic) return;
+    for (const each of alarms) {
+      each.addAlarmAction(new actions.SnsAction(this.topic));
+      each.addOkAction(new actions.SnsAction(this.topic));
+      this.notifying.push(each);
+    }
   }
 }

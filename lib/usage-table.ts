@@ -7,18 +7,17 @@
  *   with the three actions it uses (GetItem, PutItem, UpdateItem);
  * - the removal policy is the operator's (USAGE_TABLE_REMOVAL_POLICY): its items are
  *   counters and cached results that rebuild themselves, so `destroy` by default;
- * - alarms on store errors and on the server's daily credits nearing their cap;
+ * - alarms on store errors and on the server's daily credits nearing their cap (the stack
+ *   has them notify the alarm topic, as the others do);
  * - Contributor Insights rules over the function's `Usage` log lines: the top callers
  *   by credits and by calls, without a metric per caller.
  */
 import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { USAGE_TABLE } from '../lambda/mcp/quota/usage-table.js';
 import { METRIC_NAMESPACE } from '../lambda/shared/observability.js';
@@ -38,7 +37,6 @@ export interface UsageMonitoringProps {
   readonly logGroup: logs.ILogGroup;
   /** 0: no cap, so no alarm on it. */
   readonly creditsPerDayTotal: number;
-  readonly topic?: sns.ITopic;
 }
 
 const mcpMetric = (metricName: string, statistic: string) =>
@@ -100,7 +98,6 @@ export class UsageTable extends Construct {
         }),
       );
     }
-    if (props.topic) for (const alarm of this.alarms) alarm.addAlarmAction(new actions.SnsAction(props.topic));
 
     // One rule per ranking; CloudWatch keeps the top contributors, not a metric per caller.
     const rule = (name: string, aggregateOn: 'Sum' | 'Count', valueOf?: string) =>

@@ -3,21 +3,41 @@
  * Lambda REQUEST authorizer in front of the MCP endpoint, the gateway responses
  * from their table, and the four functions from theirs.
  */
-import { Aws, CfnOutput, Duration, Fn, RemovalPolicy, Stack, Token, Tokenization, Validations, type StackProps } from 'aws-cdk-lib';
+import {
+  Arn,
+  ArnFormat,
+  AssetHashType,
+  Aws,
+  CfnOutput,
+  CfnResource,
+  CfnRule,
+  DockerImage,
+  Duration,
+  Fn,
+  RemovalPolicy,
+  Stack,
+  Token,
+  Tokenization,
+  Validations,
+  type ILocalBundling,
+  type StackProps,
+} from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { LogLevel, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as route53Targets from 'aws-cdk-lib/aws-route53-targets';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import type { Construct } from 'constructs';
+import { fileURLToPath } from 'node:url';
 import { ALLOWED_REQUEST_HEADERS, allowedOriginPattern, EXPOSED_HEADERS, PREFLIGHT_MAX_AGE_SECONDS } from '../lambda/shared/cors.js';
 import { protectedResourceMetadata } from '../lambda/metadata/metadata.js';
-import { ALIASES, ESBUILD_TARGET, EXTERNAL_MODULES, lazyImports, MAIN_FIELDS, POWERTOOLS_VERSION } from './bundling.js';
+import { ConfigurationError } from '../lambda/shared/settings.js';
+import { bundleFunctionSync, POWERTOOLS_VERSION } from './bundling.js';
 import type { DeploySettings } from './config.js';
+import { environmentSize, environmentSizeProblem, type LongestValue } from './environment-size.js';
 import { functionEnvironment, functionSpecs, type FunctionEnvironmentInput } from './functions.js';
 import { Firewall } from './firewall.js';
 import { gatewayResponseCors, gatewayResponses } from './gateway-responses.js';
@@ -28,6 +48,25 @@ import { mockAnswer, protectedResourceSettings, vtlVerbatim, type MockAnswer, ty
 import { methodsAt, publicUrls, routePaths, routes, type FunctionName } from './routes.js';
 
 export const STAGE_NAME = 'prod';
+
+/** Where the functions' sources are: the asset's source (its hash is the bundle's, not this folder's). */
+const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+/**
+ * CDK's local bundling of one function (see lib/bundling.ts). Its fields name the function,
+ * so that CDK's asset cache, keyed on the bundling options, tells the functions apart.
+ */
+class FunctionBundling implements ILocalBundling {
+  constructor(
+    readonly functionName: FunctionName,
+    readonly entry: string,
+  ) {}
+
+  tryBundle(outputDir: string): boolean {
+    bundleFunctionSync(this.functionName, this.entry, outputDir);
+    return true;
+  }
+}
 
 export interface WebSearchMcpStackProps extends StackProps {
   readonly settings: DeploySettings;
@@ -45,7 +84,7 @@ function tokenMarkersIn(text: string): string[] {
 
 export class WebSearchMcpStack extends Stack {
   readonly api: apigateway.RestApi;
-  readonly functions: Readonly<Record<FunctionName, NodejsFunction>>;
+  readonly functions: Readonly<Record<FunctionName, lambda.Function>>;
   readonly monitoring: Monitoring;
   private readonly settings: DeploySettings;
   private powertoolsLayer?: lambda.ILayerVersion;
@@ -60,10 +99,23 @@ export class WebSearchMcpStack extends Stack {
       removalPolicy: RemovalPolicy.DESTROY,
     });
 
+    // What every method of the stage logs and measures. A method that overrides anything (the
+    // register route's throttling) repeats these: CloudFormation gives a method setting's absent
+    // fields their defaults (logging off, metrics off), not the stage's.
+    const methodLogging = {
+      // ERROR only: INFO-level execution logs and data tracing would record request headers, tokens included.
+      loggingLevel: apigateway.MethodLoggingLevel.ERROR,
+      dataTraceEnabled: false,
+      metricsEnabled: true,
+    } as const;
+
     this.api = new apigateway.RestApi(this, 'Api', {
-      restApiName: 'web-search-mcp',
+      // The API's name is the ApiName dimension of its CloudWatch metrics (and so of the alarms):
+      // the stack's name keeps two stacks in one region from sharing them.
+      restApiName: this.stackName,
       description: 'Remote MCP server for web search, protected by OAuth 2.1 (Scalekit).',
-      endpointConfiguration: { types: [apigateway.EndpointType.REGIONAL] },
+      // Dual-stack, so that the custom domain's AAAA record leads somewhere (IPv6 clients too).
+      endpointConfiguration: { types: [apigateway.EndpointType.REGIONAL], ipAddressType: apigateway.IpAddressType.DUAL_STACK },
       // Behind a custom domain, one URL for everyone: the execute-api URL would be another
       // origin, which clients refuse for a resource identifier on the domain.
       disableExecuteApiEndpoint: Boolean(settings.customDomainName),
@@ -75,17 +127,14 @@ export class WebSearchMcpStack extends Stack {
         stageName: STAGE_NAME,
         throttlingRateLimit: settings.throttleRateLimit,
         throttlingBurstLimit: settings.throttleBurstLimit,
-        // ERROR only: INFO-level execution logs and data tracing would record request headers, tokens included.
-        loggingLevel: apigateway.MethodLoggingLevel.ERROR,
-        dataTraceEnabled: false,
-        metricsEnabled: true,
+        ...methodLogging,
         tracingEnabled: settings.tracingEnabled,
         methodOptions: Object.fromEntries(
           routes
             .filter((route) => route.throttle)
             .map((route) => [
               `${route.path}/${route.method}`,
-              { throttlingRateLimit: route.throttle!.rateLimit, throttlingBurstLimit: route.throttle!.burstLimit },
+              { ...methodLogging, throttlingRateLimit: route.throttle!.rateLimit, throttlingBurstLimit: route.throttle!.burstLimit },
             ]),
         ),
         accessLogDestination: new apigateway.LogGroupLogDestination(accessLogs),
@@ -107,6 +156,16 @@ export class WebSearchMcpStack extends Stack {
         ),
       },
     });
+
+    // The execution log group API Gateway would otherwise create itself on its first write, with
+    // no retention and outliving the stack. Created here under the name API Gateway writes to,
+    // before the stage exists, so that nothing writes there first.
+    const executionLogs = new logs.LogGroup(this, 'ApiExecutionLogs', {
+      logGroupName: `API-Gateway-Execution-Logs_${this.api.restApiId}/${STAGE_NAME}`,
+      retention: settings.logRetentionDays as logs.RetentionDays,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    this.api.deploymentStage.node.addDependency(executionLogs);
 
     // The public base URL: the custom domain, mapped at its root, or the execute-api URL with
     // its stage, assembled from the API id rather than `api.url` (functions read it, and
@@ -172,17 +231,15 @@ export class WebSearchMcpStack extends Stack {
     this.monitoring = new Monitoring(this, 'Monitoring', { api: this.api, functions: this.functions, alarmEmail: settings.alarmEmail });
     if (usage) {
       usage.grantUse(this.functions.mcp);
-      usage.monitor({
-        fn: this.functions.mcp,
-        logGroup: this.functions.mcp.logGroup,
-        creditsPerDayTotal: settings.quotaCreditsPerDayTotal,
-        ...(this.monitoring.topic ? { topic: this.monitoring.topic } : {}),
-      });
+      usage.monitor({ fn: this.functions.mcp, logGroup: this.functions.mcp.logGroup, creditsPerDayTotal: settings.quotaCreditsPerDayTotal });
+      this.monitoring.notifyOn(usage.alarms);
     }
     if (settings.wafEnabled) {
       new Firewall(this, 'Firewall', { stageArn: this.api.deploymentStage.stageArn, rateLimit: settings.wafRateLimit });
     }
 
+    // With a custom domain the execute-api URL is switched off: no output may offer it.
+    if (settings.customDomainName) this.api.node.tryRemoveChild('Endpoint');
     new CfnOutput(this, 'McpUrl', { value: urls.mcpUrl, description: 'The MCP endpoint: give this URL to MCP clients.' });
     new CfnOutput(this, 'ProtectedResourceMetadataUrl', {
       value: urls.protectedResourceMetadataUrl,
@@ -208,7 +265,7 @@ export class WebSearchMcpStack extends Stack {
     this.acknowledgeNagFindings();
   }
 
-  private createFunction(name: FunctionName, input: FunctionEnvironmentInput): NodejsFunction {
+  private createFunction(name: FunctionName, input: FunctionEnvironmentInput): lambda.Function {
     const spec = functionSpecs[name];
     const id = `${name[0]!.toUpperCase()}${name.slice(1)}Function`;
     const logGroup = new logs.LogGroup(this, `${id}Logs`, {
@@ -233,8 +290,16 @@ export class WebSearchMcpStack extends Stack {
           'With tracing on, Lambda needs xray:PutTraceSegments and xray:PutTelemetryRecords, which X-Ray only grants on "*" (these actions have no resource-level permissions).',
       });
     }
-    return new NodejsFunction(this, id, {
-      entry: spec.entry,
+    const fn = new lambda.Function(this, id, {
+      code: lambda.Code.fromAsset(PROJECT_ROOT, {
+        assetHashType: AssetHashType.OUTPUT,
+        bundling: {
+          local: new FunctionBundling(name, spec.entry),
+          // Never used: local bundling either builds the bundle or stops the synth (lib/bundling.ts).
+          image: DockerImage.fromRegistry('unused'),
+        },
+      }),
+      handler: 'index.handler',
       description: spec.description,
       runtime: lambda.Runtime.NODEJS_22_X,
       architecture: lambda.Architecture.ARM_64,
@@ -244,28 +309,38 @@ export class WebSearchMcpStack extends Stack {
       role,
       logGroup,
       ...(this.settings.tracingEnabled ? { tracing: lambda.Tracing.ACTIVE, layers: [this.powertools()] } : {}),
-      bundling: {
-        format: OutputFormat.CJS, // see lib/bundling.ts
-        target: ESBUILD_TARGET,
-        minify: true,
-        sourceMap: true,
-        mainFields: [...MAIN_FIELDS],
-        externalModules: [...EXTERNAL_MODULES, ...lazyImports(name)],
-        // A function's lazily loaded files (lib/bundling.ts LAZY_FILES) go beside its index.js.
-        ...(lazyImports(name).length > 0
-          ? {
-              commandHooks: {
-                beforeBundling: () => [],
-                beforeInstall: () => [],
-                afterBundling: (_inputDir: string, outputDir: string) => [`npx --no-install tsx lib/bundle-lazy-files.ts ${name} "${outputDir}"`],
-              },
-            }
-          : {}),
-        esbuildArgs: Object.fromEntries(Object.entries(ALIASES).map(([module, replacement]) => [`--alias:${module}`, replacement])),
-        logLevel: LogLevel.WARNING,
+    });
+    // At synth, once every variable is in: Lambda refuses an environment over 4 KB only at deploy time.
+    fn.node.addValidation({
+      validate: () => {
+        const variables = (this.resolve((fn.node.defaultChild as lambda.CfnFunction).environment) as { variables?: Record<string, unknown> } | undefined)?.variables ?? {};
+        const problem = environmentSizeProblem(name, environmentSize(variables, this.longestDeployTimeValue));
+        return problem ? [problem] : [];
       },
     });
+    return fn;
   }
+
+  /**
+   * The longest a deploy-time value in an environment can be, by what it refers to. Anything
+   * else has no known bound, and the synth says so rather than guessing.
+   */
+  private readonly longestDeployTimeValue: LongestValue = (intrinsic) => {
+    const ref = intrinsic.Ref;
+    if (typeof ref !== 'string') return undefined;
+    const pseudo: Record<string, number> = {
+      // Region names and URL suffixes are under 20 characters today.
+      'AWS::Region': 32,
+      'AWS::URLSuffix': 32,
+      'AWS::AccountId': 12,
+      'AWS::Partition': 16,
+    };
+    if (ref in pseudo) return pseudo[ref];
+    const resource = this.node.findAll().find((each): each is CfnResource => CfnResource.isCfnResource(each) && this.resolve(each.logicalId) === ref);
+    // A REST API's id is 10 characters; a table's name at most 255.
+    const byType: Record<string, number> = { 'AWS::ApiGateway::RestApi': 16, 'AWS::DynamoDB::Table': 255 };
+    return resource ? byType[resource.cfnResourceType] : undefined;
+  };
 
   /**
    * AWS's Powertools layer, of the same version as the bundled Powertools, which
@@ -287,6 +362,7 @@ export class WebSearchMcpStack extends Stack {
    * (as older ones do) find them. With a hosted zone, the alias records too.
    */
   private addCustomDomain(domainName: string, certificateArn: string, hostedZoneId: string | undefined): string {
+    this.requireCertificateInStackRegion(certificateArn);
     const domain = new apigateway.DomainName(this, 'CustomDomain', {
       domainName,
       certificate: acm.Certificate.fromCertificateArn(this, 'CustomDomainCertificate', certificateArn),
@@ -294,6 +370,9 @@ export class WebSearchMcpStack extends Stack {
       securityPolicy: apigateway.SecurityPolicy.TLS_1_2,
       mapping: this.api,
     });
+    // Dual-stack, as the API is: the AAAA record below must lead to an endpoint that answers IPv6.
+    // (The DomainName construct has no property for it.)
+    (domain.node.defaultChild as apigateway.CfnDomainName).addPropertyOverride('EndpointConfiguration.IpAddressType', 'dualstack');
     if (hostedZoneId) {
       const zone = route53.HostedZone.fromHostedZoneAttributes(this, 'HostedZone', {
         hostedZoneId,
@@ -313,17 +392,36 @@ export class WebSearchMcpStack extends Stack {
   }
 
   /**
+   * A regional endpoint serves a certificate from its own region only. With the stack's region
+   * known at synth, a certificate elsewhere stops the synth; with an environment-agnostic stack
+   * (the default: the region is the one `cdk deploy` targets), a CloudFormation rule stops the
+   * deploy before anything is created.
+   */
+  private requireCertificateInStackRegion(certificateArn: string) {
+    const certificateRegion = Arn.split(certificateArn, ArnFormat.SLASH_RESOURCE_NAME).region;
+    const problem = (stackRegion: string) =>
+      `CUSTOM_DOMAIN_CERTIFICATE_ARN: the certificate is in ${certificateRegion}, but the stack deploys to ${stackRegion}; a regional custom domain needs an ACM certificate in its own region (request or import one there)`;
+    if (!Token.isUnresolved(this.region)) {
+      if (certificateRegion !== this.region) throw new ConfigurationError([problem(this.region)], 'deployment settings');
+      return;
+    }
+    new CfnRule(this, 'CertificateInStackRegion', {
+      assertions: [{ assert: Fn.conditionEquals(certificateRegion ?? '', Aws.REGION), assertDescription: problem('this region') }],
+    });
+  }
+
+  /**
    * The authorizer alone may read the revocation denylist, only that parameter. The operator
    * creates it (a String or StringList: no decryption, so no KMS grant); the stack never writes it,
    * so a redeploy cannot undo a block.
    */
-  private grantDenylistRead(fn: NodejsFunction, parameterName: string) {
+  private grantDenylistRead(fn: lambda.Function, parameterName: string) {
     const parameterArn = Stack.of(this).formatArn({ service: 'ssm', resource: 'parameter', resourceName: parameterName.replace(/^\//, '') });
     fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['ssm:GetParameter'], resources: [parameterArn] }));
   }
 
   /** The MCP function alone may read the Tavily key, and decrypt it only through SSM, only for that parameter. */
-  private grantTavilyKeyRead(fn: NodejsFunction, parameterName: string) {
+  private grantTavilyKeyRead(fn: lambda.Function, parameterName: string) {
     const parameterArn = Stack.of(this).formatArn({
       service: 'ssm',
       resource: 'parameter',

@@ -609,8 +609,19 @@ function createRoute({
           return (await metadataDocuments.resolve(id)) as AdapterPayload | undefined;
         } catch (error) {
           if (!(error instanceof ClientIdMetadataDocumentError)) throw error;
-          if (error.error === 'invalid_client') throw new errors.InvalidClient('client is invalid', error.message);
-          throw new errors.InvalidClientMetadata(error.error === 'invalid_redirect_uri' ? `redirect_uris: ${error.message}` : error.message);
+          switch (error.error) {
+            // The reason is the description: a developer sees why a document was refused, and this server,
+            // on loopback only, tells its callers nothing they could not find out from where they are.
+            case 'invalid_client':
+              throw new errors.InvalidClient(error.message);
+            // oidc-provider's InvalidRedirectUri has a fixed description ("did not match"); InvalidClientMetadata
+            // answers invalid_redirect_uri, with ours, for a description that starts with "redirect_uris".
+            case 'invalid_redirect_uri':
+            case 'invalid_client_metadata':
+              throw new errors.InvalidClientMetadata(error.message);
+            case 'temporarily_unavailable':
+              throw new errors.TemporarilyUnavailable(error.message);
+          }
         }
       }
     : undefined;

@@ -31,9 +31,9 @@ export function devRegistrationPolicy(machineClientId: string | undefined): Extr
       if (typeof body !== 'object' || body === null) return;
       const refusal = registrationRefusal(body as Record<string, unknown>, { publicClientsOnly: false });
       if (!refusal) return;
-      throw refusal.error === 'invalid_redirect_uri'
-        ? new errors.InvalidRedirectUri(refusal.description)
-        : new errors.InvalidClientMetadata(refusal.description);
+      // Not InvalidRedirectUri, whose description is fixed ("did not match any registered redirect_uris"):
+      // InvalidClientMetadata answers invalid_redirect_uri for the policy's "redirect_uris…" descriptions.
+      throw new errors.InvalidClientMetadata(refusal.description);
     },
   };
 }

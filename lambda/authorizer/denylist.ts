@@ -19,6 +19,7 @@
  * A parameter that does not exist is an empty list: nothing blocked yet.
  */
 import type { Caller } from '../shared/caller.js';
+import { WebSearchMcpError } from '../shared/errors.js';
 
 export type DenylistKind = 'jti' | 'sub' | 'client_id';
 export const DENYLIST_KINDS: readonly DenylistKind[] = ['jti', 'sub', 'client_id'];
@@ -27,8 +28,9 @@ export type Denylist = Readonly<Record<DenylistKind, ReadonlySet<string>>>;
 
 export const EMPTY_DENYLIST: Denylist = { jti: new Set(), sub: new Set(), client_id: new Set() };
 
-export class DenylistUnavailableError extends Error {
-  override readonly name = 'DenylistUnavailableError';
+/** The list could not be read (or parsed) and no good read is held: an outage (503), never an Allow. */
+export class DenylistUnavailableError extends WebSearchMcpError {
+  readonly code = 'ERR_DENYLIST_UNAVAILABLE' as const;
 }
 
 /** Entries are identifiers: printable ASCII without spaces or commas, as jti, sub and client_id are. */
@@ -127,7 +129,7 @@ export function createDenylistSource(options: DenylistSourceOptions): DenylistSo
       } catch (error) {
         options.onProblem?.(`unreadable (${errorName(error)})`, lastGood !== undefined);
         if (lastGood) return lastGood;
-        throw new DenylistUnavailableError(`The denylist ${options.parameterName} could not be read`);
+        throw new DenylistUnavailableError(`The denylist ${options.parameterName} could not be read`, { cause: error });
       }
       if (text === undefined) return (lastGood = EMPTY_DENYLIST);
       // Powertools hands back the same value until maxAge passes: parse it once.

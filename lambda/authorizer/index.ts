@@ -36,7 +36,10 @@ const verifyAccessToken = cacheDecisions(createAccessTokenVerifier({
   issuers: [settings.environmentUrl, `${settings.environmentUrl}/resources/${settings.resourceId}`],
   audiences: [settings.resourceIdentifier, settings.resourceId],
   requiredScopes: settings.requiredScopes,
-  keys: createSigningKeySource({ jwksUrl: `${settings.environmentUrl}/keys` }),
+  keys: createSigningKeySource({
+    jwksUrl: `${settings.environmentUrl}/keys`,
+    onSkippedKey: (kid, reason) => observability.logger.warn('Signing key skipped', { kid: kid ?? null, reason }),
+  }),
 }));
 
 const denylist: DenylistSource | undefined = settings.denylistParameter

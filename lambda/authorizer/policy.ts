@@ -15,13 +15,15 @@
  */
 import type { APIGatewayAuthorizerResult } from 'aws-lambda';
 import { callerContext } from '../shared/caller.js';
+import { WebSearchMcpError } from '../shared/errors.js';
 import type { Decision } from './verify-access-token.js';
 
 /** The message API Gateway turns into its UNAUTHORIZED (401) response. Exactly this text. */
 export const UNAUTHORIZED = 'Unauthorized';
 
-export class AuthorizerUnavailableError extends Error {
-  override readonly name = 'AuthorizerUnavailableError';
+/** Thrown for an outage: API Gateway answers any error but `Unauthorized` with AUTHORIZER_FAILURE, served as 503. */
+export class AuthorizerUnavailableError extends WebSearchMcpError {
+  readonly code = 'ERR_AUTHORIZER_UNAVAILABLE' as const;
 }
 
 /** `arn:aws:execute-api:{region}:{account}:{api}/{stage}/{method}/{path}` to `…:{api}/{stage}/*` + `/*`. */

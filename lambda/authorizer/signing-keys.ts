@@ -12,18 +12,23 @@
  * - only when a key is needed and cannot be had because the endpoint fails does
  *   the caller get `SigningKeysUnavailableError` (a 503, not a 401);
  * - the JWKS response is bounded in time and size, and only RSA keys usable for
- *   RS256 signatures are taken from it.
+ *   RS256 signatures are taken from it. A key that claims to be one but is unsafe
+ *   to verify with (a public exponent other than 65537: with e = 1 anyone can
+ *   forge a signature, and jose accepts such a key; `key_ops` without `verify`)
+ *   is skipped, and reported once.
  */
 import { createPublicKey, type KeyObject } from 'node:crypto';
-import { boundedGet, type BoundedGet } from '../shared/http-get.js';
+import { WebSearchMcpError } from '../shared/errors.js';
+import { boundedGet, HttpGetError, type BoundedGet } from '../shared/http-get.js';
 
-export class SigningKeysUnavailableError extends Error {
-  override readonly name = 'SigningKeysUnavailableError';
+/** The keys cannot be had: the JWKS endpoint fails, or answers nothing usable. An outage (503), not a refusal. */
+export class SigningKeysUnavailableError extends WebSearchMcpError {
+  readonly code = 'ERR_SIGNING_KEYS_UNAVAILABLE' as const;
 }
 
 /** The token names no key the authorization server publishes. */
-export class UnknownSigningKeyError extends Error {
-  override readonly name = 'UnknownSigningKeyError';
+export class UnknownSigningKeyError extends WebSearchMcpError {
+  readonly code = 'ERR_SIGNING_KEY_UNKNOWN' as const;
 }
 
 export interface SigningKeySourceOptions {
@@ -35,6 +40,12 @@ export interface SigningKeySourceOptions {
   readonly refreshIntervalMs?: number;
   readonly unknownKeyCooldownMs?: number;
   readonly now?: () => number;
+  /**
+   * Told once per skipped key, however often the JWKS is fetched again, that a key meant
+   * for RS256 signatures is unsafe to verify with: its `kid` (undefined without one) and
+   * why. Never the key material.
+   */
+  readonly onSkippedKey?: (kid: string | undefined, reason: string) => void;
 }
 
 export const JWKS_DEFAULTS = {
@@ -45,7 +56,10 @@ export const JWKS_DEFAULTS = {
   unknownKeyCooldownMs: 30_000,
 } as const;
 
-/** A published key, as node:crypto verifies with it (jwt.ts). */
+/**
+ * A published key as a node:crypto KeyObject: jose verifies with it (converting it to
+ * a CryptoKey once, cached per key), and its modulus and exponent can be read.
+ */
 type VerificationKey = KeyObject;
 
 /** The members of a JWK this source reads. */
@@ -54,6 +68,7 @@ interface Jwk {
   readonly kid?: unknown;
   readonly use?: unknown;
   readonly alg?: unknown;
+  readonly key_ops?: unknown;
   readonly n?: unknown;
   readonly e?: unknown;
 }
@@ -77,6 +92,16 @@ export function createSigningKeySource(options: SigningKeySourceOptions): Signin
   let fetchedAt = Number.NEGATIVE_INFINITY; // last successful fetch
   let attemptedAt = Number.NEGATIVE_INFINITY; // last attempt, successful or not
   let inFlight: Promise<void> | undefined;
+  /** The skipped keys already reported (by reason, kid and modulus: unnamed keys are told apart too). */
+  const reported = new Set<string>();
+  const skip = (jwk: Jwk & { n: string }, reason: string) => {
+    const identity = `${reason}\n${String(jwk.kid)}\n${jwk.n}`;
+    if (reported.has(identity)) return;
+    // Bounded however many keys a JWKS publishes over an instance's life.
+    if (reported.size >= JWKS_DEFAULTS.maxKeys * 4) reported.clear();
+    reported.add(identity);
+    options.onSkippedKey?.(typeof jwk.kid === 'string' ? jwk.kid : undefined, reason);
+  };
 
   async function fetchKeys(): Promise<void> {
     attemptedAt = now();
@@ -88,9 +113,9 @@ export function createSigningKeySource(options: SigningKeySourceOptions): Signin
         headers: { Accept: 'application/jwk-set+json, application/json' },
       });
     } catch (error) {
-      const name = (error as Error)?.name;
-      if (name === 'TooLarge') throw new SigningKeysUnavailableError(`JWKS response exceeds ${maxBytes} bytes`);
-      throw new SigningKeysUnavailableError(`JWKS fetch failed: ${name}`);
+      const failure = error instanceof HttpGetError ? error.name : 'NetworkError';
+      if (failure === 'TooLarge') throw new SigningKeysUnavailableError(`JWKS response exceeds ${maxBytes} bytes`, { cause: error });
+      throw new SigningKeysUnavailableError(`JWKS fetch failed: ${failure}`, { cause: error });
     }
     if (response.status !== 200) {
       throw new SigningKeysUnavailableError(`JWKS endpoint answered HTTP ${response.status}`);
@@ -98,8 +123,8 @@ export function createSigningKeySource(options: SigningKeySourceOptions): Signin
     let document: unknown;
     try {
       document = JSON.parse(response.body.toString('utf8'));
-    } catch {
-      throw new SigningKeysUnavailableError('JWKS response is not JSON');
+    } catch (error) {
+      throw new SigningKeysUnavailableError('JWKS response is not JSON', { cause: error });
     }
     const published = (document as { keys?: unknown })?.keys;
     if (!Array.isArray(published) || published.length > JWKS_DEFAULTS.maxKeys) {
@@ -109,6 +134,11 @@ export function createSigningKeySource(options: SigningKeySourceOptions): Signin
     const unnamed: VerificationKey[] = [];
     for (const jwk of published as Jwk[]) {
       if (!isRs256SigningKey(jwk)) continue;
+      // RFC 7517 section 4.3: when present, key_ops say what the key is for.
+      if (jwk.key_ops !== undefined && !(Array.isArray(jwk.key_ops) && jwk.key_ops.includes('verify'))) {
+        skip(jwk, 'its key_ops do not include verify');
+        continue;
+      }
       let key: VerificationKey;
       try {
         key = createPublicKey({ key: { kty: 'RSA', n: jwk.n, e: jwk.e }, format: 'jwk' });
@@ -117,6 +147,10 @@ export function createSigningKeySource(options: SigningKeySourceOptions): Signin
       }
       // The modulus itself, not its encoding's length: leading zero bytes do not count.
       if ((key.asymmetricKeyDetails?.modulusLength ?? 0) < RSA_MIN_MODULUS_BITS) continue;
+      if (key.asymmetricKeyDetails?.publicExponent !== RSA_PUBLIC_EXPONENT) {
+        skip(jwk, 'its public exponent is not 65537');
+        continue;
+      }
       if (typeof jwk.kid === 'string' && jwk.kid) named.set(jwk.kid, key);
       else unnamed.push(key);
     }
@@ -168,6 +202,8 @@ export function createSigningKeySource(options: SigningKeySourceOptions): Signin
 
 /** RS256 needs a modulus of 2048 bits or more (RFC 7518 section 3.3); weaker keys are skipped. */
 const RSA_MIN_MODULUS_BITS = 2048;
+/** F4, the exponent every RSA signing key in use has (RFC 7518 names no other; Scalekit's keys use it). */
+const RSA_PUBLIC_EXPONENT = 65537n;
 const RSA_2048_MODULUS_BASE64URL_LENGTH = Math.ceil(RSA_MIN_MODULUS_BITS / 6);
 
 function isRs256SigningKey(jwk: Jwk): jwk is Jwk & { n: string; e: string } {

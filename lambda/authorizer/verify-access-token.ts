@@ -3,12 +3,13 @@
  * scope), unauthorized (with a reason) or unavailable (keys unreachable).
  * Pure of AWS: policy.ts maps decisions to what API Gateway understands.
  *
- * The steps: take the Bearer token, check its shape cheaply, verify it (jwt.ts:
- * RS256 only, issuer, audience, exp/nbf with a small tolerance), read its scopes.
+ * The steps: take the Bearer token, check its shape cheaply, verify it with
+ * jose's `jwtVerify` (RS256 only, under a key the signing-key source resolves,
+ * issuer, audience, exp/nbf with a small tolerance), read its scopes.
  */
 import { createHash } from 'node:crypto';
+import { errors, jwtVerify, type JWTPayload } from 'jose';
 import { CLOCK_TOLERANCE_SECONDS, isScopeToken, type Caller } from '../shared/caller.js';
-import { COMPACT_JWS, JwtRejectedError, verifyJwt, type JwtClaims, type JwtPolicy } from './jwt.js';
 import { SigningKeysUnavailableError, UnknownSigningKeyError, type SigningKeySource } from './signing-keys.js';
 
 export { CLOCK_TOLERANCE_SECONDS, type Caller };
@@ -39,6 +40,12 @@ export type Decision =
  */
 export const MAX_AUTHORIZATION_HEADER_LENGTH = 8 * 1024;
 
+/**
+ * Three non-empty base64url segments: a compact JWS. Anything else (a JWE, padding,
+ * whitespace) is refused before jose or the key source is asked.
+ */
+const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+
 export interface AccessTokenPolicy {
   /** Accepted `iss` values, compared exactly. */
   readonly issuers: readonly string[];
@@ -65,7 +72,7 @@ export function shortHash(token: string): string {
  * refused whole: an array element `"x web-search:crawl"` must never become two scopes anywhere
  * downstream. Claims of the wrong type (a number, an object) grant nothing, as before.
  */
-export function scopesOf(payload: JwtClaims): string[] | null {
+export function scopesOf(payload: JWTPayload): string[] | null {
   const granted = new Set<string>();
   if (typeof payload.scope === 'string') {
     // Repeated, leading or trailing spaces make empty elements, which name no scope.
@@ -86,24 +93,36 @@ export function scopesOf(payload: JwtClaims): string[] | null {
 }
 
 /** The scopes a token grants; a token with a malformed scope grants none (the authorizer refuses it). */
-export function grantedScopes(payload: JwtClaims): string[] {
+export function grantedScopes(payload: JWTPayload): string[] {
   return scopesOf(payload) ?? [];
 }
 
+/** The one table from a verification failure to a decision's reason. */
 function rejectionFor(error: unknown): RejectionReason | 'jwks_unavailable' {
   if (error instanceof SigningKeysUnavailableError) return 'jwks_unavailable';
   if (error instanceof UnknownSigningKeyError) return 'bad_signature';
-  if (error instanceof JwtRejectedError) return error.reason;
-  // Anything else a hostile token can provoke: refused, never an outage.
+  if (error instanceof errors.JWSSignatureVerificationFailed) return 'bad_signature';
+  if (error instanceof errors.JWTExpired) return 'expired';
+  if (error instanceof errors.JWTClaimValidationFailed) {
+    if (error.claim === 'iss') return 'wrong_issuer';
+    if (error.claim === 'aud') return 'wrong_audience';
+    if (error.claim === 'nbf') return 'not_yet_valid';
+    return 'malformed'; // exp missing or not a number, iat not a number, and the like
+  }
+  // JWSInvalid, JWTInvalid, JOSEAlgNotAllowed, JOSENotSupported (crit), and
+  // anything else a hostile token can provoke: refused, never an outage.
   return 'malformed';
 }
 
 export function createAccessTokenVerifier(policy: AccessTokenPolicy) {
-  const jwtPolicy: JwtPolicy = {
-    issuers: [...policy.issuers],
-    audiences: [...policy.audiences],
-    clockToleranceSeconds: CLOCK_TOLERANCE_SECONDS,
+  const verifyOptions = {
+    algorithms: ['RS256'],
+    issuer: [...policy.issuers],
+    audience: [...policy.audiences],
+    requiredClaims: ['exp'],
+    clockTolerance: CLOCK_TOLERANCE_SECONDS,
   };
+  // Only the source's keys: never one the token names itself (`jwk`, `jku`, `x5u`).
   const keyFor = (header: { kid?: unknown; alg?: unknown }) => policy.keys.keyFor(header);
 
   return async function verifyAccessToken(authorization: string | undefined): Promise<Decision> {
@@ -112,9 +131,10 @@ export function createAccessTokenVerifier(policy: AccessTokenPolicy) {
     const token = bearerToken(authorization);
     if (token === null || !COMPACT_JWS.test(token)) return { outcome: 'unauthorized', reason: 'malformed' };
 
-    let payload: JwtClaims;
+    let payload: JWTPayload;
     try {
-      payload = await verifyJwt(token, keyFor, jwtPolicy, policy.now ? policy.now() : Date.now());
+      const options = policy.now ? { ...verifyOptions, currentDate: new Date(policy.now()) } : verifyOptions;
+      ({ payload } = await jwtVerify(token, keyFor, options));
     } catch (error) {
       const reason = rejectionFor(error);
       return reason === 'jwks_unavailable'

@@ -1,37 +1,40 @@
 /**
  * The MCP function: MCP 2026-07-28 and the 2025 revisions on one endpoint.
  *
- * Two paths, one handler. The fast path (fast-path.ts) answers the handshake
- * and the listing (initialize, notifications/initialized, ping, server/discover,
- * tools/list) from the event's strings, with no SDK and no undici: a client's
- * first requests, and so most cold starts, never load either. Everything else
- * goes to the SDK path (sdk-path.ts: the MCP SDK v2 server behind the MCP
- * endpoint), loaded on its first need and kept for the instance.
+ * One door, two paths. Admission (admission.ts) decides, for every request,
+ * whether it comes in, and answers the refusals. An admitted request the fast
+ * path (fast-path.ts) can answer (initialize, notifications/initialized, ping,
+ * server/discover, tools/list, in their plain forms) is answered from the SDK's
+ * own answers, taken at build time, with no SDK and no undici loaded: a
+ * client's first requests, and so most cold starts, never load either.
+ * Everything else goes to the SDK path (sdk-path.ts: the MCP SDK v2 server
+ * behind the MCP endpoint), loaded on its first need and kept for the instance.
  *
  * Settings are parsed here, once, at cold start, so that a misconfiguration
  * fails the instance at once whichever path would have served it. The Tavily
  * key is read on the first tool call, never at cold start.
  */
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import { remainingTimeOf } from '../shared/api-gateway.js';
 import { createOriginPolicy } from '../shared/cors.js';
-import { createObservability } from '../shared/observability.js';
+import { createObservability, describeError, sourceMappedStack } from '../shared/observability.js';
+import { createAdmission, refusalResult } from './admission.js';
 import { createFastPath } from './fast-path.js';
+import type { SdkPath } from './sdk-path.js';
 import { parseMcpSettings } from './settings.js';
-import { toolCatalog } from './tools/catalog.generated.js';
 
 const settings = parseMcpSettings(process.env);
 
 const observability = createObservability('mcp');
 const { logger } = observability;
-const originPolicy = createOriginPolicy(settings.allowedOrigins);
-const fastAnswer = createFastPath({ tools: toolCatalog, toolScopes: settings.toolScopes, originPolicy });
+const admit = createAdmission({ originPolicy: createOriginPolicy(settings.allowedOrigins) });
+const fastAnswer = createFastPath({ toolScopes: settings.toolScopes });
 
-type Handler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
-let sdkPath: Promise<Handler> | undefined;
+let sdkPath: Promise<SdkPath> | undefined;
 /** The SDK path, loaded once (a failed load is retried by the next request that needs it). */
-function loadSdkPath(): Promise<Handler> {
+function loadSdkPath(): Promise<SdkPath> {
   sdkPath ??= import('./sdk-path.js').then(
-    ({ createSdkHandler }) => createSdkHandler(settings, observability, originPolicy),
+    ({ createSdkHandler }) => createSdkHandler(settings, observability),
     (error: unknown) => {
       sdkPath = undefined;
       throw error;
@@ -40,17 +43,42 @@ function loadSdkPath(): Promise<Handler> {
   return sdkPath;
 }
 
+/** A JSON 500 for the unexpected, built without `Response` (which would load undici on the fast path). */
+function internalError(requestId: string): APIGatewayProxyResult {
+  return {
+    statusCode: 500,
+    multiValueHeaders: { 'content-type': ['application/json'], 'cache-control': ['no-store'] },
+    body: JSON.stringify({ error: 'server_error', error_description: `Internal error. Request id: ${requestId}` }),
+    isBase64Encoded: false,
+  };
+}
+
 export async function handler(event: APIGatewayProxyEvent, context: Context): Promise<APIGatewayProxyResult> {
-  let fast: ReturnType<typeof fastAnswer>;
-  try {
-    fast = fastAnswer(event);
-  } catch {
-    fast = undefined; // whatever the fast path cannot read, the SDK path judges
-  }
-  if (!fast) return (await loadSdkPath())(event, context);
-  const requestId = event.requestContext?.requestId ?? context?.awsRequestId ?? 'unknown';
+  const requestId = event?.requestContext?.requestId ?? context?.awsRequestId ?? 'unknown';
   return observability.invocation(requestId, context, async () => {
-    logger.info('JSON-RPC', { ...fast.rpc });
-    return fast.result;
+    let admission: ReturnType<typeof admit>;
+    try {
+      admission = admit(event);
+    } catch (error) {
+      logger.error('Unhandled error', { ...describeError(error), stack: sourceMappedStack(error) });
+      return internalError(requestId);
+    }
+    if (!admission.admitted) {
+      const { refusal } = admission;
+      if (refusal.rpc) logger.info('JSON-RPC', { ...refusal.rpc });
+      return refusalResult(refusal);
+    }
+    let fast: ReturnType<typeof fastAnswer>;
+    try {
+      fast = fastAnswer(admission.request);
+    } catch {
+      fast = undefined; // whatever the fast path cannot read, the SDK path judges
+    }
+    if (fast) {
+      logger.info('JSON-RPC', { ...fast.rpc });
+      return fast.result;
+    }
+    const serve = await loadSdkPath();
+    return serve(admission.request, { requestId, remainingTimeMs: remainingTimeOf(context) });
   });
 }

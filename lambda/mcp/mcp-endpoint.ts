@@ -1,66 +1,50 @@
 /**
- * The MCP endpoint: streamable HTTP, stateless, JSON answers, both protocol
- * eras on one URL. One request at a time per Lambda instance.
+ * The MCP endpoint's SDK half: streamable HTTP, stateless, JSON answers, both
+ * protocol eras on one URL, for requests admission.ts has admitted (it has
+ * checked the method, Host, Origin, caller, Content-Type, size, the batch policy
+ * and the 2025-era headers). One request at a time per Lambda instance.
  *
- * Before the SDK sees anything: only POST (a stateless server has no SSE stream
- * to GET and no session to DELETE), the Origin must be allowed (MCP transport
- * spec), the caller must come from the authorizer with an unexpired token, the
- * body must be JSON of bounded size, and batches must pass the batch policy
- * (protocol.ts). Then the era is the SDK's own decision (`isLegacyRequest`, the
- * classifier `createMcpHandler` uses):
+ * The era is the SDK's own decision (`isLegacyRequest`, the classifier
+ * `createMcpHandler` uses):
  * - 2026-07-28 (a request carrying the `_meta` envelope) goes to the SDK's
  *   modern handler, which owns the header rules and their error codes
  *   (-32020, -32022, -32602 for a bad envelope, 404 -32601);
  * - 2025-era traffic (`initialize`, and requests without the envelope) goes to
  *   the SDK's web-standard streamable HTTP transport in JSON mode, stateless.
  *   The modern handler's own legacy fallback would answer it as SSE.
+ *
+ * One answer is changed on its way out: this endpoint serves both eras, so the
+ * versions it lists (server/discover's `supportedVersions`, and -32022's
+ * `data.supported`) are all of them, where the SDK lists only the modern ones.
  */
 import {
   createMcpHandler,
-  isJsonContentType,
   isLegacyRequest,
+  ProtocolErrorCode,
   WebStandardStreamableHTTPServerTransport,
   type AuthInfo,
   type Server,
 } from '@modelcontextprotocol/server';
 import type { Invocation } from '../shared/api-gateway.js';
-import { callerFromContext, isExpired } from '../shared/caller.js';
-import type { OriginPolicy } from '../shared/cors.js';
-import { jsonResponse, readLimited, textResponse } from '../shared/http.js';
+import { textResponse } from '../shared/http.js';
+import type { AdmittedRequest } from './admission.js';
 import {
-  batchRefusal,
   describeMessage,
   isMalformedToolCall,
+  isPlainObject,
   ANSWER_TOO_LARGE_MESSAGE,
   MALFORMED_TOOL_CALL_MESSAGE,
   MAX_ANSWER_BYTES,
   MAX_REQUEST_BODY_BYTES,
-  type JsonRpcId,
   type MessageFacts,
+  type RpcReport,
 } from './protocol.js';
 import type { McpServerFactory, RequestFacts } from './server.js';
 
 /** Time kept back from the invocation's remaining time to serialize and return the response. */
 export const RESPONSE_MARGIN_MS = 1_500;
 
-export { MAX_REQUEST_BODY_BYTES } from './protocol.js';
-
 const JSON_RPC_HEADERS = { 'Content-Type': 'application/json' } as const;
-
-function jsonRpcError(status: number, code: number, message: string, id: JsonRpcId = null, headers?: HeadersInit): Response {
-  return jsonResponse(status, { jsonrpc: '2.0', error: { code, message }, id }, headers);
-}
-
-/** One JSON-RPC message handled, for the function's log. */
-export interface RpcReport {
-  /** The method, or `unknown` for a name this server does not know (never the caller's text). */
-  readonly method: string;
-  readonly era: 'modern' | 'legacy' | 'none';
-  readonly outcome: 'result' | 'error' | 'notification';
-  readonly status: number;
-  readonly durationMs: number;
-  readonly errorCode?: number;
-}
 
 /** What one message's exchange with the SDK produced. */
 interface Answer {
@@ -82,10 +66,35 @@ function errorCodeOf(text: string): number | undefined {
   }
 }
 
+/**
+ * The SDK's answer with every version this endpoint serves where it lists only
+ * its modern ones: -32022's `data.supported` and server/discover's
+ * `supportedVersions`. Only those two answers are parsed; the rest, and the
+ * order of every member, stay as the SDK wrote them.
+ */
+function listingEveryVersion(text: string, method: string, supportedVersions: readonly string[]): string {
+  if (method === 'server/discover' && text.startsWith('{"result":{"supportedVersions":')) {
+    const answer = JSON.parse(text) as { result: { supportedVersions: unknown } };
+    answer.result.supportedVersions = supportedVersions;
+    return JSON.stringify(answer);
+  }
+  if (errorCodeOf(text) === ProtocolErrorCode.UnsupportedProtocolVersion) {
+    const answer = JSON.parse(text) as { error: { data?: unknown } };
+    if (!isPlainObject(answer.error.data)) return text;
+    answer.error.data.supported = supportedVersions;
+    return JSON.stringify(answer);
+  }
+  return text;
+}
+
+/** What the endpoint needs of an invocation: who to name in logs, and how long is left. */
+export type EndpointInvocation = Pick<Invocation, 'requestId' | 'remainingTimeMs'>;
+
 export function createMcpEndpoint(options: {
   /** Builds a fresh SDK `Server` for one request (server.ts). */
   readonly newServer: McpServerFactory;
-  readonly originPolicy: OriginPolicy;
+  /** Every protocol version this endpoint serves, newest first (protocol-answers.generated.ts). */
+  readonly supportedVersions: readonly string[];
   readonly now?: () => number;
   readonly onRpc?: (rpc: RpcReport) => void;
 }) {
@@ -126,6 +135,7 @@ export function createMcpEndpoint(options: {
   async function serveMessage(request: Request, message: unknown, facts: MessageFacts, authInfo: AuthInfo): Promise<Answer> {
     const started = now();
     let answer = await exchange(request, message, authInfo);
+    if (answer.era === 'modern') answer = { ...answer, text: listingEveryVersion(answer.text, facts.method, options.supportedVersions) };
     if (answer.status === 200 && isMalformedToolCall(message) && errorCodeOf(answer.text) === -32602) {
       // The SDK's in-band answer quotes its schema's issues at length; the caller gets one sentence.
       const text = JSON.stringify({ jsonrpc: '2.0', id: facts.id ?? null, error: { code: -32602, message: MALFORMED_TOOL_CALL_MESSAGE } });
@@ -170,41 +180,12 @@ export function createMcpEndpoint(options: {
     return textResponse(`[${answers.join(',')}]`, { status: 200, headers: JSON_RPC_HEADERS });
   }
 
-  return async function serveMcp(request: Request, invocation: Invocation): Promise<Response> {
-    if (request.method !== 'POST') {
-      return jsonRpcError(405, -32000, 'Method not allowed: this stateless server answers POST only (no SSE stream, no sessions).', null, {
-        Allow: 'POST',
-      });
-    }
-    const origin = request.headers.get('origin');
-    if (origin !== null && !options.originPolicy.isAllowed(origin)) {
-      return jsonRpcError(403, -32000, 'Forbidden: this Origin is not allowed to call the MCP endpoint.');
-    }
-    const caller = callerFromContext(invocation.authorizer);
-    if (!caller) {
-      // API Gateway's authorizer stands in front of this route; reaching here without it is a misconfiguration.
-      return jsonResponse(401, { error: 'invalid_token', error_description: 'No authorized caller for this request.' });
-    }
-    if (isExpired(caller, now())) {
-      // API Gateway may still hold a cached Allow for a token that has since expired.
-      return jsonResponse(401, { error: 'invalid_token', error_description: 'The access token has expired. Refresh it and retry.' });
-    }
-    if (!isJsonContentType(request.headers.get('content-type'))) {
-      return jsonRpcError(415, -32000, 'Unsupported Media Type: Content-Type must be application/json');
-    }
-    const read = await readLimited(request.body, MAX_REQUEST_BODY_BYTES);
-    if (!read.ok) return jsonRpcError(413, -32000, `Payload Too Large: Request body must not exceed ${MAX_REQUEST_BODY_BYTES} bytes`);
-    let body: unknown;
-    try {
-      body = JSON.parse(new TextDecoder().decode(read.bytes));
-    } catch {
-      return jsonRpcError(400, -32700, 'Parse error: the request body is not valid JSON');
-    }
-
+  return async function serveMcp(admitted: AdmittedRequest, invocation: EndpointInvocation): Promise<Response> {
     // The token has done its job at the authorizer; nothing past this point may see or forward it.
-    const headers = new Headers(request.headers);
-    headers.delete('authorization');
-    const withoutToken = new Request(request.url, { method: 'POST', headers });
+    const headers = new Headers();
+    for (const [name, value] of admitted.headers) if (name !== 'authorization') headers.append(name, value);
+    const request = new Request(admitted.url, { method: 'POST', headers });
+    const { caller, body } = admitted;
     const facts: RequestFacts = {
       deadline: now() + invocation.remainingTimeMs() - RESPONSE_MARGIN_MS,
       requestId: invocation.requestId,
@@ -217,17 +198,12 @@ export function createMcpEndpoint(options: {
       extra: { ...facts, sub: caller.sub },
     };
 
-    if (Array.isArray(body)) {
-      const refusal = batchRefusal(body, request.headers.get('mcp-protocol-version'));
-      if (refusal) {
-        options.onRpc?.({ method: 'batch', era: 'none', outcome: 'error', status: 400, durationMs: 0, errorCode: -32600 });
-        return jsonRpcError(400, -32600, refusal);
-      }
-      return serveBatch(withoutToken, body, authInfo);
-    }
-    const answer = await serveMessage(withoutToken, body, describeMessage(body), authInfo);
+    if (Array.isArray(body)) return serveBatch(request, body, authInfo);
+    const answer = await serveMessage(request, body, describeMessage(body), authInfo);
     if (answer.text === '') return new Response(null, { status: answer.status });
     const contentType = answer.headers.get('content-type') ?? 'application/json';
     return textResponse(answer.text, { status: answer.status, headers: { 'Content-Type': contentType } });
   };
 }
+
+export type McpEndpoint = ReturnType<typeof createMcpEndpoint>;

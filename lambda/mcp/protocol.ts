@@ -6,6 +6,17 @@
 
 export type JsonRpcId = string | number | null;
 
+/** One JSON-RPC message handled (or one refused before the SDK saw it), for the function's log. */
+export interface RpcReport {
+  /** The method, or `unknown` for a name this server does not know (never the caller's text). */
+  readonly method: string;
+  readonly era: 'modern' | 'legacy' | 'none';
+  readonly outcome: 'result' | 'error' | 'notification';
+  readonly status: number;
+  readonly durationMs: number;
+  readonly errorCode?: number;
+}
+
 /**
  * The methods a client may send in either era (2025-03-26 to 2026-07-28). Logs
  * name only these; anything else is `unknown`, so a caller cannot write into
@@ -126,4 +137,35 @@ export function isMalformedToolCall(message: unknown): boolean {
   const { params } = message;
   if (!isPlainObject(params)) return true;
   return typeof params.name !== 'string' || (params.arguments !== undefined && !isPlainObject(params.arguments));
+}
+
+/**
+ * One answer of the fast path, taken from the SDK's own answer at build time
+ * (protocol-answers.generated.ts): its status, its headers, and its body as
+ * text with gaps for what differs from request to request.
+ */
+export interface AnswerTemplate {
+  readonly status: number;
+  /** Lower-case names; the CORS headers are added per request. */
+  readonly headers: Readonly<Record<string, string>>;
+  /** Text, then the name of what fills the gap after it (`id`, `version` or `tools`), then text, and so on. */
+  readonly body: readonly string[];
+}
+
+/** The values a template's gaps take, as JSON text. */
+export type TemplateValues = Readonly<Partial<Record<'id' | 'version' | 'tools', string>>>;
+
+/** A template's body with its gaps filled. */
+export function fillTemplate(template: AnswerTemplate, values: TemplateValues): string {
+  let text = '';
+  template.body.forEach((part, index) => {
+    if (index % 2 === 0) {
+      text += part;
+      return;
+    }
+    const value = values[part as keyof TemplateValues];
+    if (value === undefined) throw new Error(`No value for the template's gap "${part}"`);
+    text += value;
+  });
+  return text;
 }

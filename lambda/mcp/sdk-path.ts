@@ -1,14 +1,16 @@
 /**
  * The MCP function's full path: the MCP TypeScript SDK v2 server with this
- * project's tools (server.ts) behind the MCP endpoint (mcp-endpoint.ts), in the
- * API Gateway adapter. index.ts loads this module on the first request the fast
- * path (fast-path.ts) leaves to it, never at cold start; everything it builds is
- * built once per instance, from the settings index.ts parsed.
+ * project's tools (server.ts) behind the MCP endpoint (mcp-endpoint.ts), for a
+ * request admission.ts admitted and the fast path (fast-path.ts) left to it.
+ * index.ts loads this module on the first such request, never at cold start;
+ * everything it builds is built once per instance, from the settings index.ts parsed.
  */
-import { proxyHandler } from '../shared/api-gateway.js';
-import type { OriginPolicy } from '../shared/cors.js';
+import type { APIGatewayProxyResult } from 'aws-lambda';
+import { coreAnswer, toProxyResult } from '../shared/api-gateway.js';
 import { describeError, MetricUnit, sourceMappedStack, type Observability } from '../shared/observability.js';
-import { createMcpEndpoint } from './mcp-endpoint.js';
+import type { AdmittedRequest } from './admission.js';
+import { createMcpEndpoint, type EndpointInvocation } from './mcp-endpoint.js';
+import { SUPPORTED_PROTOCOL_VERSIONS } from './protocol-answers.generated.js';
 import { usageGuardFromSettings } from './quota/index.js';
 import { createMcpServerFactory } from './server.js';
 import type { McpSettings } from './settings.js';
@@ -16,7 +18,18 @@ import { createTavilyClient } from './tavily.js';
 import { createTavilyKeyProvider } from './tavily-key.js';
 import { toolEntries } from './tools/index.js';
 
-export function createSdkHandler(settings: McpSettings, observability: Observability, originPolicy: OriginPolicy) {
+export type SdkPath = (request: AdmittedRequest, invocation: EndpointInvocation) => Promise<APIGatewayProxyResult>;
+
+/**
+ * The SDK path. `supportedVersions` is for the generator of the fast path's
+ * answers (scripts/generate-protocol-answers.ts), which takes them from the SDK
+ * before it writes them where this module reads them.
+ */
+export function createSdkHandler(
+  settings: McpSettings,
+  observability: Observability,
+  supportedVersions: readonly string[] = SUPPORTED_PROTOCOL_VERSIONS,
+): SdkPath {
   const { logger } = observability;
   const newServer = createMcpServerFactory({
     tools: toolEntries,
@@ -46,9 +59,12 @@ export function createSdkHandler(settings: McpSettings, observability: Observabi
 
   const endpoint = createMcpEndpoint({
     newServer,
-    originPolicy,
+    supportedVersions,
     onRpc: (rpc) => logger.info('JSON-RPC', { ...rpc }),
   });
 
-  return proxyHandler(endpoint, { observability, originPolicy });
+  return async function serveAdmitted(request, invocation) {
+    const response = await coreAnswer(() => endpoint(request, invocation), invocation.requestId, logger);
+    return toProxyResult(response, request.responseHeaders);
+  };
 }

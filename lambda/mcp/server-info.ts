@@ -1,11 +1,9 @@
 /**
  * What the MCP server says about itself and its tools, with no SDK in sight:
- * server.ts gives these to the SDK's `Server`, and the fast path (fast-path.ts)
- * answers initialize, ping and tools/list with the very same values, so that
- * a cold start serving only those never loads the SDK.
+ * server.ts gives these to the SDK's `Server`. The fast path (fast-path.ts)
+ * answers with what the SDK made of them (protocol-answers.generated.ts), and
+ * shows each caller the tools its scopes allow by the same rule (toolsFor).
  */
-import type { ToolListing } from './tools/tool.js';
-
 export const SERVER_NAME = 'web-search-mcp';
 export const SERVER_VERSION = '0.1.0';
 export const SERVER_INFO = { name: SERVER_NAME, title: 'Web Search MCP', version: SERVER_VERSION } as const;
@@ -27,14 +25,6 @@ export const CAPABILITIES = { tools: { listChanged: false } } as const;
  * on the caller's scopes, so it is private to the authorization context.
  */
 export const LIST_CACHE_TTL_MS = 3_600_000;
-
-/** A tool as tools/list shows it: the catalog's listing with this server's annotations. */
-export function toolListing<T extends ToolListing>(listing: T) {
-  return {
-    ...listing,
-    annotations: { title: listing.title, readOnlyHint: true, openWorldHint: true, destructiveHint: false, idempotentHint: true },
-  };
-}
 
 /** The tools a caller with `granted` scopes is shown, in catalog order (a tool needs every scope the table gives it). */
 export function toolsFor<T>(tools: readonly { listing: T; scopes: readonly string[] }[], granted: readonly string[]): T[] {

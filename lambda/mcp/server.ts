@@ -18,11 +18,11 @@
  */
 import { ProtocolError, ProtocolErrorCode, Server, type CallToolResult, type ServerContext, type Tool } from '@modelcontextprotocol/server';
 import type { AroundToolCall, ToolCallResult } from './quota/usage-guard.js';
-import type { TavilyClient } from './tavily.js';
+import { TavilyError, type TavilyClient } from './tavily.js';
 import { capText, DEFAULT_OUTPUT_BUDGET_CHARS, fitToBudget } from './tools/output-budget.js';
-import type { ToolEntry } from './tools/index.js';
+import type { ToolEntry } from './tools/registry.js';
 import { invalidArgumentsMessage, toolFailureMessage } from './tools/tool-errors.js';
-import { CAPABILITIES, INSTRUCTIONS, LIST_CACHE_TTL_MS, SERVER_INFO, toolListing, toolsFor } from './server-info.js';
+import { CAPABILITIES, INSTRUCTIONS, LIST_CACHE_TTL_MS, SERVER_INFO, toolsFor } from './server-info.js';
 
 export { LIST_CACHE_TTL_MS, SERVER_NAME, SERVER_VERSION } from './server-info.js';
 
@@ -48,9 +48,9 @@ export interface ToolCallReport {
 }
 
 export interface McpServerOptions {
-  /** Listings to show, and definitions loaded on a tool's first call (tools/index.ts). */
+  /** Listings to show, and modules loaded on a tool's first call (tools/registry.ts). */
   readonly tools: readonly ToolEntry[];
-  /** Scopes each tool needs; a tool missing from the table needs none beyond the authorizer's. */
+  /** Scopes each tool needs (TOOL_SCOPES); a tool missing from the table needs its module's default scopes. */
   readonly toolScopes: Readonly<Record<string, readonly string[]>>;
   readonly tavily: TavilyClient;
   readonly outputBudgetChars?: number;
@@ -75,8 +75,8 @@ export function createMcpServerFactory(options: McpServerOptions): McpServerFact
   const budget = options.outputBudgetChars ?? DEFAULT_OUTPUT_BUDGET_CHARS;
 
   const entries = options.tools.map((entry) => {
-    const listing: Tool = toolListing(entry.listing);
-    return { entry, listing, scopes: options.toolScopes[entry.listing.name] ?? [] };
+    const listing: Tool = entry.listing;
+    return { entry, listing, scopes: options.toolScopes[entry.listing.name] ?? entry.defaultScopes };
   });
   const byName = new Map(entries.map((each) => [each.listing.name, each]));
   const listings = new Map<string, Tool[]>();
@@ -148,14 +148,14 @@ export function createMcpServerFactory(options: McpServerOptions): McpServerFact
           structuredContent: structured as Record<string, unknown>,
         };
       } catch (error) {
-        const kind = (error as { kind?: string }).kind;
-        report('tool_error', { errorKind: kind ?? 'internal', ...withTavily(), ...(kind ? {} : { internalError: error }) });
+        if (error instanceof TavilyError) report('tool_error', { errorKind: error.kind, ...withTavily() });
+        else report('tool_error', { errorKind: 'internal', ...withTavily(), internalError: error });
         return errorResult(toolFailureMessage(error, tool));
       }
     };
     if (!options.aroundToolCall) return execute(options.tavily);
     const caller = { sub: String((authInfo?.extra as { sub?: unknown } | undefined)?.sub ?? ''), clientId: authInfo?.clientId ?? '' };
-    const guarded = { tool: name, args: parsed.data as Record<string, unknown>, caller, deadline, tavily: options.tavily };
+    const guarded = { tool, args: parsed.data, caller, deadline, tavily: options.tavily };
     return (await options.aroundToolCall(guarded, execute));
   }
 

@@ -5,6 +5,7 @@
  * allows (honouring Retry-After), and fails with a typed `TavilyError` that the
  * tools turn into advice for the agent.
  */
+import { WebSearchMcpError } from '../shared/errors.js';
 import { decodeUtf8, readLimited } from '../shared/http.js';
 
 export type TavilyEndpoint = 'search' | 'extract' | 'crawl' | 'map';
@@ -20,16 +21,29 @@ export type TavilyErrorKind =
   | 'bad_response' // not JSON, too big, or not the expected shape
   | 'missing_key'; // no key configured or readable
 
-export class TavilyError extends Error {
-  override readonly name = 'TavilyError';
+export interface TavilyErrorDetails {
+  /** Tavily's HTTP status, when it answered. */
+  readonly status?: number;
+  /** Tavily's own one-line explanation (400s), cleaned: no raw body is ever passed on. */
+  readonly detail?: string;
+  /** The error underneath (a failed fetch, an unreadable key), for the log; never shown to the agent. */
+  readonly cause?: unknown;
+}
+
+/** Every way a Tavily call fails; `kind` says which, and tool-errors.ts turns it into advice for the agent. */
+export class TavilyError extends WebSearchMcpError {
+  readonly code = 'ERR_TAVILY' as const;
+  readonly status: number | undefined;
+  readonly detail: string | undefined;
+
   constructor(
     readonly kind: TavilyErrorKind,
     message: string,
-    readonly status?: number,
-    /** Tavily's own one-line explanation (400s), cleaned: no raw body is ever passed on. */
-    readonly detail?: string,
+    details: TavilyErrorDetails = {},
   ) {
-    super(message);
+    super(message, 'cause' in details ? { cause: details.cause } : undefined);
+    this.status = details.status;
+    this.detail = details.detail;
   }
 }
 
@@ -99,19 +113,19 @@ function upstreamDetail(document: unknown, key: string): string | undefined {
 function errorForStatus(status: number, detail: string | undefined): TavilyError {
   switch (status) {
     case 400:
-      return new TavilyError('bad_request', 'Tavily refused the request parameters', status, detail);
+      return new TavilyError('bad_request', 'Tavily refused the request parameters', { status, detail });
     case 401:
     case 403:
-      return new TavilyError('invalid_key', 'Tavily refused the API key', status);
+      return new TavilyError('invalid_key', 'Tavily refused the API key', { status });
     case 429:
-      return new TavilyError('rate_limited', 'Tavily rate limit reached', status);
+      return new TavilyError('rate_limited', 'Tavily rate limit reached', { status });
     case 432:
-      return new TavilyError('plan_limit', "Tavily plan's credit limit reached", status);
+      return new TavilyError('plan_limit', "Tavily plan's credit limit reached", { status });
     case 433:
-      return new TavilyError('paygo_limit', 'Tavily pay-as-you-go limit reached', status);
+      return new TavilyError('paygo_limit', 'Tavily pay-as-you-go limit reached', { status });
     default:
-      if (status >= 500) return new TavilyError('unavailable', `Tavily is unavailable (HTTP ${status})`, status);
-      return new TavilyError('bad_request', `Tavily answered HTTP ${status}`, status, detail);
+      if (status >= 500) return new TavilyError('unavailable', `Tavily is unavailable (HTTP ${status})`, { status });
+      return new TavilyError('bad_request', `Tavily answered HTTP ${status}`, { status, detail });
   }
 }
 
@@ -149,21 +163,21 @@ export function createTavilyClient(options: TavilyClientOptions) {
       });
     } catch (error) {
       call.onAttempt?.(0, now() - started);
-      if (timeout.aborted) return { ok: false, error: new TavilyError('timeout', 'Tavily did not answer in time') };
-      if (call.signal?.aborted) return { ok: false, error: new TavilyError('timeout', 'The request was cancelled') };
-      return { ok: false, error: new TavilyError('unavailable', `Tavily could not be reached (${(error as Error).name})`) };
+      if (timeout.aborted) return { ok: false, error: new TavilyError('timeout', 'Tavily did not answer in time', { cause: error }) };
+      if (call.signal?.aborted) return { ok: false, error: new TavilyError('timeout', 'The request was cancelled', { cause: error }) };
+      return { ok: false, error: new TavilyError('unavailable', `Tavily could not be reached (${(error as Error).name})`, { cause: error }) };
     }
     let read;
     try {
       read = await readLimited(response.body, maxBytes);
-    } catch {
+    } catch (error) {
       call.onAttempt?.(response.status, now() - started);
-      if (timeout.aborted) return { ok: false, error: new TavilyError('timeout', 'Tavily did not finish answering in time') };
-      return { ok: false, error: new TavilyError('unavailable', 'Tavily cut its answer off', response.status) };
+      if (timeout.aborted) return { ok: false, error: new TavilyError('timeout', 'Tavily did not finish answering in time', { cause: error }) };
+      return { ok: false, error: new TavilyError('unavailable', 'Tavily cut its answer off', { status: response.status, cause: error }) };
     }
     call.onAttempt?.(response.status, now() - started);
     if (!read.ok) {
-      return { ok: false, error: new TavilyError('bad_response', `Tavily's answer exceeds ${maxBytes} bytes`, response.status) };
+      return { ok: false, error: new TavilyError('bad_response', `Tavily's answer exceeds ${maxBytes} bytes`, { status: response.status }) };
     }
     const text = decodeUtf8(read.bytes);
     let document: unknown;
@@ -177,7 +191,7 @@ export function createTavilyClient(options: TavilyClientOptions) {
       }
     }
     if (response.status === 200) {
-      if (!parsed) return { ok: false, error: new TavilyError('bad_response', 'Tavily answered with something that is not JSON', 200) };
+      if (!parsed) return { ok: false, error: new TavilyError('bad_response', 'Tavily answered with something that is not JSON', { status: 200 }) };
       return { ok: true, value: document };
     }
     return {
@@ -195,7 +209,7 @@ export function createTavilyClient(options: TavilyClientOptions) {
         key = await options.apiKey();
       } catch (error) {
         if (error instanceof TavilyError) throw error;
-        throw new TavilyError('missing_key', (error as Error).message);
+        throw new TavilyError('missing_key', (error as Error).message, { cause: error });
       }
       const body = JSON.stringify(requestBody);
       for (let attemptNumber = 1; ; attemptNumber++) {

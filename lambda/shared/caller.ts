@@ -60,7 +60,7 @@ export function callerFromContext(context: Readonly<Record<string, unknown>> | u
   };
 }
 
-/** Expired past the tolerance, on the same boundary as the authorizer's check (jwt.ts, jose's rule). */
+/** Expired past the tolerance, on the same boundary as the authorizer's check (jose's rule). */
 export function isExpired(caller: Caller, nowMs: number): boolean {
   return caller.exp + CLOCK_TOLERANCE_SECONDS <= Math.floor(nowMs / 1000);
 }

@@ -3,6 +3,7 @@
  * style errors, and reading a request body without ever holding more than a
  * bounded number of bytes.
  */
+import { WebSearchMcpError } from './errors.js';
 
 export const JSON_HEADERS = { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' } as const;
 
@@ -41,7 +42,16 @@ export function methodNotAllowed(allowed: readonly string[]): Response {
   });
 }
 
-export type BodyReadResult = { readonly ok: true; readonly bytes: Uint8Array } | { readonly ok: false; readonly tooLarge: true };
+/** A body that passed its size limit: reported, never buffered whole. */
+export class BodyTooLargeError extends WebSearchMcpError {
+  readonly code = 'ERR_TOO_LARGE' as const;
+
+  constructor(readonly maxBytes: number) {
+    super(`The body exceeds ${maxBytes} bytes.`);
+  }
+}
+
+export type BodyReadResult = { readonly ok: true; readonly bytes: Uint8Array } | { readonly ok: false; readonly error: BodyTooLargeError };
 
 /**
  * Read a body stream, giving up as soon as it exceeds `maxBytes`: an oversized
@@ -58,7 +68,7 @@ export async function readLimited(body: ReadableStream<Uint8Array> | null, maxBy
     total += value.byteLength;
     if (total > maxBytes) {
       await reader.cancel().catch(() => undefined);
-      return { ok: false, tooLarge: true };
+      return { ok: false, error: new BodyTooLargeError(maxBytes) };
     }
     chunks.push(value);
   }

@@ -12,6 +12,7 @@
  */
 import * as z from 'zod/mini';
 import { DEFAULT_OUTPUT_BUDGET_CHARS } from '../mcp/tools/output-budget.js';
+import { TOOL_DEFAULT_SCOPES } from '../mcp/tools/tool-scopes.generated.js';
 
 export class ConfigurationError extends Error {
   override readonly name = 'ConfigurationError';
@@ -146,10 +147,9 @@ const originList: Convert<readonly string[]> = (text) => {
   return [...new Set(normalized)];
 };
 
-/** The MCP tools, by name: the tool-to-scopes table may only name these. */
-export const TOOL_NAMES = ['web_search', 'web_extract', 'web_crawl', 'web_map'] as const;
-export type ToolName = (typeof TOOL_NAMES)[number];
-export const DEFAULT_TOOL_SCOPE = 'web-search:read';
+/** The MCP tools, by name (generated from the tool modules): the tool-to-scopes table may only name these. */
+export type ToolName = keyof typeof TOOL_DEFAULT_SCOPES;
+export const TOOL_NAMES = Object.keys(TOOL_DEFAULT_SCOPES) as readonly ToolName[];
 
 export type ToolScopes = Readonly<Record<ToolName, readonly string[]>>;
 
@@ -159,7 +159,7 @@ export type ToolScopes = Readonly<Record<ToolName, readonly string[]>>;
  * the default scope.
  */
 export function defaultToolScopes(): ToolScopes {
-  return Object.fromEntries(TOOL_NAMES.map((name) => [name, [DEFAULT_TOOL_SCOPE]])) as unknown as ToolScopes;
+  return Object.fromEntries(TOOL_NAMES.map((name) => [name, [...TOOL_DEFAULT_SCOPES[name]]])) as unknown as ToolScopes;
 }
 
 const toolScopeTable: Convert<ToolScopes> = (text) => {

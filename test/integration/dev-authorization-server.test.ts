@@ -16,7 +16,9 @@ import {
 } from '@modelcontextprotocol/sdk/client/auth.js';
 import type { AuthorizationServerMetadata, OAuthClientInformationFull } from '@modelcontextprotocol/sdk/shared/auth.js';
 import { createRemoteJWKSet, decodeJwt, jwtVerify, type JWTPayload } from 'jose';
+import type { ResolveHost } from '../../local/client-id-metadata-document.js';
 import { startDevAuthorizationServer, type DevAuthorizationServer } from '../../local/dev-authorization-server.js';
+import { startClientMetadataDocumentServer, type ClientMetadataDocumentServer } from '../fixtures/client-metadata-documents.js';
 
 const RESOURCE_ID = 'res_dev';
 const MCP_RESOURCE = 'http://localhost:3001/web-search/mcp';
@@ -511,6 +513,130 @@ describe('client ID metadata documents', () => {
     } finally {
       await published.close();
       await impostor.close();
+    }
+  });
+});
+
+describe('client ID metadata documents under attack', () => {
+  /** Names resolved for this server by the test, never by the system's resolver. */
+  const NAMES: Record<string, readonly string[]> = {
+    'metadata.google.internal': ['169.254.169.254'],
+    'intranet.example': ['127.0.0.1', '10.0.0.1'],
+  };
+  const resolveHost: ResolveHost = async (hostname) => {
+    const addresses = NAMES[hostname];
+    if (!addresses) throw new Error(`getaddrinfo ENOTFOUND ${hostname}`);
+    return addresses.map((address) => ({ address, family: 4 }));
+  };
+  let guarded: DevAuthorizationServer;
+  let guardedMetadata: AuthorizationServerMetadata;
+  let documents: ClientMetadataDocumentServer;
+
+  beforeAll(async () => {
+    documents = await startClientMetadataDocumentServer();
+    guarded = await startDevAuthorizationServer({
+      port: 0,
+      onServerError: (error) => serverErrors.push(error),
+      clientIdMetadataDocuments: { resolveHost, maxConcurrentFetches: 1, timeoutMs: 30_000, trustedCertificates: [documents.certificate] },
+    });
+    guardedMetadata = (await discoverAuthorizationServerMetadata(guarded.authorizationServerUrl))!;
+  });
+
+  afterAll(async () => {
+    await guarded?.close();
+    await documents?.close();
+  });
+
+  /** A client's document on http loopback; `hold` keeps the answer back until `release` is called. */
+  async function publish(document: (url: string) => unknown, { hold = false } = {}) {
+    let url = '';
+    let release!: () => void;
+    let arrived!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const requested = new Promise<void>((resolve) => (arrived = resolve));
+    const server = createServer(async (_req, res) => {
+      arrived();
+      if (hold) await released;
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify(document(url)));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/oauth/client-metadata.json`;
+    return {
+      url,
+      requested,
+      release,
+      close: () => {
+        server.closeAllConnections();
+        return new Promise((resolve) => server.close(resolve));
+      },
+    };
+  }
+
+  /** The authorization request of a client named by `clientId`, redirecting to `redirectUrl`, as the server answers it. */
+  async function authorizeAt(clientId: string, redirectUrl: string = callback.url) {
+    const { authorizationUrl } = await startAuthorization(guarded.authorizationServerUrl, {
+      metadata: guardedMetadata,
+      clientInformation: { client_id: clientId },
+      redirectUrl,
+      scope: 'web-search:read',
+      resource: new URL(MCP_RESOURCE),
+    });
+    return fetch(authorizationUrl, { redirect: 'manual' });
+  }
+
+  /** Refused with a JSON OAuth error: nothing is sent to any redirect_uri. */
+  async function expectRefused(response: Response, error: string, description: string) {
+    expect(response.status).toBe(400);
+    expect(response.headers.get('location')).toBeNull();
+    expect(response.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(await response.json()).toMatchObject({ error, error_description: expect.stringContaining(description) });
+  }
+
+  test.each([
+    ['the cloud metadata address', 'https://169.254.169.254/latest/meta-data/client.json'],
+    ['a private address', 'https://10.0.0.1/client.json'],
+    ["AWS's IPv6 metadata address", 'https://[fd00:ec2::254]/client.json'],
+    ['a name resolving to the cloud metadata address', 'https://metadata.google.internal/computeMetadata/v1/client.json'],
+    ['a name resolving to loopback and to a private address', 'https://intranet.example/client.json'],
+  ])('a document URL on %s: invalid_client, nothing fetched', async (_label, clientId) => {
+    await expectRefused(await authorizeAt(clientId), 'invalid_client', 'which this server does not fetch from');
+  });
+
+  test('a document URL on 0.0.0.0 ("this network", which reaches this machine): invalid_client, although a document is there', async () => {
+    const port = new URL(documents.origin).port;
+    const clientId = `https://0.0.0.0:${port}/zero.json`;
+    documents.serve('/zero.json', { client_id: clientId, redirect_uris: [callback.url], token_endpoint_auth_method: 'none' });
+    await expectRefused(await authorizeAt(clientId), 'invalid_client', 'which this server does not fetch from');
+    expect(documents.fetched).not.toContain('/zero.json');
+  });
+
+  test("a document's redirect_uris pass the registration policy: http://evil.example/cb gets no code", async () => {
+    const published = await publish((url) => ({ client_id: url, redirect_uris: ['http://evil.example/cb'], token_endpoint_auth_method: 'none' }));
+    try {
+      await expectRefused(await authorizeAt(published.url, 'http://evil.example/cb'), 'invalid_redirect_uri', 'redirect_uris[0] uses http on a host other than a loopback address');
+    } finally {
+      await published.close();
+    }
+  });
+
+  test('documents fetched at once are capped: the next client gets temporarily_unavailable at once, not a hang', async () => {
+    const held = await publish((url) => ({ client_id: url, redirect_uris: [callback.url], token_endpoint_auth_method: 'none' }), { hold: true });
+    const other = await publish((url) => ({ client_id: url, redirect_uris: [callback.url], token_endpoint_auth_method: 'none' }));
+    try {
+      const first = authorizeAt(held.url);
+      await held.requested;
+      await expectRefused(await authorizeAt(other.url), 'temporarily_unavailable', 'try again');
+      held.release();
+      const response = await first;
+      expect(response.status).toBe(303);
+      expect(new URL(response.headers.get('location')!).searchParams.get('code')).toEqual(expect.any(String));
+      // The fetch done, the other client goes ahead.
+      expect((await authorizeAt(other.url)).status).toBe(303);
+    } finally {
+      held.release();
+      await held.close();
+      await other.close();
     }
   });
 });

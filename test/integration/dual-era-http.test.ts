@@ -6,7 +6,9 @@
  * batches, cancelled requests inside them, malformed tool arguments and
  * invented method names, each refused quickly, with no Tavily call.
  */
+import { request as httpRequest } from 'node:http';
 import type { LocalStack } from '../../local/stack.js';
+import { SUPPORTED_PROTOCOL_VERSIONS } from '../../lambda/mcp/protocol-answers.generated.js';
 import { LIST_CACHE_TTL_MS } from '../../lambda/mcp/server.js';
 import { MALFORMED_TOOL_CALL_MESSAGE } from '../../lambda/mcp/protocol.js';
 import { defaultToolScopes } from '../../lambda/shared/settings.js';
@@ -70,8 +72,10 @@ describe('2026-07-28', () => {
     expect(response.status).toBe(200);
     const { result, id } = await json(response);
     expect(id).toBe(1);
+    expect(result.supportedVersions.slice(0, 2)).toEqual([MODERN, LEGACY]);
     expect(result).toMatchObject({
-      supportedVersions: [MODERN],
+      // A dual-era endpoint lists every version it serves, newest first (the spec's versioning page).
+      supportedVersions: SUPPORTED_PROTOCOL_VERSIONS,
       capabilities: { tools: { listChanged: false } },
       resultType: 'complete',
       ttlMs: LIST_CACHE_TTL_MS,
@@ -117,7 +121,7 @@ describe('2026-07-28', () => {
     expect(tavily.requests).toHaveLength(0);
   });
 
-  test('an unsupported version: 400 with -32022 listing the supported versions', async () => {
+  test('an unsupported version: 400 with -32022 listing every supported version, 2025-era ones included', async () => {
     const response = await post(
       { jsonrpc: '2.0', id: 3, method: 'tools/list', params: { _meta: envelope('2099-01-01') } },
       { 'MCP-Protocol-Version': '2099-01-01', 'Mcp-Method': 'tools/list' },
@@ -125,7 +129,8 @@ describe('2026-07-28', () => {
     expect(response.status).toBe(400);
     const { error, id } = await json(response);
     expect(id).toBe(3);
-    expect(error).toMatchObject({ code: -32022, data: { supported: [MODERN], requested: '2099-01-01' } });
+    expect(error).toMatchObject({ code: -32022, data: { supported: SUPPORTED_PROTOCOL_VERSIONS, requested: '2099-01-01' } });
+    expect(error.data.supported).toContain(LEGACY);
   });
 
   test('an envelope without clientCapabilities: 400 with -32602 naming the key', async () => {
@@ -307,5 +312,51 @@ describe('batches, and what hostile testing found', () => {
     expect(added).not.toContain('xxxxxxxxxx');
     expect(added).toContain('"method":"unknown"');
     expect(added.length).toBeLessThan(10_000);
+  });
+});
+
+describe('a malformed Host, through the gateway', () => {
+  /** A POST with the Host header as given (fetch would write its own). */
+  function postWithHost(host: string, body: object, headers: Record<string, string>): Promise<{ status: number; text: string }> {
+    const url = new URL(stack.mcpUrl);
+    return new Promise((resolve, reject) => {
+      const outgoing = httpRequest(
+        {
+          host: url.hostname,
+          port: url.port,
+          path: url.pathname,
+          method: 'POST',
+          setHost: false,
+          headers: {
+            Host: host,
+            Authorization: `Bearer ${token}`,
+            'Content-Type': 'application/json',
+            Accept: 'application/json, text/event-stream',
+            ...headers,
+          },
+        },
+        (response) => {
+          let text = '';
+          response.setEncoding('utf8');
+          response.on('data', (chunk: string) => (text += chunk));
+          response.on('end', () => resolve({ status: response.statusCode ?? 0, text }));
+        },
+      );
+      outgoing.on('error', reject);
+      outgoing.end(JSON.stringify(body));
+    });
+  }
+
+  test.each(['localhost:99999', 'localhost:65536', '[:::]', '[1.2.3.4]:1'])('%s: the same 400 for every method, in both eras', async (host) => {
+    const expected = { status: 400, text: JSON.stringify({ error: 'invalid_request', error_description: 'The Host header is not a valid host.' }) };
+    const requests: Array<[object, Record<string, string>]> = [
+      [{ jsonrpc: '2.0', id: 1, method: 'tools/list' }, { 'MCP-Protocol-Version': LEGACY }],
+      [{ jsonrpc: '2.0', id: 2, method: 'initialize', params: { protocolVersion: LEGACY, capabilities: {}, clientInfo: { name: 'x', version: '1' } } }, {}],
+      [{ jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'web_search', arguments: { query: 'q' } } }, { 'MCP-Protocol-Version': LEGACY }],
+      [{ jsonrpc: '2.0', id: 4, method: 'tools/list', params: { _meta: envelope() } }, { 'MCP-Protocol-Version': MODERN, 'Mcp-Method': 'tools/list' }],
+      [{ jsonrpc: '2.0', id: 5, method: 'server/discover', params: { _meta: envelope() } }, { 'MCP-Protocol-Version': MODERN, 'Mcp-Method': 'server/discover' }],
+    ];
+    for (const [body, headers] of requests) expect(await postWithHost(host, body, headers)).toEqual(expected);
+    expect(tavily.requests).toHaveLength(0);
   });
 });

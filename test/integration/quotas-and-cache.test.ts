@@ -3,14 +3,15 @@
  * driven through the real AWS SDK: counters that never overshoot under
  * concurrency, windows that roll over, overrides, the store going down (per
  * QUOTA_ON_STORE_ERROR), cache hits, misses and expiry, and oversize results.
- * The tool the guard runs is a stand-in that calls a Tavily client and counts
- * how often it did.
+ * The guard prices and caches by web_search's module; the tool it runs is a
+ * stand-in that calls a Tavily client and counts how often it did.
  */
 import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { createUsageGuard, STORE_DENIED_MESSAGE, type ToolCallResult, type UsageEvent, type UsageGuardOptions } from '../../lambda/mcp/quota/usage-guard.js';
 import { createDynamoUsageStore, type UsageStore } from '../../lambda/mcp/quota/usage-store.js';
 import type { TavilyClient } from '../../lambda/mcp/tavily.js';
 import { TavilyError } from '../../lambda/mcp/tavily.js';
+import webSearch from '../../lambda/mcp/tools/web-search.js';
 import { startLocalUsageStore, type LocalUsageStore } from '../../local/usage-store-server.js';
 
 let local: LocalUsageStore;
@@ -84,8 +85,8 @@ function guardWith(store: UsageStore, options: Partial<UsageGuardOptions>, clock
 const user = { sub: 'usr_1', clientId: 'client-a' };
 const machine = { sub: 'm2m-client', clientId: 'm2m-client' };
 const search = (caller = user, args: Record<string, unknown> = { query: 'q', search_depth: 'basic', topic: 'general' }) => ({
-  tool: 'web_search',
-  args,
+  tool: webSearch,
+  args: webSearch.input.parse(args),
   caller,
   // The guard's clock is the test's; its deadline is far enough away in that clock.
   deadline: Date.parse('2027-01-01T00:00:00Z'),
@@ -199,7 +200,7 @@ describe('daily credits', () => {
     let answer: unknown = { results: [], usage: { credits: 5 } };
     const tool = fakeTool(() => answer);
     await guard({ ...search(), tavily: tool.tavily }, tool.run);
-    answer = new TavilyError('plan_limit', 'plan', 432);
+    answer = new TavilyError('plan_limit', 'plan', { status: 432 });
     expect((await guard({ ...search(), tavily: tool.tavily }, tool.run)).isError).toBe(true);
     const items = await scan(tableName);
     const client = items.find((item) => item.pk === 'credits#2026-12-02#client#client-a')!;
@@ -344,7 +345,7 @@ describe('the result cache', () => {
     await shared({ ...search(user, news), tavily: tool.tavily }, tool.run);
     expect(tool.bodies).toHaveLength(4);
 
-    const failing = fakeTool(() => new TavilyError('unavailable', 'down', 503));
+    const failing = fakeTool(() => new TavilyError('unavailable', 'down', { status: 503 }));
     await shared({ ...search(user, { query: 'fails' }), tavily: failing.tavily }, failing.run);
     await shared({ ...search(user, { query: 'fails' }), tavily: failing.tavily }, failing.run);
     expect(failing.bodies).toHaveLength(2);

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { createUsageGuard } from '../../lambda/mcp/quota/usage-guard.js';
 import { createDynamoUsageStore } from '../../lambda/mcp/quota/usage-store.js';
 import type { TavilyClient } from '../../lambda/mcp/tavily.js';
+import webSearch from '../../lambda/mcp/tools/web-search.js';
 import { startLocalUsageStore, type LocalUsageStore } from '../../local/usage-store-server.js';
 
 const run = promisify(execFile);
@@ -30,7 +31,7 @@ beforeAll(async () => {
     return { content: [{ type: 'text', text: 'ok' }], structuredContent: { results: [] } };
   };
   const call = (sub: string, clientId: string, depth: string, query: string) =>
-    guard({ tool: 'web_search', args: { query, search_depth: depth }, caller: { sub, clientId }, deadline: Date.now() + 20_000, tavily }, tool);
+    guard({ tool: webSearch, args: webSearch.input.parse({ query, search_depth: depth }), caller: { sub, clientId }, deadline: Date.now() + 20_000, tavily }, tool);
   await call('usr_a', 'client-1', 'advanced', 'one');
   await call('usr_a', 'client-1', 'basic', 'two');
   await call('usr_b', 'client-1', 'basic', 'three');

@@ -195,6 +195,12 @@ describe('the embedded development authorization server enforces the same', () =
     expect(['invalid_client_metadata', 'invalid_redirect_uri']).toContain(body.error);
   });
 
+  test('a refused redirect URI is invalid_redirect_uri, described by the policy (not "did not match")', async () => {
+    const { status, body } = await registerAtDevServer({ ...GOOD, redirect_uris: ['http://evil.example/cb'] });
+    expect(status).toBe(400);
+    expect(body).toEqual({ error: 'invalid_redirect_uri', error_description: expect.stringContaining('redirect_uris[0] uses http on a host other than a loopback address') });
+  });
+
   test('the configured machine client still gets client-credentials tokens', async () => {
     const response = await fetch(`${as.environmentUrl}/oauth/token`, {
       method: 'POST',

@@ -1,14 +1,14 @@
 /**
- * Issue 12, case 2: injection through tool results. A tool result's text is
+ * Injection through tool results. A tool result's text is
  * markdown read by a model; what Tavily returns (titles, URLs, snippets, page
  * text) is written by whoever owns the page. It must not be able to add a link,
  * close the page-content fence, or forge a result of its own; links are only
  * ever http(s). `structuredContent` keeps the values exactly as Tavily sent them.
  */
-import { webCrawl } from '../../lambda/mcp/tools/web-crawl.js';
-import { webExtract } from '../../lambda/mcp/tools/web-extract.js';
-import { webMap } from '../../lambda/mcp/tools/web-map.js';
-import { webSearch } from '../../lambda/mcp/tools/web-search.js';
+import webCrawl from '../../lambda/mcp/tools/web-crawl.js';
+import webExtract from '../../lambda/mcp/tools/web-extract.js';
+import webMap from '../../lambda/mcp/tools/web-map.js';
+import webSearch from '../../lambda/mcp/tools/web-search.js';
 import { startTestStack, type TestStack } from '../fixtures/test-stack.js';
 import { bearer, json, rawRequest } from './support.js';
 

@@ -14,7 +14,14 @@ import { randomUUID } from 'node:crypto';
 import { JWKS_DEFAULTS } from '../../lambda/authorizer/signing-keys.js';
 import type { AccessLogEntry } from '../../local/gateway.js';
 import { startLocalStack, type LocalStack } from '../../local/stack.js';
-import { createSigningKey, startTokenIssuer, type JwksBehaviour, type SigningKey, type TokenIssuer } from '../fixtures/token-issuer.js';
+import {
+  createSigningKey,
+  exponentOneForgery,
+  startTokenIssuer,
+  type JwksBehaviour,
+  type SigningKey,
+  type TokenIssuer,
+} from '../fixtures/token-issuer.js';
 import {
   bearer,
   CLOCK_TOLERANCE_SECONDS,
@@ -31,12 +38,15 @@ interface Environment {
   readonly issuer: TokenIssuer;
   readonly stack: LocalStack;
   readonly accessLog: AccessLogEntry[];
+  /** The authorizer's log lines. */
+  readonly authorizerLog: string[];
   /** When the authorizer instance last fetched the JWKS, as far as the test knows (after the call that caused it). */
   warmedAt: number;
 }
 
 async function startEnvironment({ maxInstances }: { maxInstances?: number } = {}): Promise<Environment> {
   const accessLog: AccessLogEntry[] = [];
+  const authorizerLog: string[] = [];
   let stack: LocalStack | undefined;
   const issuer = await startTokenIssuer({ audience: () => stack!.resourceIdentifier });
   stack = await startLocalStack({
@@ -45,10 +55,12 @@ async function startEnvironment({ maxInstances }: { maxInstances?: number } = {}
     publicHost: '127.0.0.1',
     authorizationServer: { environmentUrl: issuer.environmentUrl, resourceId: issuer.resourceId },
     maxInstances,
-    onLog: () => undefined,
+    onLog: (name, line) => {
+      if (name === 'authorizer') authorizerLog.push(line);
+    },
     onAccessLog: (entry) => accessLog.push(entry),
   });
-  return { issuer, stack, accessLog, warmedAt: 0 };
+  return { issuer, stack, accessLog, authorizerLog, warmedAt: 0 };
 }
 
 /** Call once with a good token so that the (single) authorizer instance fetches and holds the keys. */
@@ -169,6 +181,47 @@ describe('a broken JWKS, met by a fresh authorizer instance: 503, never an allow
     fresh.issuer.jwksBehaviour = 'ok';
     await fresh.stack.pools.authorizer.recycle();
     expectAccepted(await postMcp(fresh.stack, bearer(token)));
+  });
+});
+
+describe('published keys that must never verify, met by a fresh authorizer instance', () => {
+  beforeEach(async () => {
+    fresh.issuer.jwksBehaviour = 'ok';
+    fresh.stack.gateway.clearAuthorizerCache();
+    await fresh.stack.pools.authorizer.recycle();
+  });
+
+  afterAll(() => {
+    fresh.issuer.publish([fresh.issuer.key]);
+  });
+
+  test('exponent 1 (a token forged with no private key) and key_ops of encrypt only: 401, one warning per key naming only its kid', async () => {
+    const forgery = exponentOneForgery('snk_exponent_one');
+    const encryptionKey = await createSigningKey('snk_encrypt_only');
+    const { use: _use, alg: _alg, ...encryptionJwk } = encryptionKey.publicJwk;
+    fresh.issuer.publish([fresh.issuer.key, forgery, { publicJwk: { ...encryptionJwk, key_ops: ['encrypt'] } }]);
+    const logged = fresh.authorizerLog.length;
+
+    // Sequential: one authorizer instance, one JWKS fetch.
+    for (let i = 0; i < 3; i++) {
+      expectUnauthorized(await postMcp(fresh.stack, bearer(forgery.forge(fresh.issuer.defaultClaims()))), fresh.stack);
+      expectUnauthorized(await postMcp(fresh.stack, bearer(await fresh.issuer.mint({ key: encryptionKey }))), fresh.stack);
+    }
+    expectAccepted(await postMcp(fresh.stack, bearer(await fresh.issuer.mint())));
+
+    const warnings = fresh.authorizerLog
+      .slice(logged)
+      .filter((line) => line.includes('"level":"WARN"') && line.includes('Signing key skipped'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(warnings.map(({ kid, reason }) => ({ kid, reason }))).toEqual([
+      { kid: 'snk_exponent_one', reason: 'its public exponent is not 65537' },
+      { kid: 'snk_encrypt_only', reason: 'its key_ops do not include verify' },
+    ]);
+    // Nothing of the key itself.
+    for (const line of fresh.authorizerLog.slice(logged)) {
+      expect(line).not.toContain(forgery.publicJwk.n!.slice(0, 32));
+      expect(line).not.toContain(encryptionJwk.n!.slice(0, 32));
+    }
   });
 });
 

@@ -3,52 +3,24 @@
  * holds and how it is packed. Web-standard only (Web Crypto, CompressionStream),
  * so it runs anywhere the MCP core does.
  *
- * Identical means the same tool and the same arguments after normalisation:
- * defaults filled in (the tool's zod schema has already done that), keys in one
- * order, unset options and empty lists dropped, lists whose order means nothing
- * (domain and path filters) sorted and de-duplicated, search domains in lower case.
+ * Identical means the same tool sending Tavily the same request: the key is a
+ * hash of the very body the tool sends (its `tavilyRequest`), with nothing
+ * normalised here. What a tool treats as equal (sets in any order, a domain's
+ * case) it normalises in that request, so that Tavily is asked what the cache
+ * answers for. Only the body's key order is fixed, as JSON objects have none.
  */
-
-/** Lists that are sets: their order changes nothing Tavily does. */
-const SET_LISTS = new Set(['include_domains', 'exclude_domains', 'select_paths', 'select_domains', 'exclude_paths']);
-/** Domain names (not patterns), which are case-insensitive: only web_search's filters. */
-const DOMAIN_LISTS: Readonly<Record<string, ReadonlySet<string>>> = {
-  web_search: new Set(['include_domains', 'exclude_domains']),
-};
+import type { TavilyRequest } from '../tools/tool.js';
 
 /** DynamoDB's item limit is 400 KB, key and attribute names included: this leaves room for them. */
 export const MAX_CACHED_BODY_BYTES = 400 * 1024 - 2 * 1024;
 
-function canonical(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(canonical);
-  if (value && typeof value === 'object') {
-    return Object.fromEntries(
-      Object.keys(value)
-        .sort()
-        .map((key) => [key, canonical((value as Record<string, unknown>)[key])])
-        .filter(([, item]) => item !== undefined && !(Array.isArray(item) && item.length === 0)),
-    );
-  }
-  return value;
-}
-
-/** The arguments as the cache compares them. */
-export function normaliseArguments(tool: string, args: Readonly<Record<string, unknown>>): Record<string, unknown> {
-  const normalised: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(args)) {
-    if (value === undefined || value === null) continue;
-    if (Array.isArray(value) && SET_LISTS.has(key)) {
-      const lower = DOMAIN_LISTS[tool]?.has(key) ?? false;
-      const items = value.map((item) => (typeof item === 'string' ? (lower ? item.trim().toLowerCase() : item.trim()) : item));
-      normalised[key] = [...new Set(items)].sort();
-    } else if (Array.isArray(value) && key === 'urls') {
-      // Order kept (results come back in it); repeats dropped, as the tool itself does.
-      normalised[key] = [...new Set(value)];
-    } else {
-      normalised[key] = value;
-    }
-  }
-  return canonical(normalised) as Record<string, unknown>;
+/** JSON with every object's keys in one order. */
+function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, item: unknown) =>
+    item && typeof item === 'object' && !Array.isArray(item)
+      ? Object.fromEntries(Object.keys(item).sort().map((key) => [key, (item as Record<string, unknown>)[key]]))
+      : item,
+  );
 }
 
 async function sha256Hex(text: string): Promise<string> {
@@ -64,11 +36,11 @@ export type CacheScope = 'shared' | 'caller';
  */
 export async function cacheKey(
   tool: string,
-  args: Readonly<Record<string, unknown>>,
+  request: TavilyRequest,
   scope: CacheScope,
   caller: { readonly sub: string; readonly clientId: string },
 ): Promise<string> {
-  const argumentsHash = await sha256Hex(JSON.stringify(normaliseArguments(tool, args)));
+  const argumentsHash = await sha256Hex(canonicalJson(request.body));
   const scopePart = scope === 'shared' ? 'shared' : `caller:${(await sha256Hex(`${caller.sub}\n${caller.clientId}`)).slice(0, 32)}`;
   return `cache#${scopePart}#${tool}#${argumentsHash}`;
 }
@@ -99,10 +71,4 @@ export async function unpackResult(body: Uint8Array): Promise<CachedResult | und
   } catch {
     return undefined;
   }
-}
-
-/** How long a result may be served: news moves fast, so topic "news" searches get their own, shorter, lifetime. */
-export function cacheLifetimeSeconds(tool: string, args: Readonly<Record<string, unknown>>, ttl: { seconds: number; newsSeconds: number }): number {
-  if (ttl.seconds <= 0) return 0;
-  return tool === 'web_search' && args.topic === 'news' ? Math.min(ttl.seconds, ttl.newsSeconds) : ttl.seconds;
 }

@@ -3,15 +3,19 @@
  * one tool call. The MCP server hands each validated tool call to
  * `aroundToolCall` (its one hook for this) with a function that runs the tool;
  * the guard decides whether it runs at all, with which Tavily client, and what
- * is remembered afterwards:
+ * is remembered afterwards. `createUsageGuard` composes these steps, in order:
  *
- * 1. Calls per minute are counted for the token's `sub` and its `client_id`
- *    separately (once when they are the same: machine tokens), cache hits included.
- * 2. A cached answer to an identical call is served as it is, saying so: no credits.
- * 3. The call's estimated credits are reserved on the caller's daily budgets and the
- *    server's daily cap, each a conditional ADD that cannot go past its limit.
- * 4. The tool runs; Tavily reports what it charged (`include_usage`), and the
- *    reservation is corrected to that. A result that fits in an item is cached.
+ * 1. `countCall`: calls per minute are counted for the token's `sub` and its
+ *    `client_id` separately (once when they are the same: machine tokens), cache
+ *    hits included.
+ * 2. `lookUpCache` (at the same time): a cached answer to an identical call is
+ *    served as it is, saying so, for no credits (`serveFromCache`).
+ * 3. `reserveCredits`: the most the call can cost, by the tool's credit rule, is
+ *    reserved on the caller's daily budgets and the server's daily cap, each a
+ *    conditional ADD that cannot go past its limit.
+ * 4. `runMetered`: the tool runs; Tavily reports what it charged (`include_usage`).
+ * 5. `settle`: the reservation is corrected to that, and a result that fits in an
+ *    item is cached for as long as the tool's cache rule says.
  *
  * A refusal is an `isError` result naming the limit, the figures and when it
  * resets, and Tavily is not called. When the store fails, QUOTA_ON_STORE_ERROR
@@ -20,10 +24,11 @@
  */
 import type { QuotaOverride } from '../../shared/settings.js';
 import { TavilyError, type TavilyClient } from '../tavily.js';
-import { actualCredits, estimateCredits } from './credits.js';
-import { cacheKey, cacheLifetimeSeconds, packResult, unpackResult, type CacheScope } from './result-cache.js';
+import type { AnyTool } from '../tools/tool.js';
+import { chargedCredits } from './credits.js';
+import { cacheKey, packResult, unpackResult, type CachedResult, type CacheScope } from './result-cache.js';
 import { quotasEnabled } from './usage-settings.js';
-import { UsageStoreError, type CounterUpdate, type UsageStore } from './usage-store.js';
+import { UsageStoreError, type CachedItem, type CounterUpdate, type UsageStore } from './usage-store.js';
 
 /** The longest the store may take per step (check, then settle): calls never hang on it. */
 export const STORE_TIMEOUT_MS = 1_000;
@@ -37,8 +42,11 @@ export interface ToolCallResult {
   isError?: boolean;
 }
 
+/** What the guard reads of a tool module: its name, what it costs, how long it is cached, and what it asks Tavily. */
+export type GuardedTool = Pick<AnyTool, 'name' | 'credits' | 'cache' | 'tavilyRequest'>;
+
 export interface GuardedToolCall {
-  readonly tool: string;
+  readonly tool: GuardedTool;
   /** The validated arguments, defaults filled in. */
   readonly args: Readonly<Record<string, unknown>>;
   /** From the authorizer (lambda/shared/caller.ts). */
@@ -165,198 +173,294 @@ function mayHaveBeenCharged(error: unknown): boolean {
 }
 
 export function createUsageGuard(options: UsageGuardOptions): AroundToolCall {
-  const { store, limits } = options;
-  const now = options.now ?? Date.now;
-  const storeTimeoutMs = options.storeTimeoutMs ?? STORE_TIMEOUT_MS;
-  const counting = quotasEnabled(limits);
-  const override = (identity: Identity) => limits.overrides.find((each) => each.kind === identity.kind && each.id === identity.id);
-  const callLimit = (identity: Identity) => override(identity)?.callsPerMinute ?? limits.callsPerMinute;
-  const creditLimit = (identity: Identity) => override(identity)?.creditsPerDay ?? limits.creditsPerDay;
-
+  const guard = guardFrom(options);
   return async function aroundToolCall(call, run) {
-    const { tool, args, caller } = call;
-    const who = { tool, sub: caller.sub, clientId: caller.clientId };
-    const report = (event: UsageEvent) => options.onEvent?.(event);
-    const storeSignal = () => AbortSignal.timeout(Math.max(1, Math.min(storeTimeoutMs, call.deadline - now() - TOOL_RESERVE_MS)));
-    const started = now();
-    const windows = windowsAt(started);
-    const identities = identitiesOf(caller);
-    const ttl = cacheLifetimeSeconds(tool, args, { seconds: options.cache.ttlSeconds, newsSeconds: options.cache.newsTtlSeconds });
-
-    // 1. Calls per minute, and the cache lookup, at once.
-    const checkSignal = storeSignal();
-    const callCounters: CounterUpdate[] = identities
-      .filter((identity) => callLimit(identity) > 0)
-      .map((identity) => ({
-        key: `calls#${windows.minute}#${identity.kind}#${identity.id}`,
-        attribute: 'n',
-        amount: 1,
-        max: callLimit(identity),
-        expiresAt: Math.floor(windows.minuteEnds / 1000) + 60,
-        labels: { kind: identity.kind },
-      }));
-    const key = ttl > 0 ? await cacheKey(tool, args, options.cache.scope, caller) : undefined;
-    const [callResults, cached] = await Promise.all([
-      Promise.allSettled(callCounters.map((counter) => store.add(counter, { signal: checkSignal }))),
-      key
-        ? store.getCached(key, { signal: checkSignal }).catch((error: unknown) => {
-            report({ kind: 'store_error', operation: 'get', reason: reasonOf(error), ...who, decision: 'cache_skipped' });
-            return undefined;
-          })
-        : Promise.resolve(undefined),
-    ]);
-
-    const callFailure = callResults.find((result) => result.status === 'rejected');
-    const callRefusal = callResults.findIndex((result) => result.status === 'fulfilled' && !result.value.counted);
-    if (callRefusal >= 0 || (callFailure && limits.onStoreError === 'deny')) {
-      // Give back what was counted, so that a refused call costs nobody a slot.
-      const refunds = callCounters.filter((_, index) => {
-        const result = callResults[index]!;
-        return result.status === 'fulfilled' && result.value.counted;
-      });
-      await Promise.allSettled(refunds.map((counter) => store.add({ ...counter, amount: -1, max: undefined }, { signal: storeSignal() })));
-    }
-    if (callRefusal >= 0) {
-      const counter = callCounters[callRefusal]!;
-      const identity = counter.labels!.kind as Subject;
-      report({ kind: 'refused', limit: 'calls_per_minute', subject: identity, ...who, max: counter.max! });
-      return errorResult(refusalMessage('calls_per_minute', identity, counter.max!, undefined, 1, windows.minuteEnds));
-    }
-    if (callFailure) {
-      const denied = limits.onStoreError === 'deny';
-      report({ kind: 'store_error', operation: 'add', reason: reasonOf(callFailure.reason), ...who, decision: denied ? 'denied' : 'allowed' });
-      if (denied) return errorResult(STORE_DENIED_MESSAGE);
-    }
-
-    // 2. An identical call answered recently.
-    if (cached && cached.expiresAt * 1000 > started) {
-      const entry = await unpackResult(cached.body);
-      if (entry) {
-        const ageSeconds = Math.max(0, Math.round((started - cached.storedAt) / 1000));
-        report({ kind: 'call', ...who, cache: 'hit', credits: 0, estimatedCredits: 0 });
-        return {
-          // The answer first, as it was; the note after it, so that a client reading the first block reads the same.
-          content: [
-            { type: 'text', text: entry.text },
-            { type: 'text', text: `(From this server's cache: the same call was answered ${ageSeconds} s ago; no Tavily credits used.)` },
-          ],
-          structuredContent: { ...entry.structured, cache: { hit: true, age_seconds: ageSeconds, stored_at: new Date(cached.storedAt).toISOString() } },
-        };
-      }
-    }
-
-    // 3. Reserve the estimate on every daily budget.
-    const estimate = estimateCredits(tool, args);
-    const dayExpires = Math.floor(windows.dayEnds / 1000) + 2 * 86_400;
-    const creditCounters: Array<CounterUpdate & { subject: Subject }> = counting
-      ? [
-          ...identities.map((identity) => ({ subject: identity.kind as Subject, caller: identity.id, max: creditLimit(identity) })),
-          { subject: 'total' as Subject, caller: '*', max: limits.creditsPerDayTotal },
-        ].map(({ subject, caller: id, max }) => ({
-          subject,
-          key: `credits#${windows.day}#${subject}#${id}`,
-          attribute: 'credits' as const,
-          amount: estimate,
-          ...(max > 0 ? { max } : {}),
-          expiresAt: dayExpires,
-          alsoAdd: { calls: 1 },
-          labels: { day: windows.day, kind: subject, caller: id },
-        }))
-      : [];
-    let reserved: Array<{ counter: (typeof creditCounters)[number]; value: number }> = [];
-    if (creditCounters.length > 0) {
-      const reserveSignal = storeSignal();
-      const results = await Promise.allSettled(creditCounters.map((counter) => store.add(counter, { signal: reserveSignal })));
-      reserved = results.flatMap((result, index) =>
-        result.status === 'fulfilled' && result.value.counted ? [{ counter: creditCounters[index]!, value: result.value.value }] : [],
-      );
-      const refusal = results.findIndex((result) => result.status === 'fulfilled' && !result.value.counted);
-      const failure = results.find((result) => result.status === 'rejected');
-      if (refusal >= 0 || (failure && limits.onStoreError === 'deny')) {
-        await Promise.allSettled(
-          reserved.map(({ counter }) => store.add({ ...counter, amount: -estimate, max: undefined, alsoAdd: { calls: -1 } }, { signal: storeSignal() })),
-        );
-      }
-      if (refusal >= 0) {
-        const counter = creditCounters[refusal]!;
-        const refused = results[refusal] as PromiseFulfilledResult<{ counted: false; value: number | undefined }>;
-        const limit: LimitName = counter.subject === 'total' ? 'credits_per_day_total' : 'credits_per_day';
-        report({ kind: 'refused', limit, subject: counter.subject, ...who, ...(refused.value.value !== undefined ? { used: refused.value.value } : {}), max: counter.max! });
-        return errorResult(refusalMessage(limit, counter.subject, counter.max!, refused.value.value, estimate, windows.dayEnds));
-      }
-      if (failure) {
-        const denied = limits.onStoreError === 'deny';
-        report({ kind: 'store_error', operation: 'add', reason: reasonOf(failure.reason), ...who, decision: denied ? 'denied' : 'allowed' });
-        if (denied) return errorResult(STORE_DENIED_MESSAGE);
-      }
-    }
-
-    // 4. Run the tool, metering what Tavily charges.
-    let charged = 0;
-    let answered = false;
-    const tavily: TavilyClient = counting
-      ? {
-          async call(endpoint, body, callOptions) {
-            try {
-              const answer = await call.tavily.call(endpoint, { ...body, include_usage: true }, callOptions);
-              answered = true;
-              charged += actualCredits(tool, args, answer);
-              return answer;
-            } catch (error) {
-              if (mayHaveBeenCharged(error)) {
-                answered = true;
-                charged += estimate;
-              }
-              throw error;
-            }
-          },
-        }
-      : call.tavily;
-    let result: ToolCallResult;
-    try {
-      result = await run(tavily);
-    } catch (error) {
-      await settle(answered ? charged : 0);
-      throw error;
-    }
-    const credits = answered ? charged : 0;
-
-    // 5. Correct the reservation, and remember the answer.
-    const settleSignal = storeSignal();
-    let cacheOutcome: 'miss' | 'off' | 'not_stored' = key ? 'miss' : 'off';
-    const storing = async () => {
-      if (!key || result.isError || !result.structuredContent) return;
-      const text = result.content.flatMap((block) => (block.type === 'text' && block.text !== undefined ? [block.text] : [])).join('\n\n');
-      const body = await packResult({ text, structured: result.structuredContent });
-      if (!body) {
-        cacheOutcome = 'not_stored';
-        return;
-      }
-      const storedAt = now();
-      await store.putCached(key, { body, storedAt, expiresAt: Math.floor(storedAt / 1000) + ttl }, { signal: settleSignal }).catch((error: unknown) => {
-        cacheOutcome = 'not_stored';
-        report({ kind: 'store_error', operation: 'put', reason: reasonOf(error), ...who, decision: 'cache_skipped' });
-      });
-    };
-    const [totalToday] = await Promise.all([settle(credits, settleSignal), storing()]);
-    report({ kind: 'call', ...who, cache: cacheOutcome, credits, estimatedCredits: estimate, ...(totalToday !== undefined ? { totalCreditsToday: totalToday } : {}) });
-    return result;
-
-    /** Move each reservation to the actual cost; the server's total after it, when known. */
-    async function settle(actual: number, signal = storeSignal()): Promise<number | undefined> {
-      const delta = actual - estimate;
-      const total = reserved.find(({ counter }) => counter.subject === 'total');
-      if (delta === 0) return total?.value;
-      const results = await Promise.allSettled(
-        reserved.map(({ counter }) => store.add({ ...counter, amount: delta, max: undefined, alsoAdd: {} }, { signal })),
-      );
-      const failed = results.find((each) => each.status === 'rejected');
-      if (failed) report({ kind: 'store_error', operation: 'settle', reason: reasonOf(failed.reason), ...who, decision: 'not_settled' });
-      const totalIndex = total ? reserved.indexOf(total) : -1;
-      const settled = totalIndex >= 0 ? results[totalIndex] : undefined;
-      return settled?.status === 'fulfilled' ? settled.value.value : total ? total.value + delta : undefined;
-    }
+    const current = await begin(guard, call);
+    const [refusal, cached] = await Promise.all([countCall(current), lookUpCache(current)]);
+    if (refusal) return refusal;
+    if (cached) return serveFromCache(current, cached);
+    const reservation = await reserveCredits(current);
+    if ('refusal' in reservation) return reservation.refusal;
+    const { result, credits } = await runMetered(current, reservation, run);
+    return settle(current, reservation, result, credits);
   };
+}
+
+/** The guard's settings, as every call's steps read them. */
+interface Guard {
+  readonly store: UsageStore;
+  readonly limits: QuotaLimits;
+  readonly cache: CacheSettings;
+  /** Whether any quota is on: only then are credits reserved and Tavily's charges metered. */
+  readonly counting: boolean;
+  readonly now: () => number;
+  readonly storeTimeoutMs: number;
+  readonly onEvent?: (event: UsageEvent) => void;
+}
+
+function guardFrom(options: UsageGuardOptions): Guard {
+  return {
+    store: options.store,
+    limits: options.limits,
+    cache: options.cache,
+    counting: quotasEnabled(options.limits),
+    now: options.now ?? Date.now,
+    storeTimeoutMs: options.storeTimeoutMs ?? STORE_TIMEOUT_MS,
+    ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+  };
+}
+
+const overrideFor = (limits: QuotaLimits, identity: Identity) =>
+  limits.overrides.find((each) => each.kind === identity.kind && each.id === identity.id);
+const callLimit = (limits: QuotaLimits, identity: Identity) => overrideFor(limits, identity)?.callsPerMinute ?? limits.callsPerMinute;
+const creditLimit = (limits: QuotaLimits, identity: Identity) => overrideFor(limits, identity)?.creditsPerDay ?? limits.creditsPerDay;
+
+/** One call as its steps see it: the guard, the call, and what was worked out about it once. */
+interface CurrentCall {
+  readonly guard: Guard;
+  readonly call: GuardedToolCall;
+  /** Who and what, as every event names them. */
+  readonly who: { readonly tool: string; readonly sub: string; readonly clientId: string };
+  readonly started: number;
+  readonly windows: ReturnType<typeof windowsAt>;
+  readonly identities: readonly Identity[];
+  /** How long its answer may be cached (0: not at all), and under which key. */
+  readonly cacheLifetime: number;
+  readonly cacheKey: string | undefined;
+  report(event: UsageEvent): void;
+  /** A signal for one store step: at most the store's timeout, and never into the time the tool itself needs. */
+  storeSignal(): AbortSignal;
+}
+
+async function begin(guard: Guard, call: GuardedToolCall): Promise<CurrentCall> {
+  const { tool, args, caller } = call;
+  const started = guard.now();
+  const cacheLifetime =
+    guard.cache.ttlSeconds > 0 ? tool.cache.lifetimeSeconds(args, { seconds: guard.cache.ttlSeconds, newsSeconds: guard.cache.newsTtlSeconds }) : 0;
+  return {
+    guard,
+    call,
+    who: { tool: tool.name, sub: caller.sub, clientId: caller.clientId },
+    started,
+    windows: windowsAt(started),
+    identities: identitiesOf(caller),
+    cacheLifetime,
+    cacheKey: cacheLifetime > 0 ? await cacheKey(tool.name, tool.tavilyRequest(args), guard.cache.scope, caller) : undefined,
+    report: (event) => guard.onEvent?.(event),
+    storeSignal: () => AbortSignal.timeout(Math.max(1, Math.min(guard.storeTimeoutMs, call.deadline - guard.now() - TOOL_RESERVE_MS))),
+  };
+}
+
+/** Step 1: one more call this minute for each identity with a limit. A refusal, or undefined to go on. */
+async function countCall(current: CurrentCall): Promise<ToolCallResult | undefined> {
+  const { guard, who, windows } = current;
+  const { store, limits } = guard;
+  const signal = current.storeSignal();
+  const counters: CounterUpdate[] = current.identities
+    .filter((identity) => callLimit(limits, identity) > 0)
+    .map((identity) => ({
+      key: `calls#${windows.minute}#${identity.kind}#${identity.id}`,
+      attribute: 'n',
+      amount: 1,
+      max: callLimit(limits, identity),
+      expiresAt: Math.floor(windows.minuteEnds / 1000) + 60,
+      labels: { kind: identity.kind },
+    }));
+  const results = await Promise.allSettled(counters.map((counter) => store.add(counter, { signal })));
+
+  const failure = results.find((result) => result.status === 'rejected');
+  const refused = results.findIndex((result) => result.status === 'fulfilled' && !result.value.counted);
+  if (refused >= 0 || (failure && limits.onStoreError === 'deny')) {
+    // Give back what was counted, so that a refused call costs nobody a slot.
+    const counted = counters.filter((_, index) => {
+      const result = results[index]!;
+      return result.status === 'fulfilled' && result.value.counted;
+    });
+    await Promise.allSettled(counted.map((counter) => store.add({ ...counter, amount: -1, max: undefined }, { signal: current.storeSignal() })));
+  }
+  if (refused >= 0) {
+    const counter = counters[refused]!;
+    const subject = counter.labels!.kind as Subject;
+    current.report({ kind: 'refused', limit: 'calls_per_minute', subject, ...who, max: counter.max! });
+    return errorResult(refusalMessage('calls_per_minute', subject, counter.max!, undefined, 1, windows.minuteEnds));
+  }
+  if (failure) return storeFailed(current, failure.reason);
+  return undefined;
+}
+
+/** Step 2: the answer to an identical call, if one is stored and still fresh. A store failure only skips the cache. */
+async function lookUpCache(current: CurrentCall): Promise<{ entry: CachedResult; item: CachedItem } | undefined> {
+  if (!current.cacheKey) return undefined;
+  const item = await current.guard.store.getCached(current.cacheKey, { signal: current.storeSignal() }).catch((error: unknown) => {
+    current.report({ kind: 'store_error', operation: 'get', reason: reasonOf(error), ...current.who, decision: 'cache_skipped' });
+    return undefined;
+  });
+  if (!item || item.expiresAt * 1000 <= current.started) return undefined;
+  const entry = await unpackResult(item.body);
+  return entry && { entry, item };
+}
+
+function serveFromCache(current: CurrentCall, { entry, item }: { entry: CachedResult; item: CachedItem }): ToolCallResult {
+  const ageSeconds = Math.max(0, Math.round((current.started - item.storedAt) / 1000));
+  current.report({ kind: 'call', ...current.who, cache: 'hit', credits: 0, estimatedCredits: 0 });
+  return {
+    // The answer first, as it was; the note after it, so that a client reading the first block reads the same.
+    content: [
+      { type: 'text', text: entry.text },
+      { type: 'text', text: `(From this server's cache: the same call was answered ${ageSeconds} s ago; no Tavily credits used.)` },
+    ],
+    structuredContent: { ...entry.structured, cache: { hit: true, age_seconds: ageSeconds, stored_at: new Date(item.storedAt).toISOString() } },
+  };
+}
+
+type CreditCounter = CounterUpdate & { readonly subject: Subject };
+
+/** The credits a call holds on each daily budget until it settles. */
+interface Reservation {
+  /** The tool's estimate for the call: the most its arguments can cost. */
+  readonly estimate: number;
+  /** The budgets it was counted on, with the value each stood at after. */
+  readonly reserved: ReadonlyArray<{ readonly counter: CreditCounter; readonly value: number }>;
+}
+
+/** Step 3: the tool's estimate, taken from every daily budget at once, or from none. A refusal, or the reservation. */
+async function reserveCredits(current: CurrentCall): Promise<Reservation | { refusal: ToolCallResult }> {
+  const { guard, call, who, windows } = current;
+  const { store, limits } = guard;
+  const estimate = call.tool.credits.estimate(call.args);
+  if (!guard.counting) return { estimate, reserved: [] };
+
+  const dayExpires = Math.floor(windows.dayEnds / 1000) + 2 * 86_400;
+  const budgets = [
+    ...current.identities.map((identity) => ({ subject: identity.kind as Subject, caller: identity.id, max: creditLimit(limits, identity) })),
+    { subject: 'total' as Subject, caller: '*', max: limits.creditsPerDayTotal },
+  ];
+  const counters: CreditCounter[] = budgets.map(({ subject, caller, max }) => ({
+    subject,
+    key: `credits#${windows.day}#${subject}#${caller}`,
+    attribute: 'credits',
+    amount: estimate,
+    ...(max > 0 ? { max } : {}),
+    expiresAt: dayExpires,
+    alsoAdd: { calls: 1 },
+    labels: { day: windows.day, kind: subject, caller },
+  }));
+  const signal = current.storeSignal();
+  const results = await Promise.allSettled(counters.map((counter) => store.add(counter, { signal })));
+  const reserved = results.flatMap((result, index) =>
+    result.status === 'fulfilled' && result.value.counted ? [{ counter: counters[index]!, value: result.value.value }] : [],
+  );
+
+  const refused = results.findIndex((result) => result.status === 'fulfilled' && !result.value.counted);
+  const failure = results.find((result) => result.status === 'rejected');
+  if (refused >= 0 || (failure && limits.onStoreError === 'deny')) {
+    await Promise.allSettled(
+      reserved.map(({ counter }) => store.add({ ...counter, amount: -estimate, max: undefined, alsoAdd: { calls: -1 } }, { signal: current.storeSignal() })),
+    );
+  }
+  if (refused >= 0) {
+    const counter = counters[refused]!;
+    const used = (results[refused] as PromiseFulfilledResult<{ counted: false; value: number | undefined }>).value.value;
+    const limit: LimitName = counter.subject === 'total' ? 'credits_per_day_total' : 'credits_per_day';
+    current.report({ kind: 'refused', limit, subject: counter.subject, ...who, ...(used !== undefined ? { used } : {}), max: counter.max! });
+    return { refusal: errorResult(refusalMessage(limit, counter.subject, counter.max!, used, estimate, windows.dayEnds)) };
+  }
+  if (failure) {
+    const refusal = storeFailed(current, failure.reason);
+    if (refusal) return { refusal };
+  }
+  return { estimate, reserved };
+}
+
+/** Step 4: the tool, run with a Tavily client that meters what each answer cost (when quotas count). */
+async function runMetered(
+  current: CurrentCall,
+  reservation: Reservation,
+  run: (tavily: TavilyClient) => Promise<ToolCallResult>,
+): Promise<{ result: ToolCallResult; credits: number }> {
+  const { guard, call } = current;
+  let charged = 0;
+  let answered = false;
+  const tavily: TavilyClient = guard.counting
+    ? {
+        async call(endpoint, body, callOptions) {
+          try {
+            const answer = await call.tavily.call(endpoint, { ...body, include_usage: true }, callOptions);
+            answered = true;
+            charged += chargedCredits(call.tool.credits, call.args, answer);
+            return answer;
+          } catch (error) {
+            if (mayHaveBeenCharged(error)) {
+              answered = true;
+              charged += reservation.estimate;
+            }
+            throw error;
+          }
+        },
+      }
+    : call.tavily;
+  try {
+    const result = await run(tavily);
+    return { result, credits: answered ? charged : 0 };
+  } catch (error) {
+    await settleCredits(current, reservation, answered ? charged : 0, current.storeSignal());
+    throw error;
+  }
+}
+
+/** Step 5: the reservation moved to what the call cost, and its answer cached; then the call's one event. */
+async function settle(current: CurrentCall, reservation: Reservation, result: ToolCallResult, credits: number): Promise<ToolCallResult> {
+  const signal = current.storeSignal();
+  const [totalToday, cache] = await Promise.all([settleCredits(current, reservation, credits, signal), storeInCache(current, result, signal)]);
+  current.report({
+    kind: 'call',
+    ...current.who,
+    cache,
+    credits,
+    estimatedCredits: reservation.estimate,
+    ...(totalToday !== undefined ? { totalCreditsToday: totalToday } : {}),
+  });
+  return result;
+}
+
+/** Each budget moved by the difference between the estimate and `actual`; the server's total after it, when known. */
+async function settleCredits(current: CurrentCall, reservation: Reservation, actual: number, signal: AbortSignal): Promise<number | undefined> {
+  const { estimate, reserved } = reservation;
+  const delta = actual - estimate;
+  const total = reserved.find(({ counter }) => counter.subject === 'total');
+  if (delta === 0) return total?.value;
+  const results = await Promise.allSettled(
+    reserved.map(({ counter }) => current.guard.store.add({ ...counter, amount: delta, max: undefined, alsoAdd: {} }, { signal })),
+  );
+  const failed = results.find((each) => each.status === 'rejected');
+  if (failed) current.report({ kind: 'store_error', operation: 'settle', reason: reasonOf(failed.reason), ...current.who, decision: 'not_settled' });
+  const settled = total ? results[reserved.indexOf(total)] : undefined;
+  return settled?.status === 'fulfilled' ? settled.value.value : total ? total.value + delta : undefined;
+}
+
+/** A successful answer, stored for the tool's cache lifetime if it fits in an item; what became of it. */
+async function storeInCache(current: CurrentCall, result: ToolCallResult, signal: AbortSignal): Promise<'miss' | 'off' | 'not_stored'> {
+  const key = current.cacheKey;
+  if (!key) return 'off';
+  if (result.isError || !result.structuredContent) return 'miss';
+  const text = result.content.flatMap((block) => (block.type === 'text' && block.text !== undefined ? [block.text] : [])).join('\n\n');
+  const body = await packResult({ text, structured: result.structuredContent });
+  if (!body) return 'not_stored';
+  const storedAt = current.guard.now();
+  try {
+    await current.guard.store.putCached(key, { body, storedAt, expiresAt: Math.floor(storedAt / 1000) + current.cacheLifetime }, { signal });
+    return 'miss';
+  } catch (error) {
+    current.report({ kind: 'store_error', operation: 'put', reason: reasonOf(error), ...current.who, decision: 'cache_skipped' });
+    return 'not_stored';
+  }
+}
+
+/** A counter the store could not update: QUOTA_ON_STORE_ERROR says whether the call goes on (undefined) or is refused. */
+function storeFailed(current: CurrentCall, error: unknown): ToolCallResult | undefined {
+  const denied = current.guard.limits.onStoreError === 'deny';
+  current.report({ kind: 'store_error', operation: 'add', reason: reasonOf(error), ...current.who, decision: denied ? 'denied' : 'allowed' });
+  return denied ? errorResult(STORE_DENIED_MESSAGE) : undefined;
 }
 
 function reasonOf(error: unknown): string {

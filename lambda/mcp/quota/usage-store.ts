@@ -8,7 +8,9 @@
  * The AWS SDK is loaded on the first operation (it ships in the Lambda runtime,
  * and is external to the bundle: lib/bundling.ts), never at cold start.
  */
+import { createRequire } from 'node:module';
 import type { AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { WebSearchMcpError } from '../../shared/errors.js';
 import { USAGE_TABLE } from './usage-table.js';
 
 export interface CounterUpdate {
@@ -53,13 +55,15 @@ export interface UsageStore {
 }
 
 /** A store failure (unreachable, throttled, timed out, misconfigured): the caller decides what it means. */
-export class UsageStoreError extends Error {
-  override readonly name = 'UsageStoreError';
+export class UsageStoreError extends WebSearchMcpError {
+  readonly code = 'ERR_USAGE_STORE' as const;
   constructor(
     readonly operation: 'add' | 'get' | 'put',
+    /** Short and free of identities: it goes into logs and metrics as it is. */
     readonly reason: string,
+    options?: ErrorOptions,
   ) {
-    super(`The usage store failed (${operation}: ${reason})`);
+    super(`The usage store failed (${operation}: ${reason})`, options);
   }
 }
 
@@ -71,11 +75,33 @@ export interface DynamoUsageStoreOptions {
 }
 
 type AttributeMap = Record<string, { N?: string; S?: string; B?: Uint8Array }>;
+type DynamoDbSdk = typeof import('@aws-sdk/client-dynamodb');
+
+/**
+ * The SDK is loaded with `require`, not `import()`: Lambda's runtime resolves an
+ * ES module import of a package it provides through NODE_PATH in a way that
+ * breaks once a layer is attached (tracing attaches one), while CommonJS
+ * `require` searches NODE_PATH as Node documents. The bundles are CommonJS
+ * (lib/bundling.ts), so there `require` is the bundle's own; the sources, run as
+ * ES modules by the tests, make one from their URL. (esbuild leaves
+ * `import.meta` empty in a CommonJS bundle, where that line never runs; inside
+ * `try` it does not warn about it.)
+ */
+function loadDynamoDbSdk(operation: UsageStoreError['operation']): DynamoDbSdk {
+  try {
+    if (typeof require === 'function') return require('@aws-sdk/client-dynamodb') as DynamoDbSdk;
+    return createRequire(import.meta.url)('@aws-sdk/client-dynamodb') as DynamoDbSdk;
+  } catch (error) {
+    throw new UsageStoreError(operation, 'client not loaded', { cause: error });
+  }
+}
 
 export function createDynamoUsageStore(options: DynamoUsageStoreOptions): UsageStore {
-  let loaded: Promise<{ client: DynamoDBClient; sdk: typeof import('@aws-sdk/client-dynamodb') }> | undefined;
-  const load = () =>
-    (loaded ??= import('@aws-sdk/client-dynamodb').then((sdk) => ({
+  let loaded: { client: DynamoDBClient; sdk: DynamoDbSdk } | undefined;
+  const load = (operation: UsageStoreError['operation']) => {
+    if (loaded) return loaded;
+    const sdk = loadDynamoDbSdk(operation);
+    loaded = {
       sdk,
       client: new sdk.DynamoDBClient({
         region: options.region ?? process.env.AWS_REGION ?? 'us-east-1',
@@ -85,18 +111,21 @@ export function createDynamoUsageStore(options: DynamoUsageStoreOptions): UsageS
           ? { endpoint: options.endpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } }
           : {}),
       }),
-    })));
+    };
+    return loaded;
+  };
   const { partitionKey, ttlAttribute } = USAGE_TABLE;
   const TableName = options.tableName;
 
-  async function send<T>(operation: UsageStoreError['operation'], call: StoreCall, run: (sdk: Awaited<ReturnType<typeof load>>) => Promise<T>) {
+  async function send<T>(operation: UsageStoreError['operation'], call: StoreCall, run: (sdk: ReturnType<typeof load>) => Promise<T>) {
     if (call.signal.aborted) throw new UsageStoreError(operation, 'no time left');
     try {
-      return await run(await load());
+      return await run(load(operation));
     } catch (error) {
       if (error instanceof UsageStoreError) throw error;
+      // The AWS SDK's error name (ThrottlingException, ...) says what went wrong without saying whose call it was.
       const name = (error as { name?: string }).name ?? 'Error';
-      throw new UsageStoreError(operation, call.signal.aborted ? 'timed out' : name);
+      throw new UsageStoreError(operation, call.signal.aborted ? 'timed out' : name, { cause: error });
     }
   }
 

@@ -1,28 +1,23 @@
 /**
- * The toolset as the MCP function sees it: each tool's listing, from the
- * catalog generated at build time, and a loader for its definition. A cold
- * start answers initialize and tools/list without building any tool's zod
- * schemas or converting them to JSON Schema; a tool's module is loaded on its
- * first call (in the bundle, esbuild turns each import() into a lazily run module).
+ * The tools this server offers, in the order tools/list shows them. A tool is
+ * one module (see tool.ts); adding one is its file and one line below, then
+ * `npm run generate`, which writes the listings and default scopes the MCP
+ * function reads without loading any tool.
+ *
+ * The MCP function lists tools from that generated catalog and loads a tool's
+ * module on its first call: in the bundle, esbuild turns each import() here into
+ * a module run on first use, so a cold start builds no tool's zod schemas.
  */
 import { toolCatalog } from './catalog.generated.js';
-import type { ToolDefinition, ToolListing } from './tool.js';
+import { toolList, toolRegistry } from './registry.js';
+import { TOOL_DEFAULT_SCOPES } from './tool-scopes.generated.js';
 
-export interface ToolEntry {
-  readonly listing: ToolListing;
-  load(): Promise<ToolDefinition>;
-}
-
-const loaders: Readonly<Record<string, () => Promise<ToolDefinition>>> = {
-  web_search: () => import('./web-search.js').then((module) => module.webSearch as unknown as ToolDefinition),
-  web_extract: () => import('./web-extract.js').then((module) => module.webExtract as unknown as ToolDefinition),
-  web_crawl: () => import('./web-crawl.js').then((module) => module.webCrawl as unknown as ToolDefinition),
-  web_map: () => import('./web-map.js').then((module) => module.webMap as unknown as ToolDefinition),
-};
-
-export const toolEntries: readonly ToolEntry[] = toolCatalog.map((listing) => {
-  const load = loaders[listing.name];
-  if (!load) throw new Error(`No loader for the catalog's tool ${listing.name}: regenerate the catalog (npm run generate)`);
-  let loaded: Promise<ToolDefinition> | undefined;
-  return { listing, load: () => (loaded ??= load()) };
+export const toolModules = toolList({
+  web_search: () => import('./web-search.js'),
+  web_extract: () => import('./web-extract.js'),
+  web_crawl: () => import('./web-crawl.js'),
+  web_map: () => import('./web-map.js'),
 });
+
+/** The registry the MCP function serves. */
+export const toolEntries = toolRegistry(toolModules, { listings: toolCatalog, defaultScopes: TOOL_DEFAULT_SCOPES });

@@ -3,7 +3,8 @@
  * with the same bounds, filters and time limit; crawl also extracts each page.
  */
 import * as z from 'zod/v4';
-import { tavilyTimeoutSeconds } from './tavily-request.js';
+import { asSet, tavilyRequestOf, tavilyTimeoutSeconds } from './tavily-request.js';
+import type { TavilyRequest } from './tool.js';
 
 /**
  * Tavily documents max_depth 1–5 and max_breadth 1–500 but no ceiling for
@@ -97,7 +98,20 @@ export function siteWalkFields(walk: string, defaultLimit: number) {
   };
 }
 
-/** The request body: the arguments, plus a `timeout` that makes Tavily stop before this server's deadline. */
-export function siteWalkBody(args: Readonly<Record<string, unknown>>, deadline: number): Record<string, unknown> {
-  return { ...args, timeout: tavilyTimeoutSeconds(deadline, SITE_WALK_TIMEOUT_RANGE) };
+export type SiteWalkArgs = z.output<z.ZodObject<ReturnType<typeof siteWalkFields>>>;
+
+/** The request: the arguments as they are, but the pattern lists as sets (a URL matching any of them is followed or skipped). */
+export function siteWalkRequest(endpoint: 'crawl' | 'map', args: SiteWalkArgs & Readonly<Record<string, unknown>>): TavilyRequest {
+  return tavilyRequestOf(endpoint, {
+    ...args,
+    select_paths: asSet(args.select_paths),
+    select_domains: asSet(args.select_domains),
+    exclude_paths: asSet(args.exclude_paths),
+    exclude_domains: asSet(args.exclude_domains),
+  });
+}
+
+/** The `timeout` that makes Tavily stop, and answer with what it has, before this server's deadline. */
+export function siteWalkTimeout(deadline: number): number {
+  return tavilyTimeoutSeconds(deadline, SITE_WALK_TIMEOUT_RANGE);
 }

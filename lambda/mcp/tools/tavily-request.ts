@@ -1,11 +1,12 @@
 /**
- * How every tool talks to Tavily: one call under the tool's deadline, and an
- * answer that must have the documented shape, or the tool fails with
+ * How every tool talks to Tavily: the request built once from the arguments
+ * (the result cache keys on the same one), one call under the tool's deadline,
+ * and an answer that must have the documented shape, or the tool fails with
  * `bad_response` (never passing on what Tavily actually sent).
  */
 import * as z from 'zod/v4';
 import { TavilyError, type TavilyEndpoint } from '../tavily.js';
-import type { ToolContext } from './tool.js';
+import type { TavilyRequest, ToolContext } from './tool.js';
 
 /**
  * Kept between Tavily's own `timeout` and our deadline: after Tavily stops, its
@@ -46,25 +47,46 @@ export const commonOutputFields = {
     .describe("Set when this result came from the server's cache of identical calls (no Tavily credits used)."),
 };
 
-/** Unset options and empty lists are left out, as the official clients do: Tavily's defaults apply. */
-function withoutUnsetOptions(body: Readonly<Record<string, unknown>>): Record<string, unknown> {
-  return Object.fromEntries(
-    Object.entries(body).filter(([, value]) => value !== undefined && !(Array.isArray(value) && value.length === 0)),
+/**
+ * The request for `fields`: unset options and empty lists are left out, as the
+ * official clients do, so Tavily's defaults apply (and an unset option and an
+ * empty list ask the same thing).
+ */
+export function tavilyRequestOf(endpoint: TavilyEndpoint, fields: Readonly<Record<string, unknown>>): TavilyRequest {
+  const body = Object.fromEntries(
+    Object.entries(fields).filter(([, value]) => value !== undefined && !(Array.isArray(value) && value.length === 0)),
   );
+  return { endpoint, body };
 }
 
+/**
+ * A list whose order and repeats mean nothing to Tavily (domain and path
+ * filters), in one order without repeats, so that calls that differ only there
+ * ask the same thing. `normalise` may only change what Tavily treats as equal (a domain's case).
+ */
+export function asSet(list: readonly string[] | undefined, normalise: (item: string) => string = (item) => item): string[] | undefined {
+  return list && [...new Set(list.map(normalise))].sort();
+}
+
+/** What a call adds to its request that is about this call's time limit, not about what it asks. */
+export interface PerCallOptions {
+  /** Seconds after which Tavily stops and answers with what it has (crawl, map, extract). */
+  readonly timeout?: number;
+}
+
+/** Sends `request` (and nothing else but `perCall`) and checks the answer's shape. */
 export async function requestTavily<Answer extends z.ZodType>(
   context: ToolContext,
-  endpoint: TavilyEndpoint,
-  body: Readonly<Record<string, unknown>>,
+  request: TavilyRequest,
   answerShape: Answer,
+  perCall: PerCallOptions = {},
 ): Promise<z.output<Answer>> {
-  const answer = await context.tavily.call(endpoint, withoutUnsetOptions(body), {
-    deadline: context.deadline,
-    signal: context.signal,
-    onAttempt: context.onTavilyAttempt,
-  });
+  const answer = await context.tavily.call(
+    request.endpoint,
+    { ...request.body, ...(perCall.timeout !== undefined ? { timeout: perCall.timeout } : {}) },
+    { deadline: context.deadline, signal: context.signal, onAttempt: context.onTavilyAttempt },
+  );
   const parsed = answerShape.safeParse(answer);
-  if (!parsed.success) throw new TavilyError('bad_response', `Tavily answered ${endpoint} with an unexpected shape`);
+  if (!parsed.success) throw new TavilyError('bad_response', `Tavily answered ${request.endpoint} with an unexpected shape`);
   return parsed.data;
 }

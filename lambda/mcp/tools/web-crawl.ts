@@ -1,10 +1,11 @@
 /** `web_crawl`: Tavily Crawl, a site walked from a root URL with each page's content. */
 import * as z from 'zod/v4';
+import { extractionCredits, mappingCredits, pricedPerPage } from './credits.js';
 import { inlineText } from './markdown.js';
 import { contentFormatInput, extractDepthInput, pageOutput, renderPage, tavilyPage, toPage } from './page-content.js';
-import { siteWalkBody, siteWalkFields } from './site-walk.js';
+import { siteWalkFields, siteWalkRequest, siteWalkTimeout } from './site-walk.js';
 import { commonOutputFields, requestTavily, tavilySeconds } from './tavily-request.js';
-import { defineTool, oneLine } from './tool.js';
+import { CACHED_FOR_THE_CONFIGURED_TIME, defineTool, oneLine, READ_SCOPE, READS_THE_WEB } from './tool.js';
 
 /** Whole pages add up fast (in time, tokens and credits): a few by default, more on request. */
 const DEFAULT_CRAWL_LIMIT = 10;
@@ -14,6 +15,7 @@ export const webCrawlInput = z.object({
   extract_depth: extractDepthInput,
   format: contentFormatInput,
 });
+type WebCrawlArgs = z.output<typeof webCrawlInput>;
 
 const tavilyCrawlAnswer = z.object({
   base_url: z.string().nullish(),
@@ -27,16 +29,27 @@ export const webCrawlOutput = z.object({
   ...commonOutputFields,
 });
 
-export const webCrawl = defineTool({
+const crawlRequest = (args: WebCrawlArgs) => siteWalkRequest('crawl', args);
+
+export default defineTool({
   name: 'web_crawl',
   title: 'Web crawl',
   description:
     "Crawl a website from a root URL, following its links, and get each page's content (markdown or text). Use it to read a section of a site (documentation, a blog); guide it with instructions and path or domain patterns. To only see which pages exist, use web_map (cheaper and faster); to read known URLs, use web_extract.",
   input: webCrawlInput,
   output: webCrawlOutput,
+  annotations: READS_THE_WEB,
+  defaultScopes: [READ_SCOPE],
+  // Mapping and extraction are both charged on the pages returned, at most `limit`.
+  credits: pricedPerPage<WebCrawlArgs>(
+    (args, pages) => mappingCredits(pages, args.instructions) + extractionCredits(pages, args.extract_depth),
+    (args) => args.limit,
+  ),
+  cache: CACHED_FOR_THE_CONFIGURED_TIME,
   timeoutAdvice: 'narrow the crawl with limit/max_depth (or select_paths), or use web_map first and web_extract the pages you need',
+  tavilyRequest: crawlRequest,
   async run(args, context) {
-    const data = await requestTavily(context, 'crawl', siteWalkBody(args, context.deadline), tavilyCrawlAnswer);
+    const data = await requestTavily(context, crawlRequest(args), tavilyCrawlAnswer, { timeout: siteWalkTimeout(context.deadline) });
     return {
       base_url: data.base_url || args.url,
       results: data.results.map(toPage),

@@ -1,10 +1,11 @@
 /** `web_extract`: Tavily Extract, the content of pages the agent already has URLs for. */
 import * as z from 'zod/v4';
 import { TavilyError } from '../tavily.js';
+import { extractionCredits, pricedPerPage } from './credits.js';
 import { bareUrl, inlineText } from './markdown.js';
 import { contentFormatInput, extractDepthInput, pageOutput, renderPage, tavilyPage, toPage } from './page-content.js';
-import { commonOutputFields, requestTavily, tavilySeconds, tavilyTimeoutSeconds } from './tavily-request.js';
-import { defineTool, oneLine } from './tool.js';
+import { commonOutputFields, requestTavily, tavilyRequestOf, tavilySeconds, tavilyTimeoutSeconds } from './tavily-request.js';
+import { CACHED_FOR_THE_CONFIGURED_TIME, defineTool, oneLine, READ_SCOPE, READS_THE_WEB } from './tool.js';
 
 /** Tavily's documented maximum per call. */
 export const MAX_EXTRACT_URLS = 20;
@@ -38,6 +39,12 @@ export const webExtractInput = z.object({
     ),
   include_images: z.boolean().default(false).describe('Also return the image URLs found on each page.'),
 });
+type WebExtractArgs = z.output<typeof webExtractInput>;
+
+/** The same URL twice would be fetched and charged twice; the order is kept, as the results follow it. */
+const distinctUrls = (args: WebExtractArgs) => [...new Set(args.urls)];
+
+const extractRequest = (args: WebExtractArgs) => tavilyRequestOf('extract', { ...args, urls: distinctUrls(args) });
 
 const tavilyExtractAnswer = z.object({
   results: z.array(tavilyPage),
@@ -53,22 +60,26 @@ export const webExtractOutput = z.object({
   ...commonOutputFields,
 });
 
-export const webExtract = defineTool({
+export default defineTool({
   name: 'web_extract',
   title: 'Web extract',
   description:
     "Read web pages: get the cleaned content (markdown or text) of up to 20 URLs at once, e.g. from web_search results. Give a query to keep only each page's passages relevant to it. URLs that cannot be read are listed with the reason; the others are still returned.",
   input: webExtractInput,
   output: webExtractOutput,
+  annotations: READS_THE_WEB,
+  defaultScopes: [READ_SCOPE],
+  // Charged on the pages extracted; failed URLs cost nothing.
+  credits: pricedPerPage<WebExtractArgs>((args, pages) => extractionCredits(pages, args.extract_depth), (args) => distinctUrls(args).length),
+  cache: CACHED_FOR_THE_CONFIGURED_TIME,
   timeoutAdvice: 'pass fewer URLs, or use extract_depth "basic"',
+  tavilyRequest: extractRequest,
   async run(args, context) {
-    // The same URL twice would be fetched and charged twice.
-    const urls = [...new Set(args.urls)];
-    const body: Record<string, unknown> = { ...args, urls };
+    const urls = distinctUrls(args);
     const available = tavilyTimeoutSeconds(context.deadline, EXTRACT_TIMEOUT_RANGE);
-    if (available < TAVILY_EXTRACT_DEFAULT_TIMEOUT[args.extract_depth]) body.timeout = available;
+    const timeout = available < TAVILY_EXTRACT_DEFAULT_TIMEOUT[args.extract_depth] ? available : undefined;
 
-    const data = await requestTavily(context, 'extract', body, tavilyExtractAnswer);
+    const data = await requestTavily(context, extractRequest(args), tavilyExtractAnswer, { timeout });
     const failed = (data.failed_results ?? []).map((failure) => ({
       url: oneLine(failure.url, 2_048),
       error: oneLine(failure.error, 300) || 'no reason given',
@@ -78,12 +89,9 @@ export const webExtract = defineTool({
       const failures = failed.length > 0 ? failed : urls.map((url) => ({ url, error: 'no content returned' }));
       const listed = failures.slice(0, MAX_EXTRACT_URLS).map((failure) => `- ${failure.url}: ${failure.error}`);
       const advice = args.extract_depth === 'basic' ? ', or try extract_depth "advanced" for protected or script-heavy pages' : '';
-      throw new TavilyError(
-        'bad_request',
-        'Tavily could not extract any of the URLs',
-        undefined,
-        `none of the URLs could be extracted:\n${listed.join('\n')}\nCheck the URLs${advice}`,
-      );
+      throw new TavilyError('bad_request', 'Tavily could not extract any of the URLs', {
+        detail: `none of the URLs could be extracted:\n${listed.join('\n')}\nCheck the URLs${advice}`,
+      });
     }
     return {
       results: data.results.map(toPage),

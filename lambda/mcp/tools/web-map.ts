@@ -1,14 +1,16 @@
 /** `web_map`: Tavily Map, the URLs of a site walked from a root URL, without their content. */
 import * as z from 'zod/v4';
+import { mappingCredits, pricedPerPage } from './credits.js';
 import { bareUrl, inlineText } from './markdown.js';
-import { siteWalkBody, siteWalkFields } from './site-walk.js';
+import { siteWalkFields, siteWalkRequest, siteWalkTimeout } from './site-walk.js';
 import { commonOutputFields, requestTavily, tavilySeconds } from './tavily-request.js';
-import { defineTool, oneLine } from './tool.js';
+import { CACHED_FOR_THE_CONFIGURED_TIME, defineTool, oneLine, READ_SCOPE, READS_THE_WEB } from './tool.js';
 
 /** Tavily's own default: URLs are small, so a map can afford many. */
 const DEFAULT_MAP_LIMIT = 50;
 
 export const webMapInput = z.object(siteWalkFields('map', DEFAULT_MAP_LIMIT));
+type WebMapArgs = z.output<typeof webMapInput>;
 
 const tavilyMapAnswer = z.object({
   base_url: z.string().nullish(),
@@ -22,16 +24,24 @@ export const webMapOutput = z.object({
   ...commonOutputFields,
 });
 
-export const webMap = defineTool({
+const mapRequest = (args: WebMapArgs) => siteWalkRequest('map', args);
+
+export default defineTool({
   name: 'web_map',
   title: 'Web map',
   description:
     "List the URLs of a website by following its links from a root URL, without their content. Use it to discover a site's structure or find the pages worth reading, then read them with web_extract (or web_crawl with select_paths).",
   input: webMapInput,
   output: webMapOutput,
+  annotations: READS_THE_WEB,
+  defaultScopes: [READ_SCOPE],
+  // Charged on the URLs returned, at most `limit`.
+  credits: pricedPerPage<WebMapArgs>((args, pages) => mappingCredits(pages, args.instructions), (args) => args.limit),
+  cache: CACHED_FOR_THE_CONFIGURED_TIME,
   timeoutAdvice: 'narrow the map with limit/max_depth (or select_paths)',
+  tavilyRequest: mapRequest,
   async run(args, context) {
-    const data = await requestTavily(context, 'map', siteWalkBody(args, context.deadline), tavilyMapAnswer);
+    const data = await requestTavily(context, mapRequest(args), tavilyMapAnswer, { timeout: siteWalkTimeout(context.deadline) });
     return {
       base_url: data.base_url || args.url,
       urls: data.results,

@@ -1,9 +1,10 @@
 /** `web_search`: Tavily Search, the tool the original server offered. */
 import * as z from 'zod/v4';
+import { pricedPerCall } from './credits.js';
 import { blockText, inlineText } from './markdown.js';
 import { markdownLink, pageContentBlock, renderImages, imagesOutput, tavilyImages, toImages } from './page-content.js';
-import { commonOutputFields, requestTavily, tavilySeconds } from './tavily-request.js';
-import { defineTool, oneLine } from './tool.js';
+import { asSet, commonOutputFields, requestTavily, tavilyRequestOf, tavilySeconds } from './tavily-request.js';
+import { defineTool, oneLine, READ_SCOPE, READS_THE_WEB } from './tool.js';
 
 /** The countries Tavily's `country` accepts (docs.tavily.com, search endpoint), as it spells them. */
 export const TAVILY_COUNTRIES = [
@@ -86,8 +87,8 @@ export const webSearchInput = z
     include_images: z.boolean().default(false).describe('Also return image URLs related to the query.'),
     include_domains: domainList('Results will only come from these domains', 300),
     exclude_domains: domainList('Never return results from these domains', 150),
-    // Checked against Tavily's list here rather than listed in the schema: 166 names would add
-    // ~2 KB to every tools/list, and to every client's context, for one optional parameter.
+    // Checked against Tavily's list here rather than listed in the schema: the whole list would
+    // lengthen every tools/list, and every client's context, for one optional parameter.
     country: z
       .string()
       .max(60)
@@ -129,6 +130,16 @@ export const webSearchInput = z
     }
   });
 
+type WebSearchArgs = z.output<typeof webSearchInput>;
+
+/** Domain names are case-insensitive: the filters go as sets of lower-case names. */
+const searchRequest = (args: WebSearchArgs) =>
+  tavilyRequestOf('search', {
+    ...args,
+    include_domains: asSet(args.include_domains, (domain) => domain.toLowerCase()),
+    exclude_domains: asSet(args.exclude_domains, (domain) => domain.toLowerCase()),
+  });
+
 const tavilySearchAnswer = z.object({
   query: z.string().optional(),
   answer: z.string().nullish(),
@@ -163,16 +174,24 @@ export const webSearchOutput = z.object({
   ...commonOutputFields,
 });
 
-export const webSearch = defineTool({
+export default defineTool({
   name: 'web_search',
   title: 'Web search',
   description:
     'Search the web with Tavily and get ranked results with titles, URLs and relevant snippets, optionally a short answer, page contents and images. Use it for current events, facts to check, and finding pages to read (then web_extract them for their full text).',
   input: webSearchInput,
   output: webSearchOutput,
+  annotations: READS_THE_WEB,
+  defaultScopes: [READ_SCOPE],
+  credits: pricedPerCall<WebSearchArgs>((args) => (args.search_depth === 'advanced' ? 2 : 1)),
+  // News moves fast: topic "news" gets its own, shorter, lifetime.
+  cache: {
+    lifetimeSeconds: (args, lifetimes) => (args.topic === 'news' ? Math.min(lifetimes.seconds, lifetimes.newsSeconds) : lifetimes.seconds),
+  },
   timeoutAdvice: 'try search_depth "basic" or "fast", or fewer max_results',
+  tavilyRequest: searchRequest,
   async run(args, context) {
-    const data = await requestTavily(context, 'search', args, tavilySearchAnswer);
+    const data = await requestTavily(context, searchRequest(args), tavilySearchAnswer);
     const images = toImages(data.images);
     return {
       query: data.query ?? args.query,

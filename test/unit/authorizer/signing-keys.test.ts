@@ -329,6 +329,64 @@ describe('which published keys are used', () => {
     expect(await verifiesWith(await keys.keyFor({ kid: 'plain' }), primary)).toBe(true);
   });
 
+  test('an RSA key whose public exponent is not 65537 is skipped, with one warning per key naming only its kid', async () => {
+    const { n } = primary.publicJwk;
+    const warnings: Array<{ kid: string | undefined; reason: string }> = [];
+    published = {
+      status: 200,
+      body: { keys: [{ kty: 'RSA', n, e: 'AQ', kid: 'snk_e1' }, { kty: 'RSA', n, e: 'Aw', kid: 'snk_e3' }, { kty: 'RSA', n, e: 'AQ' }, secondary.publicJwk] },
+    };
+    const keys = source({ onSkippedKey: (kid, reason) => warnings.push({ kid, reason }) });
+    expect(await verifiesWith(await keys.keyFor({ kid: 'snk_secondary' }), secondary)).toBe(true);
+    for (const kid of ['snk_e1', 'snk_e3']) expect(await rejection(keys.keyFor({ kid }))).toBeInstanceOf(UnknownSigningKeyError);
+    const reason = 'its public exponent is not 65537';
+    expect(warnings).toEqual([
+      { kid: 'snk_e1', reason },
+      { kid: 'snk_e3', reason },
+      { kid: undefined, reason },
+    ]);
+    // Fetched again (refresh, then an unknown kid after the cooldown): the same keys warn no more.
+    clock += REFRESH;
+    await keys.keyFor({ kid: 'snk_secondary' });
+    clock += COOLDOWN;
+    await rejection(keys.keyFor({ kid: 'snk_e1' }));
+    expect(jwks.requests).toHaveLength(3);
+    expect(warnings).toHaveLength(3);
+  });
+
+  test('a JWKS whose only RSA key has exponent 1 holds no usable key', async () => {
+    published = { status: 200, body: { keys: [{ ...primary.publicJwk, e: 'AQ' }] } };
+    const error = await rejection(source().keyFor({ kid: 'snk_primary' }));
+    expect(error).toBeInstanceOf(SigningKeysUnavailableError);
+    expect(error.message).toBe('JWKS response holds no RSA signing key');
+  });
+
+  test('a key whose key_ops (when present) do not include verify is skipped, with one warning per key', async () => {
+    const warnings: Array<{ kid: string | undefined; reason: string }> = [];
+    const withOps = (kid: string, key_ops: unknown) => ({ ...primary.publicJwk, kid, key_ops });
+    published = {
+      status: 200,
+      body: {
+        keys: [
+          withOps('ops_encrypt', ['encrypt']),
+          withOps('ops_sign', ['sign']),
+          withOps('ops_empty', []),
+          withOps('ops_string', 'verify'),
+          withOps('ops_verify', ['verify']),
+          withOps('ops_sign_verify', ['sign', 'verify']),
+          primary.publicJwk,
+        ],
+      },
+    };
+    const keys = source({ onSkippedKey: (kid, reason) => warnings.push({ kid, reason }) });
+    for (const kid of ['ops_verify', 'ops_sign_verify', 'snk_primary']) expect(await verifiesWith(await keys.keyFor({ kid }), primary)).toBe(true);
+    for (const kid of ['ops_encrypt', 'ops_sign', 'ops_empty', 'ops_string']) {
+      expect(await rejection(keys.keyFor({ kid }))).toBeInstanceOf(UnknownSigningKeyError);
+    }
+    const reason = 'its key_ops do not include verify';
+    expect(warnings).toEqual(['ops_encrypt', 'ops_sign', 'ops_empty', 'ops_string'].map((kid) => ({ kid, reason })));
+  });
+
   test('a token without kid uses the only key published', async () => {
     const { kid: _kid, ...unnamed } = primary.publicJwk;
     published = { status: 200, body: { keys: [unnamed] } };

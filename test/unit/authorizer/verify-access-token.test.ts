@@ -9,7 +9,7 @@ import {
   type AccessTokenPolicy,
   type Decision,
 } from '../../../lambda/authorizer/verify-access-token.js';
-import { createSigningKey, startTokenIssuer, type TokenIssuer } from '../../fixtures/token-issuer.js';
+import { createSigningKey, exponentOneForgery, startTokenIssuer, type TokenIssuer } from '../../fixtures/token-issuer.js';
 import { rsaKey, signCompact, signCompactWithKeyObject, weakRsaKey } from './keys.js';
 
 const RESOURCE_IDENTIFIER = 'https://mcp.example.com/web-search/mcp';
@@ -200,6 +200,21 @@ describe('refused after verification, with the exact reason', () => {
     const weak = weakRsaKey('snk_weak');
     issuer.publish([issuer.key, { kid: weak.kid, publicJwk: weak.publicJwk, privateKey: undefined as never }]);
     const token = signCompactWithKeyObject({ alg: 'RS256', typ: 'JWT', kid: 'snk_weak' }, issuer.defaultClaims(), weak.privateKey);
+    expectUnauthorized(await verifier()(bearer(token)), 'bad_signature', token);
+  });
+
+  test('forged without any private key, under a published key of public exponent 1: bad_signature (the key is never used)', async () => {
+    const forgery = exponentOneForgery('snk_e1');
+    issuer.publish([issuer.key, forgery]);
+    const token = forgery.forge(issuer.defaultClaims());
+    expectUnauthorized(await verifier()(bearer(token)), 'bad_signature', token);
+  });
+
+  test('signed by a published key whose key_ops say encrypt only: bad_signature (the key is never used)', async () => {
+    const encryptionKey = await createSigningKey('snk_encrypt');
+    const { use: _use, alg: _alg, ...jwk } = encryptionKey.publicJwk;
+    issuer.publish([issuer.key, { publicJwk: { ...jwk, key_ops: ['encrypt'] } }]);
+    const token = await issuer.mint({ key: encryptionKey });
     expectUnauthorized(await verifier()(bearer(token)), 'bad_signature', token);
   });
 

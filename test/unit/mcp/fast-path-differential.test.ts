@@ -1,26 +1,30 @@
 /**
  * The fast path (lambda/mcp/fast-path.ts) against the SDK path (sdk-path.ts,
  * the MCP SDK v2 server behind the MCP endpoint), on the same API Gateway
- * events: every request shape in both eras (valid, malformed, each header out
- * of line, each version, each scope set, odd bodies and hostile headers).
+ * events, each behind the one admission (admission.ts) as index.ts runs them:
+ * every request shape in both eras (valid, malformed, each header out of line,
+ * malformed Hosts, each version, each scope set, odd bodies and hostile headers).
  *
  * Wherever the fast path answers, its answer must be the SDK path's: the same
  * status, the same headers, byte-equal bodies, the same log line (its duration
- * aside). Where it declines, the SDK path answers as it always has. And the
- * requests a client actually opens with must be answered by the fast path, so
- * that it cannot pass this test by declining everything.
+ * aside). Where it declines, the SDK path answers as it always has. A refused
+ * request gets the same answer on both. And the requests a client actually
+ * opens with must be answered by the fast path, so that it cannot pass this
+ * test by declining everything.
  *
- * When the SDK is upgraded, this test says whether the fast path still answers
- * as the SDK does.
+ * When the SDK is upgraded (and `npm run generate` has taken its answers again),
+ * this test says whether the fast path still answers as the SDK does.
  */
-import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import fc from 'fast-check';
 import { authorizerContext, proxyEvent } from '../../../local/api-gateway-events.js';
-import { createFastPath, LEGACY_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSIONS } from '../../../lambda/mcp/fast-path.js';
-import type { RpcReport } from '../../../lambda/mcp/mcp-endpoint.js';
+import { createAdmission, refusalResult } from '../../../lambda/mcp/admission.js';
+import { createFastPath } from '../../../lambda/mcp/fast-path.js';
+import { LEGACY_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSIONS } from '../../../lambda/mcp/protocol-answers.generated.js';
+import type { RpcReport } from '../../../lambda/mcp/protocol.js';
 import { createSdkHandler } from '../../../lambda/mcp/sdk-path.js';
 import { parseMcpSettings } from '../../../lambda/mcp/settings.js';
-import { toolCatalog } from '../../../lambda/mcp/tools/catalog.generated.js';
+import { MALFORMED_REQUEST } from '../../../lambda/shared/api-gateway.js';
 import { callerContext } from '../../../lambda/shared/caller.js';
 import { createOriginPolicy } from '../../../lambda/shared/cors.js';
 import type { Observability } from '../../../lambda/shared/observability.js';
@@ -40,8 +44,8 @@ const settings = parseMcpSettings({
   TAVILY_API_KEY: 'tvly-differential-test',
   CACHE_TTL_SECONDS: '0',
 });
-const originPolicy = createOriginPolicy(settings.allowedOrigins);
-const fastAnswer = createFastPath({ tools: toolCatalog, toolScopes: settings.toolScopes, originPolicy });
+const admit = createAdmission({ originPolicy: createOriginPolicy(settings.allowedOrigins) });
+const fastAnswer = createFastPath({ toolScopes: settings.toolScopes });
 
 /** The SDK path's log lines ('JSON-RPC' reports), captured instead of written. */
 const sdkReports: RpcReport[] = [];
@@ -57,8 +61,8 @@ const quietObservability = {
   measure: () => {},
   invocation: (_requestId: string, _context: unknown, work: () => Promise<unknown>) => work(),
 } as unknown as Observability;
-const sdkHandler = createSdkHandler(settings, quietObservability, originPolicy);
-const context = { awsRequestId: 'aws-req', getRemainingTimeInMillis: () => 20_000 } as unknown as Context;
+const sdkHandler = createSdkHandler(settings, quietObservability);
+const invocation = { requestId: 'req-1', remainingTimeMs: () => 20_000 };
 
 const SCOPE_SETS: readonly (readonly string[])[] = [[READ], [READ, CRAWL], [CRAWL, READ, 'other:scope'], []];
 
@@ -74,6 +78,8 @@ interface Shape {
   readonly httpMethod?: string;
   /** Only `headers` in the event (no multiValueHeaders), as some proxies and tests send it. */
   readonly singleValueHeaders?: boolean;
+  /** The Host header (null: none, so the request context's domain name stands in). */
+  readonly host?: string | null;
 }
 
 function eventFor(shape: Shape): APIGatewayProxyEvent {
@@ -90,7 +96,7 @@ function eventFor(shape: Shape): APIGatewayProxyEvent {
       method: shape.httpMethod ?? 'POST',
       path: '/web-search/mcp',
       resource: '/web-search/mcp',
-      rawHeaders: [['Host', 'mcp.example.com'], ...shape.headers],
+      rawHeaders: [...(shape.host === null ? [] : [['Host', shape.host ?? 'mcp.example.com'] as const]), ...shape.headers],
       query: new URLSearchParams(),
       body: Buffer.from(text),
       sourceIp: '127.0.0.1',
@@ -113,19 +119,46 @@ const comparable = (result: APIGatewayProxyResult) => ({
   isBase64Encoded: result.isBase64Encoded ?? false,
 });
 
-/** Both paths on one event: equal wherever the fast path answers. Resolves to whether it did. */
-async function compare(shape: Shape): Promise<boolean> {
-  const event = eventFor(shape);
-  const fast = fastAnswer(structuredClone(event));
+interface PathAnswer {
+  readonly result: APIGatewayProxyResult;
+  /** The log line, its duration aside. */
+  readonly report: Omit<RpcReport, 'durationMs'> | undefined;
+}
+
+const withoutDuration = (report: RpcReport | undefined) => {
+  if (!report) return undefined;
+  const { durationMs: _durationMs, ...rest } = report;
+  return rest;
+};
+
+/** The fast path as index.ts runs it: admission's refusal, the fast answer, or undefined (then the SDK path serves). */
+function viaFastPath(event: APIGatewayProxyEvent): (PathAnswer & { readonly refused: boolean }) | undefined {
+  const admission = admit(event);
+  if (!admission.admitted) return { result: refusalResult(admission.refusal), report: withoutDuration(admission.refusal.rpc), refused: true };
+  const answer = fastAnswer(admission.request);
+  return answer && { result: answer.result, report: withoutDuration(answer.rpc), refused: false };
+}
+
+/** The SDK path as index.ts runs it: admission's refusal, or the SDK's answer to what it admits. */
+async function viaSdkPath(event: APIGatewayProxyEvent): Promise<PathAnswer> {
+  const admission = admit(event);
+  if (!admission.admitted) return { result: refusalResult(admission.refusal), report: withoutDuration(admission.refusal.rpc) };
   sdkReports.length = 0;
-  const sdk = await sdkHandler(structuredClone(event), context);
-  if (!fast) return false;
-  expect({ shape, answer: comparable(fast.result) }).toEqual({ shape, answer: comparable(sdk) });
-  expect(sdkReports).toHaveLength(1);
-  const { durationMs: _fastMs, ...fastReport } = fast.rpc;
-  const { durationMs: _sdkMs, ...sdkReport } = sdkReports[0]!;
-  expect({ shape, report: fastReport }).toEqual({ shape, report: sdkReport });
-  return true;
+  const result = await sdkHandler(admission.request, invocation);
+  // One line per message: a batch's several are never compared, since the fast path answers no batch.
+  return { result, report: sdkReports.length === 1 ? withoutDuration(sdkReports[0]) : undefined };
+}
+
+/** Both paths on one event: equal wherever the fast path answers. Resolves to who answered. */
+async function compare(shape: Shape): Promise<'fast' | 'refused' | 'sdk'> {
+  const event = eventFor(shape);
+  const fast = viaFastPath(structuredClone(event));
+  const sdk = await viaSdkPath(structuredClone(event));
+  if (!fast) return 'sdk';
+  expect({ shape, answer: comparable(fast.result) }).toEqual({ shape, answer: comparable(sdk.result) });
+  expect({ shape, report: fast.report }).toEqual({ shape, report: sdk.report });
+  if (!fast.refused) expect(fast.report).toBeDefined();
+  return fast.refused ? 'refused' : 'fast';
 }
 
 const ACCEPT: readonly [string, string] = ['Accept', 'application/json, text/event-stream'];
@@ -193,7 +226,7 @@ function openingRequests(): Shape[] {
 test('every request a client opens with is answered by the fast path, exactly as the SDK answers it', async () => {
   const shapes = openingRequests();
   const missed: Shape[] = [];
-  for (const shape of shapes) if (!(await compare(shape))) missed.push(shape);
+  for (const shape of shapes) if ((await compare(shape)) !== 'fast') missed.push(shape);
   expect(missed).toEqual([]);
   expect(shapes.length).toBeGreaterThan(150);
 });
@@ -362,7 +395,7 @@ test('wherever a request differs from a plain success, the fast path answers as 
   const shapes = variants();
   let answered = 0;
   for (const scopes of [[READ], [READ, CRAWL]]) {
-    for (const shape of shapes) if (await compare({ scopes, ...shape })) answered += 1;
+    for (const shape of shapes) if ((await compare({ scopes, ...shape })) === 'fast') answered += 1;
   }
   // Some of the variants are plain successes in another form (other ids, extra capabilities, trimmed headers):
   // the fast path takes those, so the comparison above covered real answers, not only refusals.
@@ -408,4 +441,164 @@ test('fast-check: random requests built from the parts above never get a fast an
     }),
     { numRuns: Number(process.env.FUZZ_RUNS ?? 400) },
   );
+}, 120_000);
+
+/** Every method shape, in both eras, with the headers a client of its era sends. */
+function methodShapes(): Shape[] {
+  const legacyBodies: unknown[] = [
+    initialize(),
+    request('tools/list'),
+    request('ping'),
+    { jsonrpc: '2.0', method: 'notifications/initialized' },
+    request('tools/call', { name: 'web_search', arguments: 'not an object' }),
+    request('made/up'),
+    [request('tools/list', undefined, 1), request('ping', undefined, 2)],
+  ];
+  const shapes: Shape[] = legacyBodies.map((body) => ({ body, headers: legacyHeaders(Array.isArray(body) ? '2025-03-26' : '2025-11-25') }));
+  for (const method of ['server/discover', 'tools/list', 'made/up']) shapes.push({ body: modernRequest(method), headers: modernHeaders(method) });
+  shapes.push({
+    body: request('tools/call', { name: 'web_search', arguments: 'not an object', _meta: envelope() }),
+    headers: modernHeaders('tools/call', ['Mcp-Name', 'web_search']),
+  });
+  return shapes;
+}
+
+const methodOf = (body: unknown) => (Array.isArray(body) ? 'batch' : (body as { method: string }).method);
+
+/** `headers` with every `name` header (any case) replaced by `values` (none: removed). */
+function replaced(headers: Shape['headers'], name: string, values: readonly string[] | undefined): Shape['headers'] {
+  const kept = headers.filter(([each]) => each.toLowerCase() !== name.toLowerCase());
+  return [...kept, ...(values ?? []).map((value) => [name, value] as const)];
+}
+
+/** Malformed, duplicated, over-long, oddly spaced and non-ASCII values of each header that matters here. */
+function headerVariants(method: string): Array<readonly [string, readonly string[] | undefined]> {
+  return [
+    ['Content-Type', ['application/json', 'application/json']],
+    ['Content-Type', ['application/json; charset=utf-8; profile="x"']],
+    ['Content-Type', ['application/json;charset="utf-8"']],
+    ['Content-Type', ['application/json ; charset=utf-8']],
+    ['Content-Type', ['application/json; charset']],
+    ['Content-Type', ['application/json; a="b,c"']],
+    ['Content-Type', ['application/json; a=b, text/plain']],
+    ['Content-Type', ['Application/Json; Charset=UTF-8']],
+    ['Content-Type', ['\tapplication/json\t']],
+    ['Content-Type', ['application/json\u00a0']],
+    ['Content-Type', ['']],
+    ['Accept', ['application/json', 'text/event-stream']],
+    ['Accept', ['application/json;q=0.9, text/event-stream;q=0.8']],
+    ['Accept', ['APPLICATION/JSON, TEXT/EVENT-STREAM']],
+    ['Accept', ['application/*, text/*']],
+    ['Accept', ['application/jsonl, text/event-streams']],
+    ['Accept', [`application/json, text/event-stream, ${'x/y, '.repeat(2000)}z/z`]],
+    ['Accept', ['']],
+    ['Accept', undefined],
+    ['MCP-Protocol-Version', ['2025-11-25', '2025-11-25']],
+    ['MCP-Protocol-Version', [MODERN, MODERN]],
+    ['MCP-Protocol-Version', [` \t${MODERN} `]],
+    ['MCP-Protocol-Version', [' \t2025-11-25 ']],
+    ['MCP-Protocol-Version', ['2025-11-25x']],
+    ['MCP-Protocol-Version', [`${MODERN}garbage`]],
+    ['MCP-Protocol-Version', ['1999-01-01']],
+    ['MCP-Protocol-Version', ['9999-99-99']],
+    ['MCP-Protocol-Version', ['2025-11-25\u00e9']],
+    ['MCP-Protocol-Version', [',']],
+    ['MCP-Protocol-Version', ['null']],
+    ['MCP-Protocol-Version', ['x'.repeat(8000)]],
+    ['MCP-Protocol-Version', ['']],
+    ['MCP-Protocol-Version', undefined],
+    ['Mcp-Method', [method, method]],
+    ['Mcp-Method', [`\t${method}`]],
+    ['Mcp-Method', [`${method}\u00a0`]],
+    ['Mcp-Method', ['x'.repeat(5000)]],
+    ['Mcp-Method', undefined],
+    ['Mcp-Name', ['=?base64?!!!?=']],
+    ['Mcp-Name', ['web_search', 'web_map']],
+    ['Origin', ['null']],
+    ['Origin', ['']],
+    ['Origin', [ALLOWED_ORIGIN, ALLOWED_ORIGIN]],
+    ['Origin', ['https://\u00e4pp.example']],
+    ['Origin', [ALLOWED_ORIGIN.toUpperCase()]],
+    ['X-Odd', ['\u20ac']],
+    ['X-Odd', ['a\u0001b\u007f']],
+    ['X-Odd', ['a'.repeat(100_000)]],
+    ['X Odd', ['x']],
+    ['Cookie', ['a=1', 'b=2']],
+  ];
+}
+
+test('malformed, duplicated, over-long and non-ASCII headers on every method shape: the same answer on both paths', async () => {
+  const answeredBy = { fast: 0, refused: 0, sdk: 0 };
+  let shapes = 0;
+  for (const base of methodShapes()) {
+    for (const [name, values] of headerVariants(methodOf(base.body))) {
+      answeredBy[await compare({ ...base, headers: replaced(base.headers, name, values) })] += 1;
+      shapes += 1;
+    }
+  }
+  expect(shapes).toBeGreaterThan(500);
+  // Each of the three answers some of them: admission refuses, the fast path answers, the SDK path answers.
+  expect(answeredBy.fast).toBeGreaterThan(50);
+  expect(answeredBy.refused).toBeGreaterThan(50);
+  expect(answeredBy.sdk).toBeGreaterThan(50);
+}, 120_000);
+
+const MALFORMED_HOSTS = [
+  'localhost:99999',
+  'localhost:65536',
+  '[:::]',
+  '[1.2.3.4]:1',
+  '',
+  'exa mple.com',
+  'example.com/path',
+  'example.com?x=1',
+  'user@example.com',
+  'example.com:',
+  'example.com:1:2',
+  '[::1',
+  '::1',
+  '999.1.1.1',
+  '1.2.3.4.5',
+  'ex\u00e4mple.com',
+  'a_b.example',
+  `${'a'.repeat(250)}.com`,
+];
+
+test('a malformed Host gets the same 400 on every method and both paths, whatever else the request holds', async () => {
+  const expected = {
+    statusCode: 400,
+    headers: {},
+    multiValueHeaders: { 'content-type': ['application/json'], 'cache-control': ['no-store'], vary: ['Origin'] },
+    body: JSON.stringify({ error: 'invalid_request', error_description: MALFORMED_REQUEST.host }),
+    isBase64Encoded: false,
+  };
+  const hostile: Array<Partial<Shape>> = [{}, { httpMethod: 'GET' }, { httpMethod: 'DELETE' }, { noAuthorizer: true }, { expiresIn: -60 }, { text: '{' }];
+  let checked = 0;
+  for (const host of MALFORMED_HOSTS) {
+    for (const base of methodShapes()) {
+      for (const more of hostile) {
+        const event = eventFor({ ...base, ...more, host });
+        const fast = viaFastPath(structuredClone(event));
+        const sdk = await viaSdkPath(structuredClone(event));
+        expect({ host, answer: fast && comparable(fast.result) }).toEqual({ host, answer: expected });
+        expect({ host, answer: comparable(sdk.result) }).toEqual({ host, answer: expected });
+        checked += 1;
+      }
+    }
+  }
+  // Two Host headers are one malformed Host (RFC 9110), even when they agree.
+  for (const base of methodShapes()) {
+    const fast = viaFastPath(eventFor({ ...base, headers: [...base.headers, ['Host', 'mcp.example.com']] }));
+    expect(fast && comparable(fast.result)).toEqual(expected);
+  }
+  expect(checked).toBeGreaterThan(1000);
+}, 120_000);
+
+test('well-formed Hosts, or none: both paths answer alike, and the fast path still answers what clients open with', async () => {
+  const hosts = ['mcp.example.com:443', 'MCP.EXAMPLE.COM', '[::1]:8080', '127.0.0.1', 'localhost:65535', ' mcp.example.com\t', 'mcp.example.com.', null];
+  for (const host of hosts) {
+    for (const base of methodShapes()) await compare({ ...base, host });
+    expect(await compare({ body: request('tools/list'), headers: legacyHeaders('2025-11-25'), host })).toBe('fast');
+    expect(await compare({ body: modernRequest('server/discover'), headers: modernHeaders('server/discover'), host })).toBe('fast');
+  }
 }, 120_000);

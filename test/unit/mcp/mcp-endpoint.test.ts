@@ -1,16 +1,19 @@
 /**
- * The MCP endpoint core, called with web-standard Requests and no AWS event in
- * sight: what it refuses before the SDK sees anything, and how the invocation's
- * remaining time becomes the deadline a slow Tavily runs into.
+ * The MCP endpoint core (the SDK half of the SDK path), with requests admitted
+ * by admission.ts and no AWS adapter around it: how the invocation's remaining
+ * time becomes the deadline a slow Tavily runs into, what reaches the tools,
+ * and how answers are bounded and list this endpoint's versions.
  */
-import { createMcpEndpoint } from '../../../lambda/mcp/mcp-endpoint.js';
+import { createAdmission, type AdmittedRequest } from '../../../lambda/mcp/admission.js';
+import { createMcpEndpoint, type EndpointInvocation } from '../../../lambda/mcp/mcp-endpoint.js';
+import { SUPPORTED_PROTOCOL_VERSIONS } from '../../../lambda/mcp/protocol-answers.generated.js';
 import { createMcpServerFactory } from '../../../lambda/mcp/server.js';
 import { createTavilyClient } from '../../../lambda/mcp/tavily.js';
 import { toolEntries } from '../../../lambda/mcp/tools/index.js';
-import type { Invocation } from '../../../lambda/shared/api-gateway.js';
 import { createOriginPolicy } from '../../../lambda/shared/cors.js';
 import { defaultToolScopes } from '../../../lambda/shared/settings.js';
 import { startFakeTavily, type FakeTavily } from '../../fixtures/fake-tavily.js';
+import { CLIENT_HEADERS, mcpEvent } from './mcp-event.js';
 
 let tavily: FakeTavily;
 beforeAll(async () => {
@@ -26,23 +29,21 @@ function endpoint(outputBudgetChars?: number) {
     tavily: createTavilyClient({ baseUrl: tavily.url, apiKey: async () => tavily.apiKey }),
     ...(outputBudgetChars ? { outputBudgetChars } : {}),
   });
-  return createMcpEndpoint({ newServer, originPolicy: createOriginPolicy(['https://app.example.com']) });
+  return createMcpEndpoint({ newServer, supportedVersions: SUPPORTED_PROTOCOL_VERSIONS });
 }
 
-const future = () => Math.floor(Date.now() / 1000) + 300;
-const invocation = (overrides: Partial<Invocation> = {}): Invocation => ({
+const admit = createAdmission({ originPolicy: createOriginPolicy(['https://app.example.com']) });
+const invocation = (overrides: Partial<EndpointInvocation> = {}): EndpointInvocation => ({
   requestId: 'req-1',
-  authorizer: { sub: 'usr_1', clientId: 'c', scopes: '["web-search:read"]', exp: String(future()), tokenId: 't' },
   remainingTimeMs: () => 20_000,
   ...overrides,
 });
 
-function rpc(body: object, headers: Record<string, string> = {}, method = 'POST') {
-  return new Request('https://mcp.example.com/web-search/mcp', {
-    method,
-    headers: { 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream', Authorization: 'Bearer secret-token', ...headers },
-    ...(method === 'POST' ? { body: JSON.stringify(body) } : {}),
-  });
+/** A request as admission admits it, carrying the client's token as a real client's would. */
+function rpc(body: object, headers: ReadonlyArray<readonly [string, string]> = []): AdmittedRequest {
+  const admission = admit(mcpEvent({ body, headers: [...CLIENT_HEADERS, ['Authorization', 'Bearer secret-token'], ...headers] }));
+  if (!admission.admitted) throw new Error(`refused: ${admission.refusal.body}`);
+  return admission.request;
 }
 
 const call = (name: string, args: object) => ({ jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name, arguments: args } });
@@ -64,31 +65,6 @@ test('the client token never reaches the tools: Tavily gets the server key', asy
   expect(JSON.stringify(tavily.requests[0])).not.toContain('secret-token');
 });
 
-test('a token past exp (while an Allow may still sit in API Gateway\'s cache): 401 with a JSON body', async () => {
-  const expired = invocation({ authorizer: { sub: 'usr_1', clientId: 'c', scopes: '["web-search:read"]', exp: String(Math.floor(Date.now() / 1000) - 60) } });
-  const response = await endpoint()(rpc({ jsonrpc: '2.0', id: 1, method: 'ping' }), expired);
-  expect(response.status).toBe(401);
-  expect(await response.json()).toMatchObject({ error: 'invalid_token' });
-});
-
-test('no authorizer context at all: 401, the SDK never runs', async () => {
-  const response = await endpoint()(rpc({ jsonrpc: '2.0', id: 1, method: 'ping' }), invocation({ authorizer: undefined }));
-  expect(response.status).toBe(401);
-});
-
-test('a foreign Origin: 403; an allowed one: served', async () => {
-  expect((await endpoint()(rpc({ jsonrpc: '2.0', id: 1, method: 'ping' }, { Origin: 'https://evil.example' }), invocation())).status).toBe(403);
-  expect((await endpoint()(rpc({ jsonrpc: '2.0', id: 1, method: 'ping' }, { Origin: 'https://app.example.com' }), invocation())).status).toBe(200);
-});
-
-test('GET and DELETE: 405 with Allow: POST', async () => {
-  for (const method of ['GET', 'DELETE']) {
-    const response = await endpoint()(rpc({}, {}, method), invocation());
-    expect(response.status).toBe(405);
-    expect(response.headers.get('allow')).toBe('POST');
-  }
-});
-
 test('one server serves request after request, each on a fresh transport', async () => {
   const serve = endpoint();
   for (let id = 1; id <= 5; id++) {
@@ -106,4 +82,34 @@ test('an answer that would pass Lambda\'s 6 MB limit becomes a JSON-RPC error sa
   const text = await response.text();
   expect(Buffer.byteLength(text)).toBeLessThan(1000);
   expect(JSON.parse(text)).toEqual({ jsonrpc: '2.0', id: 7, error: { code: -32000, message: expect.stringContaining('too large') } });
+});
+
+describe('the versions this endpoint lists are every version it serves, newest first', () => {
+  const envelope = (version: string) => ({
+    'io.modelcontextprotocol/protocolVersion': version,
+    'io.modelcontextprotocol/clientCapabilities': {},
+    'io.modelcontextprotocol/clientInfo': { name: 'endpoint-test', version: '1.0.0' },
+  });
+  const modern = (method: string, version: string, id = 1) =>
+    rpc({ jsonrpc: '2.0', id, method, params: { _meta: envelope(version) } }, [
+      ['MCP-Protocol-Version', version],
+      ['Mcp-Method', method],
+    ]);
+
+  test('server/discover: supportedVersions lists the 2025-era versions after 2026-07-28, the rest as the SDK wrote it', async () => {
+    const text = await (await endpoint()(modern('server/discover', '2026-07-28'), invocation())).text();
+    expect(SUPPORTED_PROTOCOL_VERSIONS[0]).toBe('2026-07-28');
+    expect(SUPPORTED_PROTOCOL_VERSIONS).toContain('2025-11-25');
+    expect(text.startsWith(`{"result":{"supportedVersions":${JSON.stringify(SUPPORTED_PROTOCOL_VERSIONS)},"capabilities":`)).toBe(true);
+  });
+
+  test.each(['2099-01-01', '2025-11-25'])('a request for %s under the envelope: -32022 whose data.supported lists them all', async (version) => {
+    const response = await endpoint()(modern('tools/list', version, 8), invocation());
+    expect(response.status).toBe(400);
+    expect(await response.json()).toEqual({
+      jsonrpc: '2.0',
+      id: 8,
+      error: { code: -32022, message: `Unsupported protocol version: ${version}`, data: { supported: SUPPORTED_PROTOCOL_VERSIONS, requested: version } },
+    });
+  });
 });

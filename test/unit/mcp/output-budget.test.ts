@@ -13,7 +13,7 @@ function cutOf(text: string): { kept: string; stated: number } {
 }
 
 describe('fitToBudget', () => {
-  test('the default budget is a million characters', () => {
+  test('the default budget is 60,000 characters, within what Claude Code and Claude.ai take per result', () => {
     expect(DEFAULT_OUTPUT_BUDGET_CHARS).toBe(60_000);
   });
 

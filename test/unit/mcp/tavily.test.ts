@@ -5,6 +5,7 @@ import {
   type CallOptions,
   type TavilyClientOptions,
 } from '../../../lambda/mcp/tavily.js';
+import { WebSearchMcpError } from '../../../lambda/shared/errors.js';
 import { startFakeTavily, TAVILY_ERRORS, tavilyError, type FakeTavily } from '../../fixtures/fake-tavily.js';
 import { unusedLoopbackUrl } from '../helpers/loopback-server.js';
 
@@ -156,6 +157,10 @@ describe('retries', () => {
     expect(error.status).toBeUndefined();
     expect(error.message).toBe('Tavily could not be reached (TypeError)');
     expect(sleeps).toEqual([125, 250]);
+    // One of the project's errors, with fetch's own failure underneath for the log.
+    expect(error).toBeInstanceOf(WebSearchMcpError);
+    expect(error).toMatchObject({ name: 'TavilyError', code: 'ERR_TAVILY' });
+    expect(error.cause).toMatchObject({ name: 'TypeError', message: 'fetch failed' });
   });
 
   test.each([
@@ -302,6 +307,7 @@ describe('the API key', () => {
       }).call('search', { query: 'a' }, within(20_000)),
     );
     expect(error).toMatchObject({ kind: 'missing_key', message: 'TAVILY_API_KEY is not set' });
+    expect((error.cause as Error).message).toBe('TAVILY_API_KEY is not set');
     expect(tavily.requests).toHaveLength(0);
   });
 

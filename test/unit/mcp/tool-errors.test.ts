@@ -50,21 +50,21 @@ describe('toolFailureMessage', () => {
       'Web search took too long and was stopped before this server\'s time limit. Try again and try search_depth "basic" or "fast", or fewer max_results.',
     ],
   ])('%s (HTTP %s, detail %s)', (kind, status, detail, expected) => {
-    expect(toolFailureMessage(new TavilyError(kind, 'internal message', status, detail), tool)).toBe(expected);
+    expect(toolFailureMessage(new TavilyError(kind, 'internal message', { status, detail }), tool)).toBe(expected);
   });
 
   // BUG (cosmetic): Tavily's explanations end with a period (see TAVILY_ERRORS in the fake), and the
   // message appends ". Fix that parameter…", giving "…or finance.. Fix that parameter". Skipped until
   // tool-errors.ts strips a trailing period from the detail.
   test('a detail ending with a period does not produce a double period', () => {
-    const message = toolFailureMessage(new TavilyError('bad_request', 'x', 400, 'Invalid topic. Must be one of general, news or finance.'), tool);
+    const message = toolFailureMessage(new TavilyError('bad_request', 'x', { status: 400, detail: 'Invalid topic. Must be one of general, news or finance.' }), tool);
     expect(message).toBe(
       'Tavily refused the request (HTTP 400): Invalid topic. Must be one of general, news or finance. Fix that parameter and call the tool again.',
     );
   });
 
   test('bad_response quotes the client’s own message (which never holds upstream text)', () => {
-    expect(toolFailureMessage(new TavilyError('bad_response', "Tavily's answer exceeds 8388608 bytes", 200), tool)).toBe(
+    expect(toolFailureMessage(new TavilyError('bad_response', "Tavily's answer exceeds 8388608 bytes", { status: 200 }), tool)).toBe(
       "Tavily answered with something this server cannot use (Tavily's answer exceeds 8388608 bytes). Try again; if it persists, tell the operator.",
     );
   });
@@ -76,7 +76,7 @@ describe('toolFailureMessage', () => {
   });
 
   test('the internal message of other kinds is never shown', () => {
-    const message = toolFailureMessage(new TavilyError('unavailable', 'socket hang up at 10.0.0.5:443', 502), tool);
+    const message = toolFailureMessage(new TavilyError('unavailable', 'socket hang up at 10.0.0.5:443', { status: 502 }), tool);
     expect(message).not.toContain('10.0.0.5');
   });
 

@@ -1,84 +1,108 @@
 /**
- * The pure parts of quotas and the cache: Tavily's documented credit costs, the
- * arguments normalised into cache keys, packing, settings and refusal messages.
+ * The pure parts of quotas and the cache: each tool's credit rule (Tavily's
+ * documented prices), cache keys made from the request each tool sends, each
+ * tool's cache lifetime, packing, settings and refusal messages.
  */
-import { actualCredits, estimateCredits, reportedCredits } from '../../../lambda/mcp/quota/credits.js';
-import {
-  cacheKey,
-  cacheLifetimeSeconds,
-  normaliseArguments,
-  packResult,
-  unpackResult,
-} from '../../../lambda/mcp/quota/result-cache.js';
+import { chargedCredits, reportedCredits } from '../../../lambda/mcp/quota/credits.js';
+import { cacheKey, packResult, unpackResult } from '../../../lambda/mcp/quota/result-cache.js';
 import { identitiesOf, refusalMessage, windowsAt } from '../../../lambda/mcp/quota/usage-guard.js';
+import webCrawl from '../../../lambda/mcp/tools/web-crawl.js';
+import webExtract from '../../../lambda/mcp/tools/web-extract.js';
+import webMap from '../../../lambda/mcp/tools/web-map.js';
+import webSearch from '../../../lambda/mcp/tools/web-search.js';
+import type { AnyTool } from '../../../lambda/mcp/tools/tool.js';
 import { ConfigurationError, definitions as d, parseSettings } from '../../../lambda/shared/settings.js';
 
+/** A tool's rule for arguments as a caller sends them (validated and defaulted first, as the server does). */
+const estimate = (tool: AnyTool, raw: Record<string, unknown>) => tool.credits.estimate(tool.input.parse(raw));
+const priceOf = (tool: AnyTool, raw: Record<string, unknown>, answer: unknown) => tool.credits.priceOf(tool.input.parse(raw), answer);
+const requestOf = (tool: AnyTool, raw: Record<string, unknown>) => tool.tavilyRequest(tool.input.parse(raw));
+
 describe('credits', () => {
+  const query = 'q';
+
   test('search: basic, fast and ultra-fast cost 1, advanced 2', () => {
-    expect(estimateCredits('web_search', { search_depth: 'basic' })).toBe(1);
-    expect(estimateCredits('web_search', { search_depth: 'fast' })).toBe(1);
-    expect(estimateCredits('web_search', { search_depth: 'ultra-fast' })).toBe(1);
-    expect(estimateCredits('web_search', { search_depth: 'advanced' })).toBe(2);
+    expect(estimate(webSearch, { query, search_depth: 'basic' })).toBe(1);
+    expect(estimate(webSearch, { query, search_depth: 'fast' })).toBe(1);
+    expect(estimate(webSearch, { query, search_depth: 'ultra-fast' })).toBe(1);
+    expect(estimate(webSearch, { query, search_depth: 'advanced' })).toBe(2);
+    expect(priceOf(webSearch, { query, search_depth: 'advanced' }, { results: [] })).toBe(2);
   });
 
   test('extract: per 5 URLs, doubled for advanced; only successful URLs are charged', () => {
     const urls = (n: number) => Array.from({ length: n }, (_, i) => `https://example.com/${i}`);
-    expect(estimateCredits('web_extract', { urls: urls(5), extract_depth: 'basic' })).toBe(1);
-    expect(estimateCredits('web_extract', { urls: urls(6), extract_depth: 'basic' })).toBe(2);
-    expect(estimateCredits('web_extract', { urls: urls(11), extract_depth: 'advanced' })).toBe(6);
+    expect(estimate(webExtract, { urls: urls(5), extract_depth: 'basic' })).toBe(1);
+    expect(estimate(webExtract, { urls: urls(6), extract_depth: 'basic' })).toBe(2);
+    expect(estimate(webExtract, { urls: urls(11), extract_depth: 'advanced' })).toBe(6);
     // A URL given twice is fetched (and charged) once.
-    expect(estimateCredits('web_extract', { urls: ['https://a.example', 'https://a.example'], extract_depth: 'basic' })).toBe(1);
+    expect(estimate(webExtract, { urls: ['https://a.example', 'https://a.example'], extract_depth: 'basic' })).toBe(1);
     const answer = { results: [{ url: 'a' }, { url: 'b' }], failed_results: [{ url: 'c' }] };
-    expect(actualCredits('web_extract', { urls: urls(3), extract_depth: 'advanced' }, answer)).toBe(2);
-    expect(actualCredits('web_extract', { urls: urls(3), extract_depth: 'basic' }, { results: [] })).toBe(0);
+    expect(priceOf(webExtract, { urls: urls(3), extract_depth: 'advanced' }, answer)).toBe(2);
+    expect(priceOf(webExtract, { urls: urls(3), extract_depth: 'basic' }, { results: [] })).toBe(0);
   });
 
   test('map: per 10 pages, doubled with instructions; crawl adds the extraction of its pages', () => {
-    expect(estimateCredits('web_map', { limit: 50 })).toBe(5);
-    expect(estimateCredits('web_map', { limit: 50, instructions: 'only docs' })).toBe(10);
-    expect(estimateCredits('web_crawl', { limit: 10, extract_depth: 'basic' })).toBe(1 + 2);
-    expect(estimateCredits('web_crawl', { limit: 10, extract_depth: 'advanced', instructions: 'x' })).toBe(2 + 4);
-    expect(actualCredits('web_map', { limit: 50 }, { results: Array(11).fill('u') })).toBe(2);
-    expect(actualCredits('web_crawl', { limit: 10, extract_depth: 'basic' }, { results: Array(3).fill({}) })).toBe(1 + 1);
+    const url = 'https://docs.example.com';
+    expect(estimate(webMap, { url })).toBe(5); // the default limit, 50
+    expect(estimate(webMap, { url, limit: 50, instructions: 'only docs' })).toBe(10);
+    expect(estimate(webCrawl, { url, limit: 10, extract_depth: 'basic' })).toBe(1 + 2);
+    expect(estimate(webCrawl, { url, limit: 10, extract_depth: 'advanced', instructions: 'x' })).toBe(2 + 4);
+    expect(priceOf(webMap, { url, limit: 50 }, { results: Array(11).fill('u') })).toBe(2);
+    expect(priceOf(webCrawl, { url, limit: 10, extract_depth: 'basic' }, { results: Array(3).fill({}) })).toBe(1 + 1);
   });
 
-  test("Tavily's own usage figure wins over the rules", () => {
+  test("Tavily's own usage figure wins over the tool's rule", () => {
     expect(reportedCredits({ usage: { credits: 7 } })).toBe(7);
     expect(reportedCredits({ usage: { credits: '7' } })).toBeUndefined();
     expect(reportedCredits({ usage: { credits: -1 } })).toBeUndefined();
-    expect(actualCredits('web_search', { search_depth: 'basic' }, { results: [], usage: { credits: 4 } })).toBe(4);
+    const args = webSearch.input.parse({ query, search_depth: 'basic' });
+    expect(chargedCredits(webSearch.credits, args, { results: [], usage: { credits: 4 } })).toBe(4);
+    expect(chargedCredits(webSearch.credits, args, { results: [] })).toBe(1);
   });
 });
 
-describe('cache keys', () => {
+describe('cache keys: a hash of exactly the request the tool sends', () => {
   const caller = { sub: 'usr_1', clientId: 'client-a' };
+  const keyOf = (tool: AnyTool, raw: Record<string, unknown>) => cacheKey(tool.name, requestOf(tool, raw), 'shared', caller);
 
-  test('key order, unset options, empty lists and set-like list order do not matter', () => {
-    const a = { query: 'q', topic: 'general', include_domains: ['b.com', 'A.com'], exclude_domains: [], country: undefined };
+  test('what a tool treats as equal it sends as one request: domain sets in any order and case, unset options, empty lists', async () => {
+    const a = { query: 'q', include_domains: ['b.com', 'A.com'], exclude_domains: [] };
     const b = { include_domains: ['a.com', 'b.com', 'a.com'], topic: 'general', query: 'q' };
-    expect(normaliseArguments('web_search', a)).toEqual(normaliseArguments('web_search', b));
-    expect(JSON.stringify(normaliseArguments('web_search', a))).toBe('{"include_domains":["a.com","b.com"],"query":"q","topic":"general"}');
+    expect(requestOf(webSearch, a)).toEqual(requestOf(webSearch, b));
+    expect(requestOf(webSearch, a).body).toMatchObject({ include_domains: ['a.com', 'b.com'] });
+    expect(requestOf(webSearch, a).body).not.toHaveProperty('exclude_domains');
+    expect(await keyOf(webSearch, a)).toBe(await keyOf(webSearch, b));
+  });
+
+  test('a regular expression is sent, and keyed, exactly as written: a trailing space is another pattern', async () => {
+    const url = 'https://docs.example.com';
+    const spaced = requestOf(webMap, { url, select_paths: ['/docs/.* '] });
+    expect(spaced.body).toMatchObject({ select_paths: ['/docs/.* '] });
+    expect(await keyOf(webMap, { url, select_paths: ['/docs/.* '] })).not.toBe(await keyOf(webMap, { url, select_paths: ['/docs/.*'] }));
+    // Case matters in a pattern; only the order of a set does not.
+    expect(requestOf(webCrawl, { url, exclude_domains: ['^A\\.com$'] }).body).toMatchObject({ exclude_domains: ['^A\\.com$'] });
+    expect(await keyOf(webCrawl, { url, select_paths: ['/B', '/a', '/B'] })).toBe(await keyOf(webCrawl, { url, select_paths: ['/a', '/B'] }));
   });
 
   test('what changes the answer changes the key', async () => {
-    const base = await cacheKey('web_search', { query: 'q', max_results: 5 }, 'shared', caller);
-    expect(await cacheKey('web_search', { max_results: 5, query: 'q' }, 'shared', caller)).toBe(base);
-    expect(await cacheKey('web_search', { query: 'q', max_results: 6 }, 'shared', caller)).not.toBe(base);
-    expect(await cacheKey('web_search', { query: 'Q', max_results: 5 }, 'shared', caller)).not.toBe(base);
-    expect(await cacheKey('web_extract', { query: 'q', max_results: 5 }, 'shared', caller)).not.toBe(base);
-    // Extract keeps URL order (the results follow it); crawl patterns are regexes, so their case is kept.
-    expect(normaliseArguments('web_extract', { urls: ['https://b', 'https://a', 'https://b'] })).toEqual({ urls: ['https://b', 'https://a'] });
-    expect(normaliseArguments('web_crawl', { url: 'x', select_paths: ['/B', '/a'] })).toEqual({ select_paths: ['/B', '/a'].sort(), url: 'x' });
-    expect(normaliseArguments('web_crawl', { url: 'x', exclude_domains: ['^A\\.com$'] })).toEqual({ exclude_domains: ['^A\\.com$'], url: 'x' });
+    const base = await keyOf(webSearch, { query: 'q', max_results: 5 });
+    expect(await keyOf(webSearch, { max_results: 5, query: 'q' })).toBe(base);
+    expect(await keyOf(webSearch, { query: 'q', max_results: 6 })).not.toBe(base);
+    expect(await keyOf(webSearch, { query: 'Q', max_results: 5 })).not.toBe(base);
+    expect(await cacheKey('web_extract', requestOf(webSearch, { query: 'q', max_results: 5 }), 'shared', caller)).not.toBe(base);
+    // Extract keeps URL order (the results follow it) and asks for a URL once.
+    expect(requestOf(webExtract, { urls: ['https://b.example/', 'https://a.example/', 'https://b.example/'] }).body).toMatchObject({
+      urls: ['https://b.example/', 'https://a.example/'],
+    });
   });
 
   test('scope caller keys by user and client; shared does not', async () => {
-    const args = { query: 'q' };
-    const shared = await cacheKey('web_search', args, 'shared', caller);
-    expect(await cacheKey('web_search', args, 'shared', { sub: 'usr_2', clientId: 'client-b' })).toBe(shared);
-    const mine = await cacheKey('web_search', args, 'caller', caller);
+    const request = requestOf(webSearch, { query: 'q' });
+    const shared = await cacheKey('web_search', request, 'shared', caller);
+    expect(await cacheKey('web_search', request, 'shared', { sub: 'usr_2', clientId: 'client-b' })).toBe(shared);
+    const mine = await cacheKey('web_search', request, 'caller', caller);
     expect(mine).not.toBe(shared);
-    expect(await cacheKey('web_search', args, 'caller', { sub: 'usr_2', clientId: 'client-a' })).not.toBe(mine);
+    expect(await cacheKey('web_search', request, 'caller', { sub: 'usr_2', clientId: 'client-a' })).not.toBe(mine);
     expect(mine).not.toContain('usr_1');
   });
 
@@ -89,11 +113,12 @@ describe('cache keys', () => {
     expect(await unpackResult(packed!)).toEqual(entry);
     expect(await unpackResult(new TextEncoder().encode('not gzip'))).toBeUndefined();
     expect(await packResult(entry, 10)).toBeUndefined();
-    const ttl = { seconds: 600, newsSeconds: 60 };
-    expect(cacheLifetimeSeconds('web_search', { topic: 'news' }, ttl)).toBe(60);
-    expect(cacheLifetimeSeconds('web_search', { topic: 'general' }, ttl)).toBe(600);
-    expect(cacheLifetimeSeconds('web_search', { topic: 'news' }, { seconds: 30, newsSeconds: 60 })).toBe(30);
-    expect(cacheLifetimeSeconds('web_map', {}, { seconds: 0, newsSeconds: 60 })).toBe(0);
+    const lifetimes = { seconds: 600, newsSeconds: 60 };
+    const lifetime = (tool: AnyTool, raw: Record<string, unknown>, given = lifetimes) => tool.cache.lifetimeSeconds(tool.input.parse(raw), given);
+    expect(lifetime(webSearch, { query: 'q', topic: 'news' })).toBe(60);
+    expect(lifetime(webSearch, { query: 'q', topic: 'general' })).toBe(600);
+    expect(lifetime(webSearch, { query: 'q', topic: 'news' }, { seconds: 30, newsSeconds: 60 })).toBe(30);
+    expect(lifetime(webMap, { url: 'https://docs.example.com' })).toBe(600);
   });
 });
 

@@ -1,13 +1,19 @@
 import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
+import fc from 'fast-check';
 import {
   BadRequestError,
+  MALFORMED_REQUEST,
+  originUrl,
   proxyHandler,
+  readRequestHead,
   toProxyResult,
   toRequest,
   type Invocation,
   type RequestCore,
+  type RequestHead,
 } from '../../../lambda/shared/api-gateway.js';
 import { createOriginPolicy } from '../../../lambda/shared/cors.js';
+import { WebSearchMcpError } from '../../../lambda/shared/errors.js';
 import type { InvocationObserver } from '../../../lambda/shared/api-gateway.js';
 
 function event(overrides: Partial<APIGatewayProxyEvent> = {}): APIGatewayProxyEvent {
@@ -48,7 +54,8 @@ function badRequestMessage(run: () => unknown): string {
     run();
   } catch (error) {
     expect(error).toBeInstanceOf(BadRequestError);
-    expect((error as Error).name).toBe('BadRequestError');
+    expect(error).toBeInstanceOf(WebSearchMcpError);
+    expect(error).toMatchObject({ name: 'BadRequestError', code: 'ERR_BAD_REQUEST' });
     return (error as Error).message;
   }
   throw new Error('expected a BadRequestError');
@@ -155,20 +162,84 @@ describe('toRequest', () => {
     );
   });
 
-  test.each(['exa mple.com', 'evil.com?x=1', 'user@evil.com', 'evil.com/path', 'evil.com#frag'])(
-    'a Host that is not a plain host (%s) is a BadRequestError',
-    (host) => {
-      expect(badRequestMessage(() => toRequest(event(headerMaps([['host', host]]))))).toBe('The Host header is not a valid host.');
-    },
-  );
+  test.each([
+    'exa mple.com',
+    'evil.com?x=1',
+    'user@evil.com',
+    'evil.com/path',
+    'evil.com#frag',
+    // Only look like hosts: a port past 65535, IPv6 addresses that are not, an IPv4 address out of range.
+    'localhost:99999',
+    'localhost:65536',
+    '[:::]',
+    '[1.2.3.4]:1',
+    '999.1.1.1',
+    'example.com:',
+    '',
+    `${'a'.repeat(250)}.com`,
+  ])('a Host that is not a plain host (%p) is a BadRequestError', (host) => {
+    expect(badRequestMessage(() => toRequest(event(headerMaps([['host', host]]))))).toBe(MALFORMED_REQUEST.host);
+  });
 
-  test.each(['example.com', 'example.com:8443', '127.0.0.1:10000', '[::1]:10000'])('a plain host (%s) is kept', (host) => {
+  test('two Host headers are a malformed Host (RFC 9110), even when they agree', () => {
+    expect(badRequestMessage(() => toRequest(event(headerMaps([['host', 'a.example'], ['Host', 'a.example']]))))).toBe(MALFORMED_REQUEST.host);
+  });
+
+  test.each(['example.com', 'example.com:8443', '127.0.0.1:10000', '[::1]:10000', 'localhost:65535'])('a plain host (%s) is kept', (host) => {
     expect(new URL(toRequest(event(headerMaps([['host', host]]))).url).host).toBe(host);
+  });
+
+  test('a Host is read as Headers reads it: trimmed', () => {
+    expect(toRequest(event(headerMaps([['host', ' a.example\t']]))).url).toBe('https://a.example/web-search/mcp');
   });
 
   test.each(['TRACE', 'CONNECT', 'G T'])('method %s cannot be represented: BadRequestError', (httpMethod) => {
     expect(badRequestMessage(() => toRequest(event({ httpMethod })))).toBe(
       'The request cannot be represented (method or body not allowed).',
+    );
+  });
+});
+
+describe('the one Host rule and the header rules (readRequestHead)', () => {
+  test('originUrl: the origin a URL can hold, or nothing', () => {
+    expect(originUrl('https', 'mcp.example.com')?.href).toBe('https://mcp.example.com/');
+    expect(originUrl('http', '[::1]:10000')?.host).toBe('[::1]:10000');
+    for (const host of ['localhost:99999', '[:::]', '[1.2.3.4]:1', 'a/b', 'a b', '']) expect(originUrl('https', host)).toBeUndefined();
+  });
+
+  test('a method that is not a string is malformed; a missing one is GET', () => {
+    expect(readRequestHead(event({ httpMethod: 5 as never }))).toEqual({ malformed: MALFORMED_REQUEST.method });
+    expect(readRequestHead(event({ httpMethod: undefined as never }))).toMatchObject({ method: 'GET' });
+  });
+
+  test('headers that are not lists of strings are malformed, not a crash', () => {
+    expect(readRequestHead(event({ multiValueHeaders: { Accept: 'text/html' } as never }))).toEqual({ malformed: MALFORMED_REQUEST.headers });
+    expect(readRequestHead(event({ multiValueHeaders: { Accept: [5] } as never }))).toEqual({ malformed: MALFORMED_REQUEST.headers });
+    expect(readRequestHead(event({ multiValueHeaders: 'x' as never }))).toEqual({ malformed: MALFORMED_REQUEST.headers });
+  });
+
+  test('fast-check: the headers are exactly what Headers holds, and malformed exactly where Headers throws', () => {
+    const name = fc.oneof(fc.constantFrom('Accept', 'accept', 'X-A', 'x-a', 'Cookie', 'cookie', 'Host', 'Set-Cookie', 'Bad Name', '', 'x:y', 'é'), fc.string({ maxLength: 6 }));
+    const value = fc.oneof(
+      fc.constantFrom('a', ' a ', '\ta\t', 'a\r\nb', '\na', 'a\n', 'a\u0000b', 'a\u0001b', 'a\u007fb', 'caf\u00e9', '\u20ac', '\u00a0a\u00a0', '\u000ba\u000c', '', ' '),
+      fc.string({ maxLength: 8, unit: 'binary' }),
+    );
+    fc.assert(
+      fc.property(fc.array(fc.tuple(name, value), { maxLength: 6 }), (pairs) => {
+        const withHost: Array<[string, string]> = [['Host', 'mcp.example.com'], ...pairs.filter(([each]) => each.toLowerCase() !== 'host')];
+        let expected: Map<string, string> | undefined = new Map();
+        try {
+          const headers = new Headers();
+          for (const [each, text] of withHost) headers.append(each, text);
+          headers.forEach((text, each) => expected!.set(each, each === 'set-cookie' ? headers.get('set-cookie')! : text));
+        } catch {
+          expected = undefined;
+        }
+        const head = readRequestHead(event(headerMaps(withHost)));
+        if (expected === undefined) expect(head).toEqual({ malformed: MALFORMED_REQUEST.headers });
+        else expect(new Map([...(head as RequestHead).headers].sort())).toEqual(new Map([...expected].sort()));
+      }),
+      { numRuns: 2000 },
     );
   });
 });

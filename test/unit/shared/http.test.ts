@@ -1,4 +1,6 @@
+import { WebSearchMcpError } from '../../../lambda/shared/errors.js';
 import {
+  BodyTooLargeError,
   decodeUtf8,
   errorResponse,
   isJsonMediaType,
@@ -46,7 +48,12 @@ describe('readLimited', () => {
         cancelled = true;
       },
     }, { highWaterMark: 0 });
-    expect(await readLimited(stream, 5)).toEqual({ ok: false, tooLarge: true });
+    const result = await readLimited(stream, 5);
+    expect(result.ok).toBe(false);
+    const { error } = result as { error: BodyTooLargeError };
+    expect(error).toBeInstanceOf(BodyTooLargeError);
+    expect(error).toBeInstanceOf(WebSearchMcpError);
+    expect(error).toMatchObject({ code: 'ERR_TOO_LARGE', name: 'BodyTooLargeError', maxBytes: 5 });
     expect(cancelled).toBe(true);
     expect(pulled).toBe(2);
   });

@@ -1,8 +1,8 @@
 /** The site-walking parameters web_crawl and web_map share, and the timeout derived from a deadline. */
 import { SITE_WALK_TIMEOUT_RANGE } from '../../../lambda/mcp/tools/site-walk.js';
 import { TAVILY_TIMEOUT_MARGIN_MS, tavilyTimeoutSeconds } from '../../../lambda/mcp/tools/tavily-request.js';
-import { webCrawl } from '../../../lambda/mcp/tools/web-crawl.js';
-import { webMap } from '../../../lambda/mcp/tools/web-map.js';
+import webCrawl from '../../../lambda/mcp/tools/web-crawl.js';
+import webMap from '../../../lambda/mcp/tools/web-map.js';
 import { issuesOf } from './harness.js';
 
 describe.each([webCrawl, webMap])('$name input validation', (tool) => {

@@ -1,7 +1,7 @@
 /** web_crawl against the loopback fake Tavily, including the timeout it derives from the deadline. */
 import { TavilyError } from '../../../lambda/mcp/tavily.js';
 import { toolFailureMessage } from '../../../lambda/mcp/tools/tool-errors.js';
-import { webCrawl } from '../../../lambda/mcp/tools/web-crawl.js';
+import webCrawl from '../../../lambda/mcp/tools/web-crawl.js';
 import { startToolHarness, type ToolHarness } from './harness.js';
 
 let harness: ToolHarness;

@@ -1,7 +1,7 @@
 /** web_extract against the loopback fake Tavily: per-URL failures are part of the result, not a failed call. */
 import { TavilyError } from '../../../lambda/mcp/tavily.js';
 import { toolFailureMessage } from '../../../lambda/mcp/tools/tool-errors.js';
-import { webExtract } from '../../../lambda/mcp/tools/web-extract.js';
+import webExtract from '../../../lambda/mcp/tools/web-extract.js';
 import { issuesOf, startToolHarness, type ToolHarness } from './harness.js';
 
 let harness: ToolHarness;

@@ -1,5 +1,5 @@
 /** web_map against the loopback fake Tavily: the site-walking request, URLs only. */
-import { webMap } from '../../../lambda/mcp/tools/web-map.js';
+import webMap from '../../../lambda/mcp/tools/web-map.js';
 import { startToolHarness, type ToolHarness } from './harness.js';
 
 let harness: ToolHarness;

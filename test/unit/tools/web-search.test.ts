@@ -1,7 +1,7 @@
 /** web_search against the loopback fake Tavily: the request sent, the result mapped, the text rendered. */
 import { TavilyError } from '../../../lambda/mcp/tavily.js';
 import { jsonSchemaOf } from '../../../lambda/mcp/tools/tool.js';
-import { webSearch } from '../../../lambda/mcp/tools/web-search.js';
+import webSearch from '../../../lambda/mcp/tools/web-search.js';
 import { issuesOf, startToolHarness, type ToolHarness } from './harness.js';
 
 let harness: ToolHarness;

@@ -398,10 +398,12 @@ async function main() {
     const only = process.argv.slice(2);
     const clients = { inspector, 'mcp-remote': mcpRemote, mcpc, python: pythonSdk };
     const unknown = only.filter((name) => !(name in clients));
-    if (unknown.length > 0) throw new Error(`unknown client ${unknown.join(', ')}; choose among ${Object.keys(clients).join(', ')}`);
-    await printVersions();
-    for (const [name, client] of Object.entries(clients)) {
-      if (only.length === 0 || only.includes(name)) await client(dev, tavily, advertisedIssuer);
+    if (unknown.length > 0) check(false, `unknown client ${unknown.join(', ')}`, `choose among ${Object.keys(clients).join(', ')}`);
+    else {
+      await printVersions();
+      for (const [name, client] of Object.entries(clients)) {
+        if (only.length === 0 || only.includes(name)) await client(dev, tavily, advertisedIssuer);
+      }
     }
   } catch (error) {
     check(false, 'client matrix', (error as Error).message);

@@ -7,7 +7,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { parseEnv } from 'node:util';
-import { ConfigurationError, definitions as d, parseSettings } from '../lambda/shared/settings.js';
+import { ConfigurationError, definitions as d, isLoopbackHost, parseSettings } from '../lambda/shared/settings.js';
 import { QUOTA_AND_CACHE_SETTINGS } from '../lambda/mcp/quota/usage-settings.js';
 
 export const DEPLOY_SETTINGS = {
@@ -61,6 +61,16 @@ export function parseDeploySettings(
   }
   if (settings.hostedZoneId && !settings.customDomainName) {
     problems.push('CUSTOM_DOMAIN_HOSTED_ZONE_ID: only used with CUSTOM_DOMAIN_NAME; set the domain too, or remove it');
+  }
+  // The offline demo (sample data from a local Tavily stand-in) is for `npm run dev -- --demo` only.
+  const demo = context('DEMO') ?? environment.DEMO;
+  if (demo !== undefined && demo !== null && String(demo).trim() !== '') {
+    problems.push('DEMO: the offline demo (sample data from a local Tavily stand-in) runs only with npm run dev -- --demo and is never deployed; remove DEMO');
+  }
+  if (isLoopbackHost(new URL(settings.tavilyApiBaseUrl).hostname)) {
+    problems.push(
+      `TAVILY_API_BASE_URL: ${settings.tavilyApiBaseUrl} is on loopback (a local stand-in), which a deployed function cannot reach; remove it to call https://api.tavily.com`,
+    );
   }
   if (problems.length > 0) throw new ConfigurationError(problems, 'deployment settings');
   return settings;

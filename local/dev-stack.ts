@@ -7,8 +7,11 @@ import { refusePlaceholders } from '../lib/config.js';
 import type { FunctionName } from '../lambda/shared/routes.js';
 import { definitions as d, parseSettings, ConfigurationError } from '../lambda/shared/settings.js';
 import type { ClientIdMetadataDocumentOptions } from './client-id-metadata-document.js';
-import { QUOTA_AND_CACHE_SETTINGS } from '../lambda/mcp/quota/usage-settings.js';
+import { QUOTA_AND_CACHE_SETTINGS, usageNeedsTable } from '../lambda/mcp/quota/usage-settings.js';
+import type { FakeTavily } from '../test/fixtures/fake-tavily.js';
 import { startDevAuthorizationServer } from './dev-authorization-server.js';
+import { devPorts, type DevPorts } from './dev-ports.js';
+import { startSampleTavily } from './sample-tavily.js';
 import type { AccessLogEntry } from './gateway.js';
 import type { ThrottleLimits } from './throttle.js';
 import { LOOPBACK_ORIGINS, startLocalStack, type LocalStack } from './stack.js';
@@ -50,6 +53,12 @@ export interface DevStack {
     readonly clientSecret: string;
   };
   readonly tavilyConfigured: boolean;
+  /** Set in the offline demo: the functions call this local stand-in, which answers sample data. */
+  readonly demo?: { readonly tavilyUrl: string };
+  /** Where the servers listen (the usage store only when quotas or the cache are on). */
+  readonly ports: DevPorts;
+  /** The local usage store (`npm run usage` reads it), when quotas or the cache are on. */
+  readonly usageStoreEndpoint?: string;
   close(): Promise<void>;
 }
 
@@ -66,6 +75,11 @@ export interface DevStackOverrides {
   readonly throttle?: ThrottleLimits | false;
   /** How the embedded authorization server fetches client ID metadata documents (tests trust their own CA). */
   readonly clientIdMetadataDocuments?: ClientIdMetadataDocumentOptions;
+  /**
+   * The offline demo (`npm run dev -- --demo`): a local Tavily stand-in answers every tool with
+   * sample data marked as such, in place of TAVILY_API_KEY and TAVILY_API_BASE_URL. Never a default.
+   */
+  readonly demo?: boolean;
 }
 
 /** A client-credentials access token for this stack's MCP endpoint, from its embedded authorization server. */
@@ -84,11 +98,7 @@ export async function machineToken(dev: DevStack, scope = 'web-search:read'): Pr
   return ((await response.json()) as { access_token: string }).access_token;
 }
 
-/** Start the development stack from environment variables (a parsed `.env` included). */
-export async function startDevStack(
-  environment: Readonly<Record<string, string | undefined>>,
-  overrides: DevStackOverrides = {},
-): Promise<DevStack> {
+function parseDevSettings(environment: Readonly<Record<string, string | undefined>>) {
   const settings = parseSettings(DEV_SETTINGS, environment, 'local stack settings');
   refusePlaceholders(settings, 'local stack settings');
   if (settings.environmentUrl && !settings.resourceId) {
@@ -97,58 +107,95 @@ export async function startDevStack(
       'local stack settings',
     );
   }
-  const port = overrides.port ?? settings.port;
+  return settings;
+}
+
+function portsOf(settings: ReturnType<typeof parseDevSettings>, overrides: DevStackOverrides): DevPorts {
+  return devPorts(
+    { port: overrides.port ?? settings.port, devAuthPort: overrides.devAuthPort ?? settings.devAuthPort },
+    { authorizationServer: !settings.environmentUrl, usageStore: usageNeedsTable(settings) },
+  );
+}
+
+/** The ports a start from these variables uses (to name the server behind an "address in use"). */
+export function devStackPorts(environment: Readonly<Record<string, string | undefined>>, overrides: DevStackOverrides = {}): DevPorts {
+  return portsOf(parseDevSettings(environment), overrides);
+}
+
+/** Start the development stack from environment variables (a parsed `.env` included). */
+export async function startDevStack(
+  environment: Readonly<Record<string, string | undefined>>,
+  overrides: DevStackOverrides = {},
+): Promise<DevStack> {
+  const settings = parseDevSettings(environment);
+  const ports = portsOf(settings, overrides);
   const publicHost = overrides.publicHost ?? 'localhost';
   let devAuthorizationServer: DevStack['devAuthorizationServer'];
+  const sampleTavily: FakeTavily | undefined = overrides.demo ? await startSampleTavily() : undefined;
+  const tavily = sampleTavily
+    ? { apiKey: sampleTavily.apiKey, baseUrl: sampleTavily.url }
+    : { apiKey: settings.tavilyApiKey, baseUrl: settings.tavilyApiBaseUrl };
 
-  const stack = await startLocalStack({
-    port,
-    hosts: overrides.hosts,
-    publicHost,
-    authorizationServer: settings.environmentUrl
-      ? { environmentUrl: settings.environmentUrl, resourceId: settings.resourceId! }
-      : async ({ resourceIdentifier, scopes }) => {
-          const server = await startDevAuthorizationServer({
-            port: overrides.devAuthPort ?? settings.devAuthPort ?? (port === 0 ? 0 : port + 1),
-            publicHost,
-            resourceId: DEV_RESOURCE_ID,
-            scopes,
-            defaultResource: resourceIdentifier,
-            m2mClient: { clientId: settings.devClientId, clientSecret: settings.devClientSecret },
-            accessTokenTtlSeconds: settings.devAccessTokenTtlSeconds,
-            ...(overrides.clientIdMetadataDocuments ? { clientIdMetadataDocuments: overrides.clientIdMetadataDocuments } : {}),
-          });
-          devAuthorizationServer = {
-            url: server.issuer,
-            authorizationServerUrl: server.authorizationServerUrl,
-            tokenEndpoint: `${server.issuer}/oauth/token`,
-            clientId: settings.devClientId,
-            clientSecret: settings.devClientSecret,
-          };
-          return { environmentUrl: server.environmentUrl, resourceId: server.resourceId, close: () => server.close() };
-        },
-    resourceIdentifier: settings.resourceIdentifier,
-    requiredScopes: settings.requiredScopes,
-    toolScopes: settings.toolScopes,
-    toolOutputBudgetChars: settings.toolOutputBudgetChars,
-    // Unset locally means the loopback origins, so browser clients on any local port work.
-    allowedOrigins: environment.ALLOWED_ORIGINS?.trim() ? settings.allowedOrigins : LOOPBACK_ORIGINS,
-    authorizerCacheTtlSeconds: settings.authorizerCacheTtlSeconds,
-    throttle: overrides.throttle ?? { rateLimit: settings.throttleRateLimit, burstLimit: settings.throttleBurstLimit },
-    tavilyApiKey: settings.tavilyApiKey,
-    tavilyApiBaseUrl: settings.tavilyApiBaseUrl,
-    logLevel: settings.logLevel,
-    usage: settings,
-    // Where `npm run usage` finds the local store.
-    usageStorePort: port === 0 ? 0 : port + 2,
-    onLog: overrides.onLog,
-    onAccessLog: overrides.onAccessLog,
-  });
+  let stack: LocalStack;
+  try {
+    stack = await startLocalStack({
+      port: ports.gateway,
+      hosts: overrides.hosts,
+      publicHost,
+      authorizationServer: settings.environmentUrl
+        ? { environmentUrl: settings.environmentUrl, resourceId: settings.resourceId! }
+        : async ({ resourceIdentifier, scopes }) => {
+            const server = await startDevAuthorizationServer({
+              port: ports.authorizationServer ?? 0,
+              publicHost,
+              resourceId: DEV_RESOURCE_ID,
+              scopes,
+              defaultResource: resourceIdentifier,
+              m2mClient: { clientId: settings.devClientId, clientSecret: settings.devClientSecret },
+              accessTokenTtlSeconds: settings.devAccessTokenTtlSeconds,
+              ...(overrides.clientIdMetadataDocuments ? { clientIdMetadataDocuments: overrides.clientIdMetadataDocuments } : {}),
+            });
+            devAuthorizationServer = {
+              url: server.issuer,
+              authorizationServerUrl: server.authorizationServerUrl,
+              tokenEndpoint: `${server.issuer}/oauth/token`,
+              clientId: settings.devClientId,
+              clientSecret: settings.devClientSecret,
+            };
+            return { environmentUrl: server.environmentUrl, resourceId: server.resourceId, close: () => server.close() };
+          },
+      resourceIdentifier: settings.resourceIdentifier,
+      requiredScopes: settings.requiredScopes,
+      toolScopes: settings.toolScopes,
+      toolOutputBudgetChars: settings.toolOutputBudgetChars,
+      // Unset locally means the loopback origins, so browser clients on any local port work.
+      allowedOrigins: environment.ALLOWED_ORIGINS?.trim() ? settings.allowedOrigins : LOOPBACK_ORIGINS,
+      authorizerCacheTtlSeconds: settings.authorizerCacheTtlSeconds,
+      throttle: overrides.throttle ?? { rateLimit: settings.throttleRateLimit, burstLimit: settings.throttleBurstLimit },
+      tavilyApiKey: tavily.apiKey,
+      tavilyApiBaseUrl: tavily.baseUrl,
+      logLevel: settings.logLevel,
+      usage: settings,
+      // Where `npm run usage` finds the local store.
+      usageStorePort: ports.usageStore ?? 0,
+      onLog: overrides.onLog,
+      onAccessLog: overrides.onAccessLog,
+    });
+  } catch (error) {
+    await sampleTavily?.close();
+    throw error;
+  }
 
   return {
     stack,
     devAuthorizationServer,
-    tavilyConfigured: Boolean(settings.tavilyApiKey),
-    close: () => stack.close(),
+    tavilyConfigured: Boolean(tavily.apiKey),
+    ...(sampleTavily ? { demo: { tavilyUrl: sampleTavily.url } } : {}),
+    ports: { ...ports, gateway: stack.port },
+    ...(stack.usageStore ? { usageStoreEndpoint: stack.usageStore.endpoint } : {}),
+    close: async () => {
+      await stack.close();
+      await sampleTavily?.close();
+    },
   };
 }

@@ -1,13 +1,18 @@
 /**
  * Lambda, as far as the local stack needs it: each function is bundled with the
- * stack's own esbuild options, and runs in instances (worker threads, each with
- * its own module state and environment) that take one invocation at a time. A
- * request that finds every instance busy gets a new instance (a cold start),
- * up to a concurrency limit; an invocation that outlives the function's timeout
- * kills its instance, as Lambda does.
+ * stack's own esbuild options, and runs in instances (each with its own module
+ * state and environment) that take one invocation at a time. A request that
+ * finds every instance busy gets a new instance (a cold start), up to a
+ * concurrency limit; an invocation that outlives the function's timeout kills
+ * its instance, as Lambda does.
+ *
+ * Instances run on Lambda's Node major (local/lambda-node.ts): as worker threads
+ * when this process is on it (`npm run` puts the Node 22 of `npm ci` first on the
+ * PATH), otherwise as child processes of that Node 22.
  */
+import { fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
@@ -15,6 +20,9 @@ import { build } from 'esbuild';
 import { buildLazyFiles, esbuildOptions, lazyImports } from '../lib/bundling.js';
 import { functionSpecs, type FunctionSpec } from '../lib/functions.js';
 import type { FunctionName } from '../lambda/shared/routes.js';
+import { PINNED_NODE, runsOnLambdaNode, type InstanceRunner } from './lambda-node.js';
+
+export type { InstanceRunner } from './lambda-node.js';
 
 const WORKER_URL = new URL('./lambda-worker.mjs', import.meta.url);
 
@@ -53,6 +61,65 @@ export type InvocationOutcome =
   | { readonly ok: true; readonly result: unknown }
   | { readonly ok: false; readonly kind: 'error' | 'init_error' | 'timeout' | 'crash'; readonly message: string };
 
+/** Threads when this process runs on Lambda's major (or no other Node is installed); else processes of the pinned one. */
+export function defaultRunner(): InstanceRunner {
+  return runsOnLambdaNode() || !existsSync(PINNED_NODE) ? 'thread' : 'process';
+}
+
+/** An instance as the pool drives it, whichever runner holds it. */
+interface InstanceChannel {
+  readonly stdout: NodeJS.ReadableStream;
+  readonly stderr: NodeJS.ReadableStream;
+  post(message: unknown): void;
+  onMessage(listener: (message: any) => void): void;
+  onError(listener: (error: Error) => void): void;
+  onExit(listener: (code: number | null) => void): void;
+  terminate(): Promise<void>;
+}
+
+interface InstanceData {
+  readonly bundlePath: string;
+  readonly functionName: FunctionName;
+  readonly memoryMb: number;
+}
+
+function threadInstance(data: InstanceData, env: Record<string, string>): InstanceChannel {
+  const worker = new Worker(WORKER_URL, { workerData: data, env, stdout: true, stderr: true });
+  return {
+    stdout: worker.stdout,
+    stderr: worker.stderr,
+    post: (message) => worker.postMessage(message),
+    onMessage: (listener) => void worker.on('message', listener),
+    onError: (listener) => void worker.on('error', listener),
+    onExit: (listener) => void worker.on('exit', listener),
+    terminate: async () => void (await worker.terminate()),
+  };
+}
+
+function processInstance(data: InstanceData, env: Record<string, string>): InstanceChannel {
+  // The function's environment only, and no loader flags of this process: the bundle is plain JavaScript, as on Lambda.
+  const child = fork(fileURLToPath(WORKER_URL), [JSON.stringify(data)], {
+    execPath: PINNED_NODE,
+    execArgv: [],
+    env,
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    serialization: 'advanced',
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return {
+    stdout: child.stdout!,
+    stderr: child.stderr!,
+    post: (message) => void child.send(message as never),
+    onMessage: (listener) => void child.on('message', listener),
+    onError: (listener) => void child.on('error', listener),
+    onExit: (listener) => void child.on('exit', (code) => listener(code)),
+    terminate: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
 export interface FunctionPoolOptions {
   readonly spec: FunctionSpec;
   readonly bundlePath: string;
@@ -61,10 +128,12 @@ export interface FunctionPoolOptions {
   readonly maxInstances?: number;
   /** Where the instances' log lines go (one call per line). */
   readonly onLog?: (functionName: FunctionName, line: string) => void;
+  /** Default: `defaultRunner()`. */
+  readonly runner?: InstanceRunner;
 }
 
 interface Instance {
-  readonly worker: Worker;
+  readonly channel: InstanceChannel;
   readonly ready: Promise<{ ok: true } | { ok: false; message: string }>;
   busy: boolean;
   settle?: (outcome: InvocationOutcome) => void;
@@ -100,28 +169,30 @@ export class FunctionPool {
     return this.options.spec.name;
   }
 
+  /** Where this pool's instances run. */
+  get runner(): InstanceRunner {
+    return this.options.runner ?? defaultRunner();
+  }
+
   private startInstance(): Instance {
     const { spec, bundlePath, environment, onLog } = this.options;
-    const worker = new Worker(WORKER_URL, {
-      workerData: { bundlePath, functionName: spec.name, memoryMb: spec.memoryMb },
-      env: {
-        AWS_LAMBDA_FUNCTION_NAME: spec.name,
-        AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(spec.memoryMb),
-        AWS_REGION: 'local',
-        TZ: 'UTC',
-        ...environment,
-      },
-      stdout: true,
-      stderr: true,
-    });
+    const data = { bundlePath, functionName: spec.name, memoryMb: spec.memoryMb };
+    const env = {
+      AWS_LAMBDA_FUNCTION_NAME: spec.name,
+      AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(spec.memoryMb),
+      AWS_REGION: 'local',
+      TZ: 'UTC',
+      ...environment,
+    };
+    const channel = this.runner === 'process' ? processInstance(data, env) : threadInstance(data, env);
     const emit = (line: string) => (onLog ? onLog(spec.name, line) : process.stdout.write(`[${spec.name}] ${line}\n`));
-    forwardLines(worker.stdout, emit);
-    forwardLines(worker.stderr, emit);
+    forwardLines(channel.stdout, emit);
+    forwardLines(channel.stderr, emit);
     this.coldStarts += 1;
 
     let resolveReady!: (value: { ok: true } | { ok: false; message: string }) => void;
-    const instance: Instance = { worker, busy: false, ready: new Promise((resolve) => (resolveReady = resolve)) };
-    worker.on('message', (message: { type: string; id?: string; result?: unknown; error?: { name: string; message: string } }) => {
+    const instance: Instance = { channel, busy: false, ready: new Promise((resolve) => (resolveReady = resolve)) };
+    channel.onMessage((message: { type: string; id?: string; result?: unknown; error?: { name: string; message: string } }) => {
       if (message.type === 'ready') resolveReady({ ok: true });
       else if (message.type === 'init-error') resolveReady({ ok: false, message: message.error?.message ?? 'init failed' });
       else if ((message.type === 'result' || message.type === 'error') && message.id === instance.pendingId) {
@@ -143,8 +214,8 @@ export class FunctionPool {
       settle?.({ ok: false, kind: 'crash', message });
       this.wakeOne();
     };
-    worker.on('error', (error) => onGone(`instance crashed: ${error.message}`));
-    worker.on('exit', (code) => onGone(`instance exited with code ${code}`));
+    channel.onError((error) => onGone(`instance crashed: ${error.message}`));
+    channel.onExit((code) => onGone(`instance exited with code ${code}`));
     this.instances.add(instance);
     return instance;
   }
@@ -182,7 +253,7 @@ export class FunctionPool {
     if (!ready.ok) {
       // Like Lambda after a failed init: this sandbox is discarded; the next invocation starts another.
       this.instances.delete(instance);
-      await instance.worker.terminate();
+      await instance.channel.terminate();
       this.wakeOne();
       return { ok: false, kind: 'init_error', message: ready.message };
     }
@@ -194,14 +265,14 @@ export class FunctionPool {
         instance.settle = undefined;
         resolve({ ok: false, kind: 'timeout', message: `Task timed out after ${this.options.spec.timeoutSeconds} seconds` });
         this.instances.delete(instance);
-        void instance.worker.terminate();
+        void instance.channel.terminate();
       }, timeoutMs);
       instance.pendingId = id;
       instance.settle = (result) => {
         clearTimeout(timer);
         resolve(result);
       };
-      instance.worker.postMessage({ type: 'invoke', id, event, deadline, requestId });
+      instance.channel.post({ type: 'invoke', id, event, deadline, requestId });
     });
     if (this.instances.has(instance)) this.release(instance);
     else this.wakeOne();
@@ -212,13 +283,13 @@ export class FunctionPool {
   async recycle(): Promise<void> {
     const retiring = [...this.instances];
     this.instances.clear();
-    await Promise.all(retiring.map((instance) => instance.worker.terminate()));
+    await Promise.all(retiring.map((instance) => instance.channel.terminate()));
   }
 
   async close(): Promise<void> {
     this.closed = true;
     for (const wake of this.waiting.splice(0)) wake();
-    await Promise.all([...this.instances].map((instance) => instance.worker.terminate()));
+    await Promise.all([...this.instances].map((instance) => instance.channel.terminate()));
     this.instances.clear();
   }
 }

@@ -1,7 +1,8 @@
 /**
- * One Lambda instance of the local stack: a worker thread with its own module
- * state and its own process.env, that loads a function's bundle (its "init
- * phase") and then runs one invocation at a time, as Lambda does.
+ * One Lambda instance of the local stack: a worker thread (or, when the stack
+ * runs on another Node than Lambda's major, a child process of that Node) with
+ * its own module state and its own process.env, that loads a function's bundle
+ * (its "init phase") and then runs one invocation at a time, as Lambda does.
  *
  * Plain JavaScript on purpose: it runs the bundles esbuild produced, outside any
  * TypeScript loader or test runner.
@@ -9,7 +10,11 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { pathToFileURL } from 'node:url';
 
-const { bundlePath, functionName, memoryMb } = workerData;
+// The same messages either way: the thread's port, or the child process's IPC channel.
+const channel = parentPort ?? { postMessage: (message) => process.send(message), on: (event, listener) => process.on(event, listener) };
+const { bundlePath, functionName, memoryMb } = workerData ?? JSON.parse(process.argv[2]);
+// A child process ends with the stack that started it.
+if (!parentPort) process.on('disconnect', () => process.exit(0));
 
 function describe(error) {
   if (error instanceof Error) return { name: error.name, message: error.message };
@@ -21,15 +26,15 @@ try {
   const module = await import(pathToFileURL(bundlePath).href);
   handler = module.handler;
   if (typeof handler !== 'function') throw new Error(`${bundlePath} exports no handler function`);
-  parentPort.postMessage({ type: 'ready' });
+  channel.postMessage({ type: 'ready' });
 } catch (error) {
   // Lambda reports an init failure on every invocation of the instance; so does the pool.
   const { name, message } = describe(error);
   process.stderr.write(`${JSON.stringify({ level: 'ERROR', message: 'Function init failed', function: functionName, errorName: name, errorMessage: message })}\n`);
-  parentPort.postMessage({ type: 'init-error', error: describe(error) });
+  channel.postMessage({ type: 'init-error', error: describe(error) });
 }
 
-parentPort.on('message', async (message) => {
+channel.on('message', async (message) => {
   if (message.type !== 'invoke' || !handler) return;
   const { id, event, deadline, requestId } = message;
   const context = {
@@ -48,8 +53,8 @@ parentPort.on('message', async (message) => {
   };
   try {
     const result = await handler(event, context);
-    parentPort.postMessage({ type: 'result', id, result });
+    channel.postMessage({ type: 'result', id, result });
   } catch (error) {
-    parentPort.postMessage({ type: 'error', id, error: describe(error) });
+    channel.postMessage({ type: 'error', id, error: describe(error) });
   }
 });

@@ -4,13 +4,13 @@
  * authorization server: `tools/list`, then one `tools/call`. Tavily is the
  * loopback fake, so the smoke test needs no key and checks this server only.
  *
- * The Inspector needs Node 22; npx fetches it as the `node@22` package.
+ * The Inspector needs Node 22: it runs on the one `npm ci` installed, first on
+ * the PATH of every npm script.
  */
 import { spawn } from 'node:child_process';
 import { machineToken, startDevStack } from '../local/dev-stack.js';
 import { startFakeTavily } from '../test/fixtures/fake-tavily.js';
-
-export const INSPECTOR = '@modelcontextprotocol/inspector@2.12.0';
+import { INSPECTOR } from './pinned-clients.js';
 
 function run(command: string, args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
@@ -48,7 +48,7 @@ async function main() {
     check(true, 'client_credentials token from the embedded authorization server');
 
     const inspector = (...args: string[]) =>
-      run('npx', ['-y', '-p', 'node@22', '-p', INSPECTOR, 'mcp-inspector', '--cli', dev.stack.mcpUrl, '--transport', 'http', '--header', `Authorization: Bearer ${token}`, ...args]);
+      run('npx', ['-y', '-p', INSPECTOR, 'mcp-inspector', '--cli', dev.stack.mcpUrl, '--transport', 'http', '--header', `Authorization: Bearer ${token}`, ...args]);
 
     const list = await inspector('--method', 'tools/list');
     const tools = list.code === 0 ? (jsonOutput(list.stdout).tools as Array<{ name: string }>).map((tool) => tool.name) : [];

@@ -7,7 +7,8 @@
  *   options: --day YYYY-MM-DD, --json, --endpoint http://127.0.0.1:<port>
  *
  * It reads the sparse `byDay` index (daily counters only; never the cached results).
- * Limits shown beside the figures come from the same settings as the stack (.env, environment).
+ * It reads the same `.env` as `npm run dev` and the CDK app (the shell wins): the limits shown
+ * beside the figures are the stack's QUOTA_* settings, and the local store is found from PORT.
  */
 import { parseArgs } from 'node:util';
 import { DynamoDBClient, QueryCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
@@ -15,6 +16,7 @@ import { environmentWithDotEnv } from '../lib/config.js';
 import { USAGE_TABLE } from '../lambda/mcp/quota/usage-table.js';
 import { QUOTA_AND_CACHE_SETTINGS } from '../lambda/mcp/quota/usage-settings.js';
 import { definitions as d, parseSettings } from '../lambda/shared/settings.js';
+import { usageStorePort } from '../local/dev-ports.js';
 import { LOCAL_USAGE_TABLE_NAME } from '../local/usage-store-server.js';
 
 export interface UsageRow {
@@ -68,7 +70,7 @@ async function main() {
   if (!/^\d{4}-\d{2}-\d{2}$/.test(day)) throw new Error('--day: expected YYYY-MM-DD');
   const tableName = values.table || environment.USAGE_TABLE_NAME?.trim() || undefined;
   const local = !tableName;
-  const endpoint = values.endpoint ?? (local ? `http://127.0.0.1:${settings.port + 2}` : undefined);
+  const endpoint = values.endpoint ?? (local ? `http://127.0.0.1:${usageStorePort(settings.port)}` : undefined);
   const client = new DynamoDBClient(
     endpoint ? { endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } } : {},
   );

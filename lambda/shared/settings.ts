@@ -30,13 +30,20 @@ export class ConfigurationError extends WebSearchMcpError {
   }
 }
 
+/** A converter's refusal that says more than "expected …, got …": what to put there instead. */
+class Refusal {
+  constructor(readonly message: string) {}
+}
+
 type Convert<T> = (text: string) => T | undefined;
+/** A converter that may also refuse with its own message. */
+type ConvertOrRefuse<T> = (text: string) => T | Refusal | undefined;
 
 /**
  * One setting read from a string (an environment variable or a CDK context value).
  * Blank counts as unset. `expected` is what the message tells the operator to supply.
  */
-function setting<T>(expected: string, convert: Convert<T>, fallback: { required: true } | { value: T }) {
+function setting<T>(expected: string, convert: ConvertOrRefuse<T>, fallback: { required: true } | { value: T }) {
   return z.pipe(
     z.optional(z.string({ error: `expected ${expected}` })),
     z.transform((raw: string | undefined, ctx): T => {
@@ -47,6 +54,10 @@ function setting<T>(expected: string, convert: Convert<T>, fallback: { required:
         return z.NEVER;
       }
       const value = convert(text);
+      if (value instanceof Refusal) {
+        ctx.issues.push({ code: 'custom', input: raw, message: value.message });
+        return z.NEVER;
+      }
       if (value === undefined) {
         const shown = text.length > 80 ? `${text.slice(0, 77)}...` : text;
         ctx.issues.push({ code: 'custom', input: raw, message: `expected ${expected}, got ${JSON.stringify(shown)}` });
@@ -57,7 +68,7 @@ function setting<T>(expected: string, convert: Convert<T>, fallback: { required:
   );
 }
 
-function optionalSetting<T>(expected: string, convert: Convert<T>) {
+function optionalSetting<T>(expected: string, convert: ConvertOrRefuse<T>) {
   return setting<T | undefined>(expected, convert, { value: undefined });
 }
 
@@ -76,6 +87,23 @@ function webUrl(text: string): URL | undefined {
 
 /** A base URL, without a trailing slash, so that `${base}/keys` is what the operator expects. */
 const baseUrl: Convert<string> = (text) => webUrl(text)?.href.replace(/\/+$/, '');
+
+/**
+ * A Scalekit environment's root URL. It is the tokens' issuer and `{url}/keys` its JWKS, so a
+ * path (a resource's URL pasted from the dashboard, say) makes both wrong, and the metadata would
+ * name `{url}/resources/{id}` under it: refused, saying what to put there, and where a
+ * `/resources/res_…` path's id belongs.
+ */
+const environmentRootUrl: ConvertOrRefuse<string> = (text) => {
+  const url = webUrl(text);
+  if (!url) return undefined;
+  if (/^\/*$/.test(url.pathname)) return url.href.replace(/\/+$/, '');
+  const resourceId = /^\/resources\/(res_[A-Za-z0-9_-]+)\/?/.exec(url.pathname)?.[1];
+  const shown = text.length > 120 ? `${text.slice(0, 117)}...` : text;
+  return new Refusal(
+    `expected the environment's root URL, without a path: put ${url.origin} here${resourceId ? ` and ${resourceId} in SCALEKIT_RESOURCE_ID` : ''} (got ${JSON.stringify(shown)})`,
+  );
+};
 
 /** A resource URL as given (RFC 8707 compares resource identifiers as strings). */
 const resourceUrl: Convert<string> = (text) => (webUrl(text) ? text : undefined);
@@ -232,7 +260,7 @@ const SSM_NAME = 'an SSM parameter name, e.g. /web-search-mcp/tavily-api-key';
 
 /** The definitions. Each use names the variable it reads (see `parseSettings`). */
 export const definitions = {
-  environmentUrl: setting('the Scalekit environment URL, e.g. https://acme.scalekit.com (https; http only on loopback)', baseUrl, {
+  environmentUrl: setting('the Scalekit environment URL, e.g. https://acme.scalekit.com (https; http only on loopback)', environmentRootUrl, {
     required: true,
   }),
   resourceId: setting(
@@ -297,7 +325,7 @@ export const definitions = {
   // The local stack's own settings (npm run dev).
   environmentUrlIfSet: optionalSetting(
     'the Scalekit environment URL, e.g. https://acme.scalekit.com (unset: the embedded development authorization server)',
-    baseUrl,
+    environmentRootUrl,
   ),
   resourceIdIfSet: optionalSetting('the Scalekit resource id of this MCP server, like res_1234567890', (text) =>
     resourceIdPattern.test(text) ? text : undefined,

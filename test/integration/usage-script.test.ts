@@ -3,6 +3,9 @@
  * (through the real AWS SDK, on dynalite), read back from the byDay index, per caller.
  */
 import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { createUsageGuard } from '../../lambda/mcp/quota/usage-guard.js';
@@ -52,6 +55,21 @@ test('today per caller: users and clients apart, the server total last', async (
   const { stdout: text } = await run('npx', ['tsx', 'scripts/usage.ts', '--endpoint', local.endpoint], { cwd: root, env: { ...process.env, USAGE_TABLE_NAME: '' } });
   expect(text).toContain('client-1');
   expect(text.split('\n').find((line) => line.startsWith('usr_a'))).toMatch(/^usr_a\s+user\s+3\s+-\s+2$/);
+});
+
+test("reads the stack's .env: the local store from PORT, the limits from QUOTA_*, nothing repeated in the shell", async () => {
+  const directory = mkdtempSync(join(tmpdir(), 'usage-dotenv-'));
+  const storePort = Number(new URL(local.endpoint).port);
+  writeFileSync(join(directory, '.env'), `PORT=${storePort - 2}\nQUOTA_CREDITS_PER_DAY=10\nQUOTA_CREDITS_PER_DAY_TOTAL=50\n`);
+  const shell = Object.fromEntries(Object.entries(process.env).filter(([name]) => !/^(PORT|QUOTA_|USAGE_TABLE_NAME$)/.test(name)));
+  try {
+    const { stdout } = await run(join(root, 'node_modules', '.bin', 'tsx'), [join(root, 'scripts', 'usage.ts'), '--json'], { cwd: directory, env: shell });
+    const { rows } = JSON.parse(stdout) as { rows: Array<Record<string, unknown>> };
+    expect(rows.find((row) => row.caller === 'usr_a')).toMatchObject({ credits: 3, limit: 10 });
+    expect(rows.find((row) => row.kind === 'total')).toMatchObject({ credits: 4, limit: 50 });
+  } finally {
+    rmSync(directory, { recursive: true, force: true });
+  }
 });
 
 test('another day has nothing; a store that is not there is named with a hint, not a stack trace', async () => {

@@ -122,7 +122,7 @@ describe('URL settings', () => {
   test('the environment URL loses its trailing slashes, so that `${url}/keys` is what the operator expects', () => {
     expect(one(d.environmentUrl, 'https://acme.scalekit.com')).toBe('https://acme.scalekit.com');
     expect(one(d.environmentUrl, 'https://acme.scalekit.com/')).toBe('https://acme.scalekit.com');
-    expect(one(d.environmentUrl, 'https://acme.scalekit.com/tenant//')).toBe('https://acme.scalekit.com/tenant');
+    expect(one(d.environmentUrl, 'https://acme.scalekit.com//')).toBe('https://acme.scalekit.com');
     expect(one(d.apiBaseUrl, 'https://abc.execute-api.eu-west-1.amazonaws.com/prod/')).toBe(
       'https://abc.execute-api.eu-west-1.amazonaws.com/prod',
     );
@@ -151,6 +151,24 @@ describe('URL settings', () => {
     ['not a URL', 'acme.scalekit.com'],
   ])('refuses %s', (_why, url) => {
     expect(problemsOf(d.environmentUrl, url)).toEqual([`VALUE: expected ${ENV_URL_EXPECTED}, got ${JSON.stringify(url)}`]);
+  });
+
+  test("the environment URL must be the environment's root: a path is refused, saying what to put there", () => {
+    // A resource's URL from Scalekit's dashboard, pasted whole: its id goes to SCALEKIT_RESOURCE_ID.
+    for (const definition of [d.environmentUrl, d.environmentUrlIfSet]) {
+      expect(problemsOf(definition, 'https://acme.scalekit.com/resources/res_89312345')).toEqual([
+        'VALUE: expected the environment\'s root URL, without a path: put https://acme.scalekit.com here and res_89312345 in SCALEKIT_RESOURCE_ID (got "https://acme.scalekit.com/resources/res_89312345")',
+      ]);
+      expect(problemsOf(definition, 'https://acme.scalekit.com/resources/res_89312345/.well-known/oauth-authorization-server')[0]).toContain(
+        'put https://acme.scalekit.com here and res_89312345 in SCALEKIT_RESOURCE_ID',
+      );
+      expect(problemsOf(definition, 'https://acme.scalekit.com/tenant/')).toEqual([
+        'VALUE: expected the environment\'s root URL, without a path: put https://acme.scalekit.com here (got "https://acme.scalekit.com/tenant/")',
+      ]);
+      expect(problemsOf(definition, 'http://localhost:8080/keys')[0]).toContain('put http://localhost:8080 here (got');
+    }
+    // Other base URLs keep their paths: API Gateway's stage is one.
+    expect(one(d.apiBaseUrl, 'https://abc.execute-api.eu-west-1.amazonaws.com/prod')).toBe('https://abc.execute-api.eu-west-1.amazonaws.com/prod');
   });
 
   test('the resource identifier is kept exactly as given (RFC 8707 compares strings)', () => {

@@ -7,7 +7,8 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { parseEnv } from 'node:util';
-import { ConfigurationError, definitions as d, isLoopbackHost, parseSettings } from '../lambda/shared/settings.js';
+import { ConfigurationError, definitions as d, parseSettings } from '../lambda/shared/settings.js';
+import { isLoopbackHost } from '../lambda/shared/loopback.js';
 import { QUOTA_AND_CACHE_SETTINGS } from '../lambda/mcp/quota/usage-settings.js';
 
 export const DEPLOY_SETTINGS = {

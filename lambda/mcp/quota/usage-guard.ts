@@ -428,7 +428,9 @@ async function lookUpCache(current: CurrentCall): Promise<{ entry: CachedResult;
  * asked the same question.
  */
 async function serveFromCache(current: CurrentCall, outcomes: readonly Outcome[], { entry, item }: { entry: CachedResult; item: CachedItem }): Promise<ToolCallResult> {
-  const refusedCredits = outcomes.flatMap(({ budget, result }) => (result.status === 'fulfilled' && !result.value.counted ? [budget] : []));
+  const refusedCredits = outcomes.flatMap(({ budget, result }) =>
+    result.status === 'fulfilled' && !result.value.counted && budget.callsMax !== undefined ? [budget] : [],
+  );
   const signal = current.storeSignal();
   const [, minuteOnly] = await Promise.all([
     changeCounters(current, countedIn(outcomes), { minuteCall: 0, credits: -current.reserved, calls: -1 }),

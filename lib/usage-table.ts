@@ -7,8 +7,9 @@
  *   with the three actions it uses (GetItem, PutItem, UpdateItem);
  * - the removal policy is the operator's (USAGE_TABLE_REMOVAL_POLICY): its items are
  *   counters and cached results that rebuild themselves, so `destroy` by default;
- * - alarms on store errors and on the server's daily credits nearing their cap (the stack
- *   has them notify the alarm topic, as the others do);
+ * - alarms on store errors, on calls let through with their quotas unchecked (QUOTA_ON_STORE_ERROR=allow),
+ *   and on the server's daily credits nearing their cap (the stack has them notify the alarm topic, as the
+ *   others do);
  * - Contributor Insights rules over the function's `Usage` log lines: the top callers
  *   by credits and by calls, without a metric per caller.
  */
@@ -77,7 +78,7 @@ export class UsageTable extends Construct {
   monitor(props: UsageMonitoringProps) {
     const storeErrors = new cloudwatch.Alarm(this, 'StoreErrorsAlarm', {
       alarmDescription:
-        'The MCP function could not reach the usage table (quotas counted nothing, or refused calls, per QUOTA_ON_STORE_ERROR; the cache was skipped). See its "Usage store error" log lines.',
+        'The MCP function could not reach the usage table, or the table rejected its request (quotas counted nothing, or refused calls, per QUOTA_ON_STORE_ERROR; a rejected request is always refused; the cache was skipped). See its "Usage store" and "Quota not enforced" log lines.',
       metric: mcpMetric('UsageStoreErrors', 'Sum'),
       threshold: 1,
       evaluationPeriods: 1,
@@ -85,6 +86,19 @@ export class UsageTable extends Construct {
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
     this.alarms.push(storeErrors);
+    // Its own alarm: with QUOTA_ON_STORE_ERROR=allow these calls ran with no limit checked, which an
+    // operator must hear of even when store errors are otherwise expected (a throttled table).
+    this.alarms.push(
+      new cloudwatch.Alarm(this, 'QuotaFailOpenAlarm', {
+        alarmDescription:
+          'Tool calls ran with their quotas unchecked: the usage table could not be reached and QUOTA_ON_STORE_ERROR=allow let them through. See the MCP function\'s "Quota not enforced" log lines; set QUOTA_ON_STORE_ERROR=deny to refuse such calls instead.',
+        metric: mcpMetric('QuotaFailOpen', 'Sum'),
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+    );
     if (props.creditsPerDayTotal > 0) {
       const threshold = Math.floor(props.creditsPerDayTotal * TOTAL_CAP_ALARM_SHARE);
       this.alarms.push(

@@ -161,7 +161,13 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       ? { revocationDenylist: { parameterName: options.revocationDenylistParameter, maxAgeSeconds: DEFAULT_REVOCATION_DENYLIST_MAX_AGE_SECONDS } }
       : {}),
     ...(options.usage
-      ? { usage: { ...options.usage, ...(usageStore ? { usageTableName: usageStore.tableName, usageTableEndpoint: usageStore.endpoint } : {}) } }
+      ? {
+          usage: {
+            ...(usageStore ? { usageStoreTimeoutMs: usageStore.requestTimeoutMs } : {}),
+            ...options.usage,
+            ...(usageStore ? { usageTableName: usageStore.tableName, usageTableEndpoint: usageStore.endpoint } : {}),
+          },
+        }
       : {}),
   };
   const pools = Object.fromEntries(

@@ -14,10 +14,20 @@ const dynalite = createRequire(import.meta.url)('dynalite') as Dynalite;
 
 export const LOCAL_USAGE_TABLE_NAME = 'web-search-mcp-usage';
 
+/**
+ * USAGE_STORE_TIMEOUT_MS for the functions of the local stack. dynalite runs in the stack's own
+ * process, in JavaScript, beside the gateway and every test's work: on a loaded two-core laptop a
+ * burst of requests can wait seconds for it. The deployed default (1 s) would call that an outage
+ * and, with QUOTA_ON_STORE_ERROR=allow, let calls through uncounted.
+ */
+export const LOCAL_USAGE_STORE_TIMEOUT_MS = 15_000;
+
 export interface LocalUsageStore {
   /** `http://127.0.0.1:<port>`: USAGE_TABLE_ENDPOINT for the functions. */
   readonly endpoint: string;
   readonly tableName: string;
+  /** USAGE_STORE_TIMEOUT_MS for clients of this store. */
+  readonly requestTimeoutMs: number;
   close(): Promise<void>;
   /** Stop answering (tests of a store that is down); `resume` listens again on the same port. */
   pause(): Promise<void>;
@@ -55,6 +65,7 @@ export async function startLocalUsageStore(options: { port?: number; tableName?:
   return {
     endpoint,
     tableName,
+    requestTimeoutMs: LOCAL_USAGE_STORE_TIMEOUT_MS,
     close: () => (paused ? Promise.resolve() : closeServer()),
     async pause() {
       if (paused) return;

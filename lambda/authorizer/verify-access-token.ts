@@ -9,7 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import { errors, jwtVerify, type JWTPayload } from 'jose';
-import { CLOCK_TOLERANCE_SECONDS, isScopeToken, type Caller } from '../shared/caller.js';
+import { CLOCK_TOLERANCE_SECONDS, hasIdentity, isScopeToken, organizationIdOf, type Caller } from '../shared/caller.js';
 import { SigningKeysUnavailableError, UnknownSigningKeyError, type SigningKeySource } from './signing-keys.js';
 
 export { CLOCK_TOLERANCE_SECONDS, type Caller };
@@ -26,7 +26,9 @@ export type RejectionReason =
   /** A scope that is not one RFC 6749 scope token (a space inside an array element, a control character...). */
   | 'malformed_scope'
   /** A valid token whose jti, sub or client_id is on the operator's denylist. */
-  | 'revoked';
+  | 'revoked'
+  /** A token with neither `sub` nor `client_id` (nor `azp`): nobody to count, limit or deny by name. */
+  | 'no_identity';
 
 export type Decision =
   | { readonly outcome: 'allow'; readonly caller: Caller }
@@ -146,13 +148,16 @@ export function createAccessTokenVerifier(policy: AccessTokenPolicy) {
     const tokenId = typeof payload.jti === 'string' && payload.jti.length <= 128 ? payload.jti : shortHash(token);
     const scopes = scopesOf(payload);
     if (scopes === null) return { outcome: 'unauthorized', reason: 'malformed_scope', tokenId };
+    const organizationId = organizationIdOf(payload.oid);
     const caller: Caller = {
       sub: typeof payload.sub === 'string' ? payload.sub : '',
       clientId: typeof payload.client_id === 'string' ? payload.client_id : typeof payload.azp === 'string' ? payload.azp : '',
+      ...(organizationId !== undefined ? { organizationId } : {}),
       scopes,
       exp: payload.exp as number,
       tokenId,
     };
+    if (!hasIdentity(caller)) return { outcome: 'unauthorized', reason: 'no_identity', tokenId };
     const missingScopes = policy.requiredScopes.filter((scope) => !scopes.includes(scope));
     if (missingScopes.length > 0) return { outcome: 'insufficient_scope', caller, missingScopes };
     return { outcome: 'allow', caller };

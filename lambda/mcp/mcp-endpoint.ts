@@ -195,7 +195,7 @@ export function createMcpEndpoint(options: {
       clientId: caller.clientId,
       scopes: [...caller.scopes],
       expiresAt: caller.exp,
-      extra: { ...facts, sub: caller.sub },
+      extra: { ...facts, sub: caller.sub, ...(caller.organizationId !== undefined ? { organizationId: caller.organizationId } : {}) },
     };
 
     if (Array.isArray(body)) return serveBatch(request, body, authInfo);

@@ -154,7 +154,9 @@ export function createMcpServerFactory(options: McpServerOptions): McpServerFact
       }
     };
     if (!options.aroundToolCall) return execute(options.tavily);
-    const caller = { sub: String((authInfo?.extra as { sub?: unknown } | undefined)?.sub ?? ''), clientId: authInfo?.clientId ?? '' };
+    const extra = authInfo?.extra as { sub?: unknown; organizationId?: unknown } | undefined;
+    const organizationId = typeof extra?.organizationId === 'string' ? extra.organizationId : undefined;
+    const caller = { sub: String(extra?.sub ?? ''), clientId: authInfo?.clientId ?? '', ...(organizationId !== undefined ? { organizationId } : {}) };
     const guarded = { tool, args: parsed.data, caller, deadline, tavily: options.tavily };
     return (await options.aroundToolCall(guarded, execute));
   }

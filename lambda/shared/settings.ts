@@ -234,6 +234,13 @@ export function formatQuotaOverrides(overrides: readonly QuotaOverride[]): strin
 export const DEFAULT_CACHE_TTL_SECONDS = 600;
 export const DEFAULT_CACHE_TTL_NEWS_SECONDS = 60;
 
+/**
+ * The longest one request to the usage table may take, counted from when it is sent. Tight when
+ * deployed (DynamoDB answers in milliseconds, and a call waits on it); the local stack sets its own,
+ * for dynalite on a busy laptop.
+ */
+export const DEFAULT_USAGE_STORE_TIMEOUT_MS = 1_000;
+
 /** The scopes a deployment uses: those every token needs, and those the tools need. */
 export function scopesSupported(requiredScopes: readonly string[], toolScopes: ToolScopes): string[] {
   return [...new Set([...requiredScopes, ...Object.values(toolScopes).flat()])];
@@ -369,8 +376,13 @@ export const definitions = {
   cacheTtlNewsSeconds: setting('seconds to keep topic "news" search results, from 0 (not cached) to 86400', integer(0, 86_400), {
     value: DEFAULT_CACHE_TTL_NEWS_SECONDS,
   }),
-  cacheScope: setting('shared or caller', (text) => (/^(shared|caller)$/i.test(text) ? (text.toLowerCase() as 'shared' | 'caller') : undefined), {
-    value: 'shared' as 'shared' | 'caller',
+  cacheScope: setting(
+    'organization, caller or shared',
+    (text) => (/^(organization|caller|shared)$/i.test(text) ? (text.toLowerCase() as 'organization' | 'caller' | 'shared') : undefined),
+    { value: 'organization' as 'organization' | 'caller' | 'shared' },
+  ),
+  usageStoreTimeoutMs: setting('milliseconds one usage table request may take, from 100 to 20000', integer(100, 20_000), {
+    value: DEFAULT_USAGE_STORE_TIMEOUT_MS,
   }),
   usageTableName: optionalSetting('a DynamoDB table name (set by the stack)', (text) => (/^[A-Za-z0-9_.-]{3,255}$/.test(text) ? text : undefined)),
   usageTableEndpoint: optionalSetting('a DynamoDB endpoint on loopback, e.g. http://127.0.0.1:8000 (local stack and tests only)', (text) => {

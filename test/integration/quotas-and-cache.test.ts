@@ -8,11 +8,13 @@
  */
 import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { createUsageGuard, STORE_DENIED_MESSAGE, type ToolCallResult, type UsageEvent, type UsageGuardOptions } from '../../lambda/mcp/quota/usage-guard.js';
-import { createDynamoUsageStore, type UsageStore } from '../../lambda/mcp/quota/usage-store.js';
+import { createDynamoUsageStore, type UsageCount, type UsageStore } from '../../lambda/mcp/quota/usage-store.js';
+import { usageItemKey } from '../../lambda/mcp/quota/usage-table.js';
 import type { TavilyClient } from '../../lambda/mcp/tavily.js';
 import { TavilyError } from '../../lambda/mcp/tavily.js';
 import webSearch from '../../lambda/mcp/tools/web-search.js';
-import { startLocalUsageStore, type LocalUsageStore } from '../../local/usage-store-server.js';
+import { LOCAL_USAGE_STORE_TIMEOUT_MS, startLocalUsageStore, type LocalUsageStore } from '../../local/usage-store-server.js';
+import { memoryUsageStore } from '../unit/quota/memory-usage-store.js';
 
 let local: LocalUsageStore;
 let tableCounter = 0;
@@ -33,7 +35,8 @@ async function freshStore(): Promise<{ store: UsageStore; tableName: string }> {
   const client = new Client({ endpoint: local.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'l', secretAccessKey: 'l' } });
   await client.send(new CreateTableCommand(createTableInput(tableName)));
   client.destroy();
-  return { store: createDynamoUsageStore({ tableName, endpoint: local.endpoint }), tableName };
+  // The local stack's timeout: this suite must hold on a loaded machine, where dynalite (in this process) can be slow.
+  return { store: createDynamoUsageStore({ tableName, endpoint: local.endpoint, requestTimeoutMs: LOCAL_USAGE_STORE_TIMEOUT_MS }), tableName };
 }
 
 async function scan(tableName: string): Promise<Array<Record<string, string>>> {
@@ -45,7 +48,13 @@ async function scan(tableName: string): Promise<Array<Record<string, string>>> {
 
 const NOON = Date.parse('2026-12-02T12:00:10Z');
 const OFF = { callsPerMinute: 0, creditsPerDay: 0, creditsPerDayTotal: 0, overrides: [], onStoreError: 'allow' as const };
-const NO_CACHE = { ttlSeconds: 0, newsTtlSeconds: 0, scope: 'shared' as const };
+const NO_CACHE = { ttlSeconds: 0, newsTtlSeconds: 0, scope: 'organization' as const };
+const DAY = '2026-12-02';
+/** The usage item of an identity on the test's day, as the table keys it. */
+const itemOf = async (tableName: string, kind: 'client' | 'sub' | 'total', id = '*') => {
+  const key = await usageItemKey(DAY, kind, id);
+  return (await scan(tableName)).find((item) => item.pk === key);
+};
 
 /** A Tavily client that answers a search with `answer`, and a tool that calls it once. */
 function fakeTool(answer: (body: Record<string, unknown>) => unknown = () => ({ results: [{ url: 'https://example.com' }] })) {
@@ -94,25 +103,76 @@ const search = (caller = user, args: Record<string, unknown> = { query: 'q', sea
 const textOf = (result: ToolCallResult) => result.content.map((block) => block.text).join('\n');
 
 describe('the store', () => {
-  test('many parallel conditional ADDs stop exactly at the limit', async () => {
+  const count = (changes: Partial<UsageCount> = {}): UsageCount => ({
+    key: 'usage#t#client#c',
+    expiresAt: 2_000_000_000,
+    labels: { day: 't', kind: 'client', caller: 'c' },
+    credits: 0,
+    calls: 1,
+    ...changes,
+  });
+  const signal = () => AbortSignal.timeout(LOCAL_USAGE_STORE_TIMEOUT_MS);
+
+  test('many parallel conditional updates stop exactly at the limit', async () => {
     const { store } = await freshStore();
-    const signal = AbortSignal.timeout(10_000);
-    const counter = { key: 'calls#t#client#c', attribute: 'n' as const, amount: 1, max: 10, expiresAt: 2_000_000_000 };
-    const results = await Promise.all(Array.from({ length: 40 }, () => store.add(counter, { signal })));
+    const update = count({ minuteCalls: { minute: 'm1', amount: 1, max: 10 } });
+    const results = await Promise.all(Array.from({ length: 40 }, () => store.count(update, { signal: signal() })));
     expect(results.filter((result) => result.counted)).toHaveLength(10);
-    expect(Math.max(...results.map((result) => (result.counted ? result.value : 0)))).toBe(10);
-    const refused = results.find((result) => !result.counted);
-    expect(refused).toEqual({ counted: false, value: 10 });
+    expect(Math.max(...results.map((result) => (result.counted ? result.counters.minuteCalls : 0)))).toBe(10);
+    expect(results.find((result) => !result.counted)).toEqual({
+      counted: false,
+      over: 'calls_per_minute',
+      counters: { credits: 0, calls: 10, minute: 'm1', minuteCalls: 10 },
+    });
   });
 
-  test('an amount that does not fit is refused even when the counter is below the limit', async () => {
-    const { store } = await freshStore();
-    const signal = AbortSignal.timeout(10_000);
-    const counter = { key: 'credits#d#client#c', attribute: 'credits' as const, amount: 3, max: 10, expiresAt: 2_000_000_000 };
+  test('an amount that does not fit is refused even when the counter is below the limit; one item holds every counter', async () => {
+    const { store, tableName } = await freshStore();
+    const update = count({ credits: 3, creditsMax: 10, minuteCalls: { minute: 'm1', amount: 1, max: 100 } });
     const results = [];
-    for (let i = 0; i < 4; i++) results.push(await store.add(counter, { signal }));
+    for (let i = 0; i < 4; i++) results.push(await store.count(update, { signal: signal() }));
     expect(results.map((result) => result.counted)).toEqual([true, true, true, false]);
-    expect(results[3]).toEqual({ counted: false, value: 9 });
+    expect(results[3]).toEqual({ counted: false, over: 'credits_per_day', counters: { credits: 9, calls: 3, minute: 'm1', minuteCalls: 3 } });
+    expect(await scan(tableName)).toEqual([
+      { pk: 'usage#t#client#c', credits: '9', calls: '3', minute: 'm1', n: '3', expiresAt: '2000000000', day: 't', kind: 'client', caller: 'c' },
+    ]);
+  });
+
+  test('a new minute starts its count again in the same item, even from many instances at once; a call is given back only to its own minute', async () => {
+    const { store } = await freshStore();
+    const first = count({ minuteCalls: { minute: '2026-12-02T12:00', amount: 1, max: 3 } });
+    for (let i = 0; i < 3; i++) await store.count(first, { signal: signal() });
+    expect(await store.count(first, { signal: signal() })).toMatchObject({ counted: false, over: 'calls_per_minute' });
+    const next = count({ minuteCalls: { minute: '2026-12-02T12:01', amount: 1, max: 3 } });
+    const results = await Promise.all(Array.from({ length: 8 }, () => store.count(next, { signal: signal() })));
+    expect(results.filter((result) => result.counted)).toHaveLength(3);
+    // Giving back a call of the minute before changes nothing in this one.
+    const late = await store.count(count({ calls: -1, minuteCalls: { minute: '2026-12-02T12:00', amount: -1 } }), { signal: signal() });
+    expect(late).toEqual({ counted: true, counters: { credits: 0, calls: 5, minute: '2026-12-02T12:01', minuteCalls: 3 } });
+    const back = await store.count(count({ calls: -1, minuteCalls: { minute: '2026-12-02T12:01', amount: -1 } }), { signal: signal() });
+    expect(back).toEqual({ counted: true, counters: { credits: 0, calls: 4, minute: '2026-12-02T12:01', minuteCalls: 2 } });
+  });
+
+  test('the in-memory store the unit tests use answers a script of counts exactly as DynamoDB does', async () => {
+    const { store } = await freshStore();
+    const memory = memoryUsageStore();
+    const script: UsageCount[] = [
+      count({ credits: 2, creditsMax: 5, minuteCalls: { minute: 'm1', amount: 1, max: 2 } }),
+      count({ credits: 2, creditsMax: 5, minuteCalls: { minute: 'm1', amount: 1, max: 2 } }),
+      count({ credits: 2, creditsMax: 5, minuteCalls: { minute: 'm1', amount: 1, max: 2 } }),
+      count({ credits: 2, creditsMax: 5, minuteCalls: { minute: 'm2', amount: 1, max: 2 } }),
+      count({ credits: -1, calls: 0 }),
+      count({ credits: 2, creditsMax: 5, minuteCalls: { minute: 'm2', amount: 1, max: 2 } }),
+      count({ credits: 0, calls: -1, minuteCalls: { minute: 'm1', amount: -1 } }),
+      count({ credits: 0, calls: -1, minuteCalls: { minute: 'm2', amount: -1 } }),
+      count({ credits: 6, creditsMax: 5, minuteCalls: { minute: 'm2', amount: 1, max: 2 } }),
+      count({ credits: 0, calls: 0, minuteCalls: { minute: 'm3', amount: 1, max: 2 } }),
+      count({ key: 'usage#t#total', credits: 4, creditsMax: 4 }),
+      count({ key: 'usage#t#total', credits: 1, creditsMax: 4 }),
+    ];
+    for (const update of script) {
+      expect(await memory.count(update, { signal: signal() })).toEqual(await store.count(update, { signal: signal() }));
+    }
   });
 });
 
@@ -130,17 +190,30 @@ describe('calls per minute', () => {
     );
     expect(tool.bodies).toHaveLength(3);
     expect(events.filter((event) => event.kind === 'refused')).toEqual([
-      { kind: 'refused', limit: 'calls_per_minute', subject: 'client', tool: 'web_search', sub: 'usr_1', clientId: 'client-a', max: 3 },
+      { kind: 'refused', limit: 'calls_per_minute', subject: 'client', tool: 'web_search', sub: 'usr_1', clientId: 'client-a', max: 3, needed: 1 },
     ]);
   });
 
   test('many parallel calls never overshoot', async () => {
     const { store } = await freshStore();
-    const { guard } = guardWith(store, { limits: { ...OFF, callsPerMinute: 5 } }, { now: NOON });
+    const { guard, events } = guardWith(store, { limits: { ...OFF, callsPerMinute: 5 } }, { now: NOON });
     const tool = fakeTool();
-    const results = await Promise.all(Array.from({ length: 16 }, () => guard({ ...search(), tavily: tool.tavily }, tool.run)));
-    expect(results.filter((result) => !result.isError)).toHaveLength(5);
+    const call = (caller = user) => guard({ ...search(caller), tavily: tool.tavily }, tool.run);
+    // One counted identity (a machine token): exactly the limit gets through.
+    const machineResults = await Promise.all(Array.from({ length: 16 }, () => call(machine)));
+    expect(machineResults.filter((result) => !result.isError)).toHaveLength(5);
     expect(tool.bodies).toHaveLength(5);
+    // A user on a client is two counters: a call counted on one and refused by the other gives its slot back, so for
+    // that moment another call may be refused that would have fitted; never the reverse. After the burst, the
+    // slots given back are there again: the minute holds exactly 5 calls.
+    const burst = await Promise.all(Array.from({ length: 16 }, () => call()));
+    const passed = burst.filter((result) => !result.isError).length;
+    expect(passed).toBeGreaterThanOrEqual(1);
+    expect(passed).toBeLessThanOrEqual(5);
+    for (let more = passed; more < 5; more++) expect((await call()).isError).toBeUndefined();
+    expect((await call()).isError).toBe(true);
+    expect(tool.bodies).toHaveLength(10);
+    expect(events.some((event) => event.kind === 'store_error')).toBe(false);
   });
 
   test('the window rolls over at the next minute', async () => {
@@ -168,11 +241,25 @@ describe('calls per minute', () => {
     expect((await call(machine)).isError).toBeUndefined();
     expect((await call(machine)).isError).toBeUndefined();
     expect(textOf(await call(machine))).toContain('for this client reached');
-    const keys = (await scan(tableName)).map((item) => item.pk!);
-    expect(keys.filter((key) => key.includes('m2m-client')).sort()).toEqual([
-      'calls#2026-12-02T12:00#client#m2m-client',
-      'credits#2026-12-02#client#m2m-client',
-    ]);
+    // The machine has one item, its client's: every counter of the day in it, hashed in its key.
+    const machineItems = (await scan(tableName)).filter((item) => item.caller === 'm2m-client');
+    expect(machineItems).toEqual([expect.objectContaining({ pk: await usageItemKey(DAY, 'client', 'm2m-client'), kind: 'client', n: '2', calls: '2' })]);
+  });
+
+  test('identities of any length, and any characters, are counted in items of their own', async () => {
+    const { store, tableName } = await freshStore();
+    const { guard, events } = guardWith(store, { limits: { ...OFF, callsPerMinute: 2 } }, { now: NOON });
+    const tool = fakeTool();
+    // A client ID metadata document's URL is chosen by the client: far past DynamoDB's 2 KB key limit here.
+    const long = { sub: 'usr_long', clientId: `https://client.example/${'x'.repeat(5_000)}` };
+    const results = [];
+    for (let i = 0; i < 4; i++) results.push(await guard({ ...search(long), tavily: tool.tavily }, tool.run));
+    expect(results.map((result) => result.isError ?? false)).toEqual([false, false, true, true]);
+    expect(events.some((event) => event.kind === 'store_error')).toBe(false);
+    const item = await itemOf(tableName, 'client', long.clientId);
+    expect(item).toMatchObject({ n: '2', kind: 'client' });
+    expect(item!.pk!.length).toBeLessThan(100);
+    expect(item!.caller!.length).toBeLessThanOrEqual(200);
   });
 });
 
@@ -184,30 +271,60 @@ describe('daily credits', () => {
     const advanced = { query: 'q', search_depth: 'advanced', topic: 'general' };
     expect((await guard({ ...search(user, advanced), tavily: tool.tavily }, tool.run)).isError).toBeUndefined();
     const second = await guard({ ...search(user, advanced), tavily: tool.tavily }, tool.run);
-    expect(textOf(second)).toBe('Daily Tavily credit budget for this client reached (2/3; this call needs up to 2); resets at 00:00 UTC. No search was made.');
+    expect(textOf(second)).toBe('Daily Tavily credit budget for this client reached (2/3 used; this call needs up to 2); resets at 00:00 UTC. No search was made.');
     // Another caller: their own budget is fine, but the server's total (4) would be passed by 2 + 2 + 1.
     expect((await guard({ ...search({ sub: 'usr_2', clientId: 'b' }, advanced), tavily: tool.tavily }, tool.run)).isError).toBeUndefined();
     const third = await guard({ ...search({ sub: 'usr_3', clientId: 'c' }), tavily: tool.tavily }, tool.run);
-    expect(textOf(third)).toBe('Daily Tavily credit budget for this server reached (4/4); resets at 00:00 UTC. No search was made.');
+    expect(textOf(third)).toBe('Daily Tavily credit budget for this server reached (4/4 used; this call needs up to 1); resets at 00:00 UTC. No search was made.');
     expect(tool.bodies).toHaveLength(2);
     // Metered calls ask Tavily to say what it charged.
     expect(tool.bodies[0]).toMatchObject({ include_usage: true });
   });
 
-  test("Tavily's usage figure is what gets recorded; a failed call is refunded", async () => {
+  test("what is recorded is Tavily's figure within the documented prices; a failed call is refunded", async () => {
     const { store, tableName } = await freshStore();
     const { guard, events } = guardWith(store, { limits: { ...OFF, creditsPerDay: 100 } }, { now: NOON });
-    let answer: unknown = { results: [], usage: { credits: 5 } };
+    let answer: unknown = { results: [], usage: { credits: 2 } };
     const tool = fakeTool(() => answer);
-    await guard({ ...search(), tavily: tool.tavily }, tool.run);
+    const advanced = { query: 'q', search_depth: 'advanced', topic: 'general' };
+    await guard({ ...search(user, advanced), tavily: tool.tavily }, tool.run);
     answer = new TavilyError('plan_limit', 'plan', { status: 432 });
     expect((await guard({ ...search(), tavily: tool.tavily }, tool.run)).isError).toBe(true);
-    const items = await scan(tableName);
-    const client = items.find((item) => item.pk === 'credits#2026-12-02#client#client-a')!;
     // Both calls were made (and count as calls today); only the answered one cost credits.
-    expect(client).toMatchObject({ credits: '5', calls: '2', day: '2026-12-02', kind: 'client', caller: 'client-a' });
-    expect(items.find((item) => item.pk === 'credits#2026-12-02#total#*')).toMatchObject({ credits: '5' });
-    expect(events.filter((event) => event.kind === 'call').map((event) => (event as { credits: number }).credits)).toEqual([5, 0]);
+    expect(await itemOf(tableName, 'client', 'client-a')).toMatchObject({ credits: '2', calls: '2', day: DAY, kind: 'client', caller: 'client-a' });
+    expect(await itemOf(tableName, 'total')).toMatchObject({ credits: '2', caller: '*' });
+    expect(events.filter((event) => event.kind === 'call').map((event) => (event as { credits: number }).credits)).toEqual([2, 0]);
+  });
+
+  test('a reported usage of 0 for a real search is not trusted: the documented price is charged', async () => {
+    const { store, tableName } = await freshStore();
+    const { guard, events } = guardWith(store, { limits: { ...OFF, creditsPerDay: 3 } }, { now: NOON });
+    const tool = fakeTool(() => ({ results: [{ url: 'https://example.com' }], usage: { credits: 0 } }));
+    const outcomes = [];
+    for (let i = 0; i < 5; i++) outcomes.push((await guard({ ...search(), tavily: tool.tavily }, tool.run)).isError ?? false);
+    expect(outcomes).toEqual([false, false, false, true, true]);
+    expect(tool.bodies).toHaveLength(3);
+    expect(await itemOf(tableName, 'client', 'client-a')).toMatchObject({ credits: '3', calls: '3' });
+    expect(events.find((event) => event.kind === 'call')).toMatchObject({ credits: 1, reservedCredits: 1, reportedCredits: 0 });
+  });
+
+  test('parallel calls cannot take a budget past its limit, however much Tavily says each cost', async () => {
+    const { store, tableName } = await freshStore();
+    const { guard, events } = guardWith(store, { limits: { ...OFF, creditsPerDay: 5 } }, { now: NOON });
+    const tool = fakeTool(() => ({ results: [{ url: 'https://example.com' }], usage: { credits: 3 } }));
+    const advanced = { query: 'q', search_depth: 'advanced', topic: 'general' };
+    const results = await Promise.all(Array.from({ length: 10 }, () => guard({ ...search(machine, advanced), tavily: tool.tavily }, tool.run)));
+    // Each reserved the most an advanced search costs (2) before Tavily was asked: two fit in 5.
+    expect(results.filter((result) => !result.isError)).toHaveLength(2);
+    expect(tool.bodies).toHaveLength(2);
+    expect(await itemOf(tableName, 'client', machine.clientId)).toMatchObject({ credits: '4', calls: '2' });
+    expect(await itemOf(tableName, 'total')).toMatchObject({ credits: '4' });
+    const refusal = results.find((result) => result.isError)!;
+    expect(textOf(refusal)).toBe('Daily Tavily credit budget for this client reached (4/5 used; this call needs up to 2); resets at 00:00 UTC. No search was made.');
+    expect(events.filter((event) => event.kind === 'call')).toEqual([
+      expect.objectContaining({ credits: 2, reservedCredits: 2, reportedCredits: 3 }),
+      expect.objectContaining({ credits: 2, reservedCredits: 2, reportedCredits: 3 }),
+    ]);
   });
 
   test('days roll over at 00:00 UTC', async () => {
@@ -248,7 +365,7 @@ describe('daily credits', () => {
 describe('when the store is down', () => {
   test('allow: calls go ahead, uncounted, with a store error event; deny: refused without calling Tavily', async () => {
     const down = await startLocalUsageStore({ tableName: 'down' });
-    const store = createDynamoUsageStore({ tableName: 'down', endpoint: down.endpoint });
+    const store = createDynamoUsageStore({ tableName: 'down', endpoint: down.endpoint, requestTimeoutMs: LOCAL_USAGE_STORE_TIMEOUT_MS });
     await down.pause();
     try {
       const tool = fakeTool();
@@ -264,7 +381,7 @@ describe('when the store is down', () => {
       expect(deny.events).toContainEqual(expect.objectContaining({ kind: 'store_error', decision: 'denied' }));
 
       // The cache, on a store that is down, is simply skipped.
-      const cacheOnly = guardWith(store, { cache: { ttlSeconds: 600, newsTtlSeconds: 60, scope: 'shared' } }, { now: NOON });
+      const cacheOnly = guardWith(store, { cache: { ttlSeconds: 600, newsTtlSeconds: 60, scope: 'organization' } }, { now: NOON });
       expect((await cacheOnly.guard({ ...search(), tavily: tool.tavily }, tool.run)).isError).toBeUndefined();
       expect(cacheOnly.events).toContainEqual(expect.objectContaining({ kind: 'store_error', operation: 'get', decision: 'cache_skipped' }));
     } finally {
@@ -281,9 +398,9 @@ describe('when the store is down', () => {
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
     const port = (silent.address() as import('node:net').AddressInfo).port;
     try {
-      const store = createDynamoUsageStore({ tableName: 't', endpoint: `http://127.0.0.1:${port}` });
+      const store = createDynamoUsageStore({ tableName: 't', endpoint: `http://127.0.0.1:${port}`, requestTimeoutMs: 200 });
       const tool = fakeTool();
-      const { guard, events } = guardWith(store, { limits: { ...OFF, callsPerMinute: 1, onStoreError: 'deny' }, storeTimeoutMs: 200 }, { now: NOON });
+      const { guard, events } = guardWith(store, { limits: { ...OFF, callsPerMinute: 1, onStoreError: 'deny' } }, { now: NOON });
       const result = await guard({ ...search(), tavily: tool.tavily }, tool.run);
       expect(textOf(result)).toBe(STORE_DENIED_MESSAGE);
       expect(events).toContainEqual(expect.objectContaining({ kind: 'store_error', reason: 'timed out' }));
@@ -306,13 +423,37 @@ describe('the result cache', () => {
     clock.now += 42_000;
     const second = await guard({ ...search({ sub: 'usr_2', clientId: 'other' }, { topic: 'general', include_domains: ['A.com', 'b.com'], query: 'q' }), tavily: tool.tavily }, tool.run);
     expect(tool.bodies).toHaveLength(1);
-    expect(second.structuredContent).toEqual({ ...first.structuredContent, cache: { hit: true, age_seconds: 42, stored_at: new Date(NOON).toISOString() } });
+    // Shared: the hit says it is one, and not when someone else asked.
+    expect(second.structuredContent).toEqual({ ...first.structuredContent, cache: { hit: true } });
     expect(second.content[0]!.text).toBe(first.content[0]!.text);
-    expect(second.content[1]!.text).toBe("(From this server's cache: the same call was answered 42 s ago; no Tavily credits used.)");
+    expect(second.content[1]!.text).toBe("(From this server's cache; no Tavily credits used.)");
     expect(events.filter((event) => event.kind === 'call').map((event) => [(event as { cache: string }).cache, (event as { credits: number }).credits])).toEqual([
       ['miss', 1],
       ['hit', 0],
     ]);
+  });
+
+  test('organization scope: one organisation shares, another does not, a token without oid has its own; only its own entry tells its age', async () => {
+    const { store } = await freshStore();
+    const clock = { now: NOON };
+    const { guard } = guardWith(store, { cache: { ...CACHE, scope: 'organization' } }, clock);
+    const tool = fakeTool();
+    const ask = (caller: { sub: string; clientId: string; organizationId?: string }) => guard({ ...search(caller, { query: 'org question' }), tavily: tool.tavily }, tool.run);
+    await ask({ sub: 'usr_a', clientId: 'client-a', organizationId: 'org_1' });
+    clock.now += 5_000;
+    const colleague = await ask({ sub: 'usr_b', clientId: 'client-b', organizationId: 'org_1' });
+    expect(colleague.structuredContent?.cache).toEqual({ hit: true });
+    expect(colleague.content[1]!.text).toBe("(From this server's cache; no Tavily credits used.)");
+    expect(tool.bodies).toHaveLength(1);
+    expect((await ask({ sub: 'usr_c', clientId: 'client-a', organizationId: 'org_2' })).structuredContent?.cache).toBeUndefined();
+    expect(tool.bodies).toHaveLength(2);
+    const loner = { sub: 'usr_d', clientId: 'client-a' };
+    expect((await ask(loner)).structuredContent?.cache).toBeUndefined();
+    clock.now += 7_000;
+    const again = await ask(loner);
+    expect(again.structuredContent?.cache).toEqual({ hit: true, age_seconds: 7, stored_at: new Date(clock.now - 7_000).toISOString() });
+    expect(again.content[1]!.text).toBe("(From this server's cache: you made the same call 7 s ago; no Tavily credits used.)");
+    expect(tool.bodies).toHaveLength(3);
   });
 
   test('a hit counts against calls per minute but not against the credit budget', async () => {

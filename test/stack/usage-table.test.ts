@@ -75,16 +75,22 @@ test('the function is told the table and the settings', () => {
     QUOTA_OVERRIDES: 'client:batch=calls:600',
     QUOTA_ON_STORE_ERROR: 'allow',
     CACHE_TTL_SECONDS: '600',
-    CACHE_SCOPE: 'shared',
+    CACHE_SCOPE: 'organization',
   });
   for (const [id, fn] of ofType('AWS::Lambda::Function')) {
     if (!id.startsWith('McpFunction')) expect(JSON.stringify(fn.Properties.Environment ?? {})).not.toContain('USAGE_TABLE');
   }
 });
 
-test('alarms: store errors, and the total cap nearing (80%)', () => {
+test('alarms: store errors, calls let through unchecked, and the total cap nearing (80%)', () => {
   const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')).map((alarm) => alarm.Properties);
   expect(alarms.find((alarm) => alarm.MetricName === 'UsageStoreErrors')).toMatchObject({ Namespace: 'WebSearchMcp', Threshold: 1, Statistic: 'Sum' });
+  expect(alarms.find((alarm) => alarm.MetricName === 'QuotaFailOpen')).toMatchObject({
+    Namespace: 'WebSearchMcp',
+    Dimensions: [{ Name: 'service', Value: 'mcp' }],
+    Threshold: 1,
+    Statistic: 'Sum',
+  });
   expect(alarms.find((alarm) => alarm.MetricName === 'DailyCreditsUsed')).toMatchObject({ Threshold: 4000, Statistic: 'Maximum' });
   // Without a cap, no cap alarm.
   const uncapped = Object.values(synth({ QUOTA_CALLS_PER_MINUTE: '30' }).template.findResources('AWS::CloudWatch::Alarm'));

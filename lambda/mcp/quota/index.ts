@@ -14,7 +14,11 @@ import type { UsageStore } from './usage-store.js';
 export { USAGE_SETTINGS, type UsageSettings } from './usage-settings.js';
 export type { AroundToolCall, GuardedToolCall, ToolCallResult } from './usage-guard.js';
 
-/** One log line and the metrics per event. Log fields `sub`/`client_id` feed the Contributor Insights rules. */
+/**
+ * One log line and the metrics per event. Log fields `sub`/`client_id` feed the Contributor Insights rules.
+ * A call let through with its limits unchecked (QUOTA_ON_STORE_ERROR=allow) is its own warning and its
+ * own metric (`QuotaFailOpen`, alarmed); a request the store rejected as malformed is an error.
+ */
 export function reportUsage(observability: Observability) {
   const { logger } = observability;
   return (event: UsageEvent) => {
@@ -25,7 +29,8 @@ export function reportUsage(observability: Observability) {
           ...caller,
           cache: event.cache,
           credits: event.credits,
-          estimatedCredits: event.estimatedCredits,
+          reservedCredits: event.reservedCredits,
+          ...(event.reportedCredits !== undefined ? { reportedCredits: event.reportedCredits } : {}),
           ...(event.totalCreditsToday !== undefined ? { totalCreditsToday: event.totalCreditsToday } : {}),
         });
         observability.count('CacheLookups', { Result: event.cache });
@@ -33,13 +38,25 @@ export function reportUsage(observability: Observability) {
         if (event.totalCreditsToday !== undefined) observability.measure('DailyCreditsUsed', MetricUnit.Count, event.totalCreditsToday);
         return;
       case 'refused':
-        logger.warn('Quota refused', { ...caller, limit: event.limit, subject: event.subject, max: event.max, ...(event.used !== undefined ? { used: event.used } : {}) });
+        logger.warn('Quota refused', {
+          ...caller,
+          limit: event.limit,
+          subject: event.subject,
+          max: event.max,
+          needed: event.needed,
+          ...(event.used !== undefined ? { used: event.used } : {}),
+        });
         observability.count('QuotaRefusals', { Limit: event.limit });
         return;
-      case 'store_error':
-        logger.warn('Usage store error', { ...caller, operation: event.operation, reason: event.reason, decision: event.decision });
+      case 'store_error': {
+        const details = { ...caller, operation: event.operation, reason: event.reason, fault: event.fault, decision: event.decision };
+        if (event.fault === 'rejected') logger.error('Usage store rejected a request (a bug or a misconfiguration, not an outage)', details);
+        else if (event.decision === 'allowed') logger.warn('Quota not enforced: usage store unavailable, call allowed uncounted', details);
+        else logger.warn('Usage store error', details);
         observability.count('UsageStoreErrors', { Operation: event.operation });
+        if (event.decision === 'allowed') observability.count('QuotaFailOpen');
         return;
+      }
     }
   };
 }
@@ -66,7 +83,11 @@ export function usageGuardFromSettings(
         ...options,
         store:
           store ??
-          createDynamoUsageStore({ tableName: settings.usageTableName!, ...(settings.usageTableEndpoint ? { endpoint: settings.usageTableEndpoint } : {}) }),
+          createDynamoUsageStore({
+            tableName: settings.usageTableName!,
+            ...(settings.usageTableEndpoint ? { endpoint: settings.usageTableEndpoint } : {}),
+            requestTimeoutMs: settings.usageStoreTimeoutMs,
+          }),
         onEvent: reportUsage(observability),
       }),
     ));

@@ -9,40 +9,45 @@
  * case) it normalises in that request, so that Tavily is asked what the cache
  * answers for. Only the body's key order is fixed, as JSON objects have none.
  */
+import type { Caller } from '../../shared/caller.js';
 import type { TavilyRequest } from '../tools/tool.js';
+import { digestOf } from './usage-table.js';
 
 /** DynamoDB's item limit is 400 KB, key and attribute names included: this leaves room for them. */
 export const MAX_CACHED_BODY_BYTES = 400 * 1024 - 2 * 1024;
 
-/** JSON with every object's keys in one order. */
-function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_key, item: unknown) =>
-    item && typeof item === 'object' && !Array.isArray(item)
-      ? Object.fromEntries(Object.keys(item).sort().map((key) => [key, (item as Record<string, unknown>)[key]]))
-      : item,
-  );
+/** The value with every object's keys in one order, so that its JSON is one text. */
+function canonicalValue(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(canonicalValue);
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.keys(value).sort().map((key) => [key, canonicalValue((value as Record<string, unknown>)[key])]));
+  }
+  return value;
 }
-
-async function sha256Hex(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text));
-  return [...new Uint8Array(digest)].map((byte) => byte.toString(16).padStart(2, '0')).join('');
-}
-
-export type CacheScope = 'shared' | 'caller';
 
 /**
- * The cache key. `shared`: one entry for everyone (results come from the server's own key and the
- * public web). `caller`: one per user and client, so nobody is ever served a result someone else asked for.
+ * Who shares cache entries (CACHE_SCOPE). `organization` (the default): the callers of one
+ * organisation (the token's `oid`); a token without one has entries of its own, as with `caller`.
+ * `caller`: one user on one client. `shared`: everyone (results come from the server's own key and
+ * the public web).
  */
-export async function cacheKey(
-  tool: string,
-  request: TavilyRequest,
-  scope: CacheScope,
-  caller: { readonly sub: string; readonly clientId: string },
-): Promise<string> {
-  const argumentsHash = await sha256Hex(canonicalJson(request.body));
-  const scopePart = scope === 'shared' ? 'shared' : `caller:${(await sha256Hex(`${caller.sub}\n${caller.clientId}`)).slice(0, 32)}`;
-  return `cache#${scopePart}#${tool}#${argumentsHash}`;
+export type CacheScope = 'organization' | 'caller' | 'shared';
+
+/** Who a cache entry is shared with, as a key part; `oneCaller` when that is only the caller asking. */
+export interface CacheScopeOfCall {
+  readonly keyPart: string;
+  readonly oneCaller: boolean;
+}
+
+export async function cacheScopeOf(scope: CacheScope, caller: Pick<Caller, 'sub' | 'clientId' | 'organizationId'>): Promise<CacheScopeOfCall> {
+  if (scope === 'shared') return { keyPart: 'shared', oneCaller: false };
+  if (scope === 'organization' && caller.organizationId) return { keyPart: `org:${await digestOf(caller.organizationId)}`, oneCaller: false };
+  return { keyPart: `caller:${await digestOf([caller.sub, caller.clientId])}`, oneCaller: true };
+}
+
+/** The cache key of a call: its scope, its tool and a digest of the very request it sends. */
+export async function cacheKey(tool: string, request: TavilyRequest, scope: CacheScopeOfCall): Promise<string> {
+  return `cache#${scope.keyPart}#${tool}#${await digestOf(canonicalValue(request.body))}`;
 }
 
 /** What is cached: the tool's answer as the agent got it (before any note about the cache). */

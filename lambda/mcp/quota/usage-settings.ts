@@ -4,6 +4,7 @@
  * stack and the local stack give it. No AWS SDK, no Powertools: the CDK app imports this.
  */
 import { definitions as d, formatQuotaOverrides } from '../../shared/settings.js';
+import type { CacheScope } from './result-cache.js';
 import type { QuotaLimits, UsageGuardOptions } from './usage-guard.js';
 
 /** Whether any quota is on (a limit, or an override): then calls are counted. */
@@ -28,6 +29,7 @@ export const USAGE_SETTINGS = {
   ...QUOTA_AND_CACHE_SETTINGS,
   usageTableName: ['USAGE_TABLE_NAME', d.usageTableName],
   usageTableEndpoint: ['USAGE_TABLE_ENDPOINT', d.usageTableEndpoint],
+  usageStoreTimeoutMs: ['USAGE_STORE_TIMEOUT_MS', d.usageStoreTimeoutMs],
 } as const;
 
 export interface UsageSettings {
@@ -38,9 +40,11 @@ export interface UsageSettings {
   readonly quotaOnStoreError: 'allow' | 'deny';
   readonly cacheTtlSeconds: number;
   readonly cacheTtlNewsSeconds: number;
-  readonly cacheScope: 'shared' | 'caller';
+  readonly cacheScope: CacheScope;
   readonly usageTableName?: string;
   readonly usageTableEndpoint?: string;
+  /** Unset: the deployed default (DEFAULT_USAGE_STORE_TIMEOUT_MS); the local stack sets dynalite's. */
+  readonly usageStoreTimeoutMs?: number;
 }
 
 export function guardOptionsFrom(settings: UsageSettings): Pick<UsageGuardOptions, 'limits' | 'cache'> {
@@ -76,5 +80,6 @@ export function usageEnvironment(settings: UsageSettings): Record<string, string
     CACHE_SCOPE: settings.cacheScope,
     ...(settings.usageTableName ? { USAGE_TABLE_NAME: settings.usageTableName } : {}),
     ...(settings.usageTableEndpoint ? { USAGE_TABLE_ENDPOINT: settings.usageTableEndpoint } : {}),
+    ...(settings.usageStoreTimeoutMs !== undefined ? { USAGE_STORE_TIMEOUT_MS: String(settings.usageStoreTimeoutMs) } : {}),
   };
 }

@@ -4,19 +4,57 @@
  * create it on dynalite with `createTableInput`, so the two cannot drift.
  *
  * Items (one partition key, `pk`, no sort key):
- * - per-minute call counters  `calls#<minute>#<kind>#<id>`   { n, expiresAt }
- * - per-day credit counters   `credits#<day>#<kind>#<id>`    { credits, calls, expiresAt, day, kind, caller }
- *   (`kind` is `client`, `sub` or `total`; `day` puts them, and only them, in the sparse `byDay` index
- *   that `npm run usage` reads)
- * - cached results            `cache#<scope>#<tool>#<hash>`  { body (gzip), storedAt, expiresAt }
- * DynamoDB deletes expired items itself (TTL on `expiresAt`), within a day or two: readers treat an
- * item past its `expiresAt` as absent, and counters carry their window in the key.
+ * - one usage item per counted identity and UTC day, holding all of its counters, so that a call
+ *   makes one conditional update per identity:
+ *     `usage#<day>#client#<digest>`, `usage#<day>#sub#<digest>`, `usage#<day>#total`
+ *     { credits, calls, minute, n, expiresAt, day, kind, caller }
+ *   `credits` and `calls` are the day's (calls that reached the credit check); `n` counts the calls of
+ *   the UTC minute named in `minute` (client and sub items, when calls per minute are limited). `day`
+ *   puts these items, and only them, in the sparse `byDay` index that `npm run usage` reads; `caller`
+ *   is the identity as the token gave it, shortened for display.
+ * - cached results  `cache#<scope>#<tool>#<digest of the request>`  { body (gzip), storedAt, expiresAt }
+ *   with `<scope>` one of `shared`, `org:<digest>`, `caller:<digest>`.
+ * Identities go into keys only as digests (SHA-256, base64url), so an identity of any length makes a
+ * key of one length, and the kind before the digest keeps a client, a user and an organisation with
+ * the same name apart. DynamoDB deletes expired items itself (TTL on `expiresAt`), within a day or
+ * two: readers treat an item past its `expiresAt` as absent, and counters carry their window in the key
+ * (the day) or beside the count (the minute).
  */
 export const USAGE_TABLE = {
   partitionKey: 'pk',
   ttlAttribute: 'expiresAt',
   byDayIndex: { name: 'byDay', partitionKey: 'day', sortKey: 'pk', projected: ['credits', 'calls', 'kind', 'caller'] },
 } as const;
+
+/** Who a usage item counts: a client, a user, or the whole server. */
+export type UsageKind = 'client' | 'sub' | 'total';
+
+/** The `caller` label is for people reading `npm run usage`; the key, not the label, tells identities apart. */
+const MAX_CALLER_LABEL_CHARS = 200;
+
+/**
+ * SHA-256, base64url, of a value's JSON: the form identities and requests take in keys. JSON
+ * writes every string one way only (a lone surrogate as its escape, where UTF-8 would make
+ * two of them the same replacement character), so two different values never share a digest.
+ */
+export async function digestOf(value: unknown): Promise<string> {
+  const text = JSON.stringify(value);
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text)));
+  let binary = '';
+  for (const byte of digest) binary += String.fromCharCode(byte);
+  return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+/** The key of an identity's usage item on a UTC day (`total`: the server's, with no identity). */
+export async function usageItemKey(day: string, kind: UsageKind, id: string): Promise<string> {
+  return kind === 'total' ? `usage#${day}#total` : `usage#${day}#${kind}#${await digestOf(id)}`;
+}
+
+/** The identity as `npm run usage` shows it: well-formed text (DynamoDB refuses anything else), shortened. */
+export function callerLabel(id: string): string {
+  const characters = Array.from(id.replace(/\p{Cs}/gu, '\uFFFD'));
+  return characters.length > MAX_CALLER_LABEL_CHARS ? `${characters.slice(0, MAX_CALLER_LABEL_CHARS - 1).join('')}…` : characters.join('');
+}
 
 /** The CreateTable request for the same table (dynalite locally and in tests; CDK builds it deployed). */
 export function createTableInput(tableName: string) {

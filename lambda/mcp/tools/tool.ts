@@ -42,7 +42,10 @@ export interface ToolAnnotations {
 export interface CreditRule<Args> {
   /** The most a call with these arguments can cost: reserved on the daily budgets before Tavily is called. */
   estimate(args: Args): number;
-  /** What an answer cost by the documented prices, for an answer that does not report its own `usage.credits`. */
+  /**
+   * What an answer costs by the documented prices: charged when Tavily does not report its own
+   * `usage.credits`, and the least charged when it reports less.
+   */
   priceOf(args: Args, answer: unknown): number;
 }
 

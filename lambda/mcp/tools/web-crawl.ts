@@ -40,7 +40,8 @@ export default defineTool({
   output: webCrawlOutput,
   annotations: READS_THE_WEB,
   defaultScopes: [READ_SCOPE],
-  // Mapping and extraction are both charged on the pages returned, at most `limit`.
+  // Mapping (per 10 pages: 1 credit, 2 with instructions) plus extraction (per 5 pages: 1 credit "basic",
+  // 2 "advanced"). Reserved: `limit` pages (the default 10, basic: 1 + 2). Charged: the pages that came back.
   credits: pricedPerPage<WebCrawlArgs>(
     (args, pages) => mappingCredits(pages, args.instructions) + extractionCredits(pages, args.extract_depth),
     (args) => args.limit,

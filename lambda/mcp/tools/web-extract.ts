@@ -69,7 +69,8 @@ export default defineTool({
   output: webExtractOutput,
   annotations: READS_THE_WEB,
   defaultScopes: [READ_SCOPE],
-  // Charged on the pages extracted; failed URLs cost nothing.
+  // Per 5 pages extracted, 1 credit ("basic") or 2 ("advanced"); failed URLs cost nothing. Reserved: every
+  // distinct URL extracted (20 advanced URLs: 8). Charged: the pages that came back.
   credits: pricedPerPage<WebExtractArgs>((args, pages) => extractionCredits(pages, args.extract_depth), (args) => distinctUrls(args).length),
   cache: CACHED_FOR_THE_CONFIGURED_TIME,
   timeoutAdvice: 'pass fewer URLs, or use extract_depth "basic"',

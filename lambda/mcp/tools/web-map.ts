@@ -35,7 +35,8 @@ export default defineTool({
   output: webMapOutput,
   annotations: READS_THE_WEB,
   defaultScopes: [READ_SCOPE],
-  // Charged on the URLs returned, at most `limit`.
+  // Per 10 URLs returned, 1 credit, or 2 with instructions. Reserved: `limit` URLs (the default 50: 5).
+  // Charged: the URLs that came back.
   credits: pricedPerPage<WebMapArgs>((args, pages) => mappingCredits(pages, args.instructions), (args) => args.limit),
   cache: CACHED_FOR_THE_CONFIGURED_TIME,
   timeoutAdvice: 'narrow the map with limit/max_depth (or select_paths)',

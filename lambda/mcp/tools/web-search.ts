@@ -183,6 +183,8 @@ export default defineTool({
   output: webSearchOutput,
   annotations: READS_THE_WEB,
   defaultScopes: [READ_SCOPE],
+  // 2 credits for search_depth "advanced", 1 for "basic", "fast" and "ultra-fast", per request, whatever it
+  // returns: reserved and charged alike (no other argument changes the price).
   credits: pricedPerCall<WebSearchArgs>((args) => (args.search_depth === 'advanced' ? 2 : 1)),
   // News moves fast: topic "news" gets its own, shorter, lifetime.
   cache: {

@@ -284,11 +284,25 @@ const claimCases: Record<string, Array<[unknown, Expected]>> = {
     ['skc_azp', allow()], // client_id wins
     [5, allow()],
   ],
+  // The organisation, for the result cache's default scope: taken only when it is a short printable id.
+  oid: [
+    ['org_59615193906282635', allow({ organizationId: 'org_59615193906282635' })],
+    ['o'.repeat(128), allow({ organizationId: 'o'.repeat(128) })],
+    ['o'.repeat(129), allow()],
+    ['org 1', allow()],
+    ['', allow()],
+    [5, allow()],
+    [['org_1'], allow()],
+  ],
 };
 for (const [claim, values] of Object.entries(claimCases)) {
   for (const [value, expected] of values) add(`${claim} ${JSON.stringify(value)}`, sign(HEADER, withClaims({ [claim]: value })), expected);
 }
 add('azp without client_id', sign(HEADER, withClaims({ client_id: undefined, azp: 'skc_azp' })), allow({ clientId: 'skc_azp' }));
+// Nobody to count, limit or deny by name: refused, with the token's own id.
+const noIdentity: Expected = () => ({ outcome: 'unauthorized', reason: 'no_identity', tokenId: 'tkn_abc' });
+add('neither sub nor client_id', sign(HEADER, withClaims({ sub: undefined, client_id: undefined })), noIdentity);
+add('sub empty, client_id and azp not text', sign(HEADER, withClaims({ sub: '', client_id: 5, azp: null })), noIdentity);
 add('scopes without scope', sign(HEADER, withClaims({ scope: undefined, scopes: ['web-search:read'] })), allow());
 add('exp 1e999 (Infinity once parsed)', sign(HEADER, JSON.stringify(CLAIMS).replace(/"exp":\d+/, '"exp":1e999')), allow({ exp: Infinity }));
 add('exp -1e999', sign(HEADER, JSON.stringify(CLAIMS).replace(/"exp":\d+/, '"exp":-1e999')), refused('expired'));
@@ -371,6 +385,7 @@ test('the named shapes cover every outcome and reason the verifier can give', ()
       'unauthorized:wrong_audience',
       'unauthorized:wrong_issuer',
       'unauthorized:malformed_scope',
+      'unauthorized:no_identity',
       'unavailable:jwks_unavailable',
     ].sort(),
   );

@@ -51,7 +51,7 @@ describe('allowed tokens', () => {
     const claims = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString('utf8')) as { exp: number };
     expect(await verifier()(bearer(token))).toEqual({
       outcome: 'allow',
-      caller: { sub: 'usr_1234567890', clientId: 'skc_client_abc', scopes: ['web-search:read'], exp: claims.exp, tokenId: 'tkn_abc' },
+      caller: { sub: 'usr_1234567890', clientId: 'skc_client_abc', organizationId: 'org_1', scopes: ['web-search:read'], exp: claims.exp, tokenId: 'tkn_abc' },
     });
   });
 
@@ -88,6 +88,16 @@ describe('allowed tokens', () => {
     const token = await issuer.mint();
     expect((await verifier()(`bearer   ${token}  `)).outcome).toBe('allow');
     expect((await verifier()(`BEARER ${token}`)).outcome).toBe('allow');
+  });
+
+  test('a token naming neither a user nor a client is refused (no_identity): nobody to count or deny by name', async () => {
+    const token = await issuer.mint({ claims: { sub: undefined, client_id: undefined } });
+    expect(await verifier()(bearer(token))).toEqual({ outcome: 'unauthorized', reason: 'no_identity', tokenId: expect.any(String) });
+  });
+
+  test("the organisation (Scalekit's oid) is carried to the caller", async () => {
+    const decision = (await verifier()(bearer(await issuer.mint({ claims: { oid: 'org_42' } })))) as Extract<Decision, { outcome: 'allow' }>;
+    expect(decision.caller.organizationId).toBe('org_42');
   });
 
   test('client credentials: no sub, client id from azp; token id falls back to a short hash', async () => {

@@ -4,7 +4,7 @@
  * tool's cache lifetime, packing, settings and refusal messages.
  */
 import { chargedCredits, reportedCredits } from '../../../lambda/mcp/quota/credits.js';
-import { cacheKey, packResult, unpackResult } from '../../../lambda/mcp/quota/result-cache.js';
+import { cacheKey, cacheScopeOf, packResult, unpackResult } from '../../../lambda/mcp/quota/result-cache.js';
 import { identitiesOf, refusalMessage, windowsAt } from '../../../lambda/mcp/quota/usage-guard.js';
 import webCrawl from '../../../lambda/mcp/tools/web-crawl.js';
 import webExtract from '../../../lambda/mcp/tools/web-extract.js';
@@ -51,19 +51,31 @@ describe('credits', () => {
     expect(priceOf(webCrawl, { url, limit: 10, extract_depth: 'basic' }, { results: Array(3).fill({}) })).toBe(1 + 1);
   });
 
-  test("Tavily's own usage figure wins over the tool's rule", () => {
+  test("Tavily's own usage figure is taken within the documented prices: at least the price of what came back, at most what the arguments allow", () => {
     expect(reportedCredits({ usage: { credits: 7 } })).toBe(7);
     expect(reportedCredits({ usage: { credits: '7' } })).toBeUndefined();
     expect(reportedCredits({ usage: { credits: -1 } })).toBeUndefined();
-    const args = webSearch.input.parse({ query, search_depth: 'basic' });
-    expect(chargedCredits(webSearch.credits, args, { results: [], usage: { credits: 4 } })).toBe(4);
-    expect(chargedCredits(webSearch.credits, args, { results: [] })).toBe(1);
+    const search = webSearch.input.parse({ query, search_depth: 'basic' });
+    expect(chargedCredits(webSearch.credits, search, { results: [] })).toEqual({ credits: 1 });
+    // A real search costs its documented price: a report of 0, or of 4, is not what it cost.
+    expect(chargedCredits(webSearch.credits, search, { results: [], usage: { credits: 0 } })).toEqual({ credits: 1, reported: 0 });
+    expect(chargedCredits(webSearch.credits, search, { results: [], usage: { credits: 4 } })).toEqual({ credits: 1, reported: 4 });
+    const urls = Array.from({ length: 10 }, (_, i) => `https://example.com/${i}`);
+    const extract = webExtract.input.parse({ urls, extract_depth: 'advanced' });
+    const sixPages = { results: Array(6).fill({ url: 'u' }), failed_results: [] };
+    // 6 pages extracted cost at least 4 credits, and 10 URLs at most 4: a report of 3 is raised, and one of 2 too.
+    expect(chargedCredits(webExtract.credits, extract, { ...sixPages, usage: { credits: 3 } })).toEqual({ credits: 4, reported: 3 });
+    // 3 pages: between 2 (their price) and 4 (every URL); Tavily's 3 stands.
+    expect(chargedCredits(webExtract.credits, extract, { results: Array(3).fill({ url: 'u' }), usage: { credits: 3 } })).toEqual({ credits: 3, reported: 3 });
+    // An answer with more pages than asked for is charged no more than the arguments allow.
+    expect(chargedCredits(webExtract.credits, extract, { results: Array(40).fill({ url: 'u' }) })).toEqual({ credits: 4 });
   });
 });
 
 describe('cache keys: a hash of exactly the request the tool sends', () => {
   const caller = { sub: 'usr_1', clientId: 'client-a' };
-  const keyOf = (tool: AnyTool, raw: Record<string, unknown>) => cacheKey(tool.name, requestOf(tool, raw), 'shared', caller);
+  const SHARED = { keyPart: 'shared', oneCaller: false };
+  const keyOf = (tool: AnyTool, raw: Record<string, unknown>) => cacheKey(tool.name, requestOf(tool, raw), SHARED);
 
   test('what a tool treats as equal it sends as one request: domain sets in any order and case, unset options, empty lists', async () => {
     const a = { query: 'q', include_domains: ['b.com', 'A.com'], exclude_domains: [] };
@@ -89,21 +101,40 @@ describe('cache keys: a hash of exactly the request the tool sends', () => {
     expect(await keyOf(webSearch, { max_results: 5, query: 'q' })).toBe(base);
     expect(await keyOf(webSearch, { query: 'q', max_results: 6 })).not.toBe(base);
     expect(await keyOf(webSearch, { query: 'Q', max_results: 5 })).not.toBe(base);
-    expect(await cacheKey('web_extract', requestOf(webSearch, { query: 'q', max_results: 5 }), 'shared', caller)).not.toBe(base);
+    expect(await cacheKey('web_extract', requestOf(webSearch, { query: 'q', max_results: 5 }), SHARED)).not.toBe(base);
     // Extract keeps URL order (the results follow it) and asks for a URL once.
     expect(requestOf(webExtract, { urls: ['https://b.example/', 'https://a.example/', 'https://b.example/'] }).body).toMatchObject({
       urls: ['https://b.example/', 'https://a.example/'],
     });
   });
 
-  test('scope caller keys by user and client; shared does not', async () => {
+  test('scopes: shared is one for all; organization one per oid, else per caller; caller one per user and client; only identities hashed', async () => {
     const request = requestOf(webSearch, { query: 'q' });
-    const shared = await cacheKey('web_search', request, 'shared', caller);
-    expect(await cacheKey('web_search', request, 'shared', { sub: 'usr_2', clientId: 'client-b' })).toBe(shared);
-    const mine = await cacheKey('web_search', request, 'caller', caller);
-    expect(mine).not.toBe(shared);
-    expect(await cacheKey('web_search', request, 'caller', { sub: 'usr_2', clientId: 'client-a' })).not.toBe(mine);
-    expect(mine).not.toContain('usr_1');
+    const key = async (scope: 'shared' | 'organization' | 'caller', who: { sub: string; clientId: string; organizationId?: string }) =>
+      cacheKey('web_search', request, await cacheScopeOf(scope, who));
+    const alice = { sub: 'usr_1', clientId: 'client-a', organizationId: 'org_1' };
+    const bob = { sub: 'usr_2', clientId: 'client-b', organizationId: 'org_1' };
+    const carol = { sub: 'usr_3', clientId: 'client-a', organizationId: 'org_2' };
+    expect(await key('shared', alice)).toBe(await key('shared', carol));
+    expect(await key('organization', alice)).toBe(await key('organization', bob));
+    expect(await key('organization', alice)).not.toBe(await key('organization', carol));
+    expect(await key('organization', alice)).not.toBe(await key('shared', alice));
+    // Without an oid: entries of one's own, the same as in `caller` scope.
+    const loner = { sub: 'usr_4', clientId: 'client-a' };
+    expect(await key('organization', loner)).toBe(await key('caller', loner));
+    expect(await key('caller', alice)).not.toBe(await key('caller', { ...alice, sub: 'usr_2' }));
+    expect(await key('caller', alice)).toBe(await key('caller', { ...alice, organizationId: 'org_9' }));
+    // A sub and client id that only join into the same text are two callers.
+    expect(await key('caller', { sub: 'a\nb', clientId: 'c' })).not.toBe(await key('caller', { sub: 'a', clientId: 'b\nc' }));
+    // An organisation is not a caller of the same name.
+    expect(await key('organization', { sub: 'x', clientId: 'x', organizationId: 'x' })).not.toBe(await key('caller', { sub: 'x', clientId: 'x' }));
+    for (const each of [await key('caller', alice), await key('organization', alice)]) {
+      expect(each).not.toMatch(/usr_1|client-a|org_1/);
+      expect(each).toMatch(/^cache#(caller|org):[A-Za-z0-9_-]{43}#web_search#[A-Za-z0-9_-]{43}$/);
+    }
+    expect((await cacheScopeOf('organization', alice)).oneCaller).toBe(false);
+    expect((await cacheScopeOf('organization', loner)).oneCaller).toBe(true);
+    expect((await cacheScopeOf('shared', loner)).oneCaller).toBe(false);
   });
 
   test('entries round-trip compressed; foreign bytes are not an entry; news gets the shorter lifetime', async () => {
@@ -141,13 +172,17 @@ describe('callers, windows, messages', () => {
     });
   });
 
-  test('messages name the limit, the figures and the reset', () => {
+  test('messages name the limit, the figures, what the call needed and the reset', () => {
     const midnight = Date.parse('2026-12-03T00:00:00Z');
     expect(refusalMessage('credits_per_day', 'client', 500, 500, 1, midnight)).toBe(
-      'Daily Tavily credit budget for this client reached (500/500); resets at 00:00 UTC. No search was made.',
+      'Daily Tavily credit budget for this client reached (500/500 used; this call needs up to 1); resets at 00:00 UTC. No search was made.',
     );
-    expect(refusalMessage('credits_per_day', 'sub', 500, 499, 2, midnight)).toContain('for this user reached (499/500; this call needs up to 2)');
-    expect(refusalMessage('credits_per_day_total', 'total', 9000, 9000, 1, midnight)).toContain('Daily Tavily credit budget for this server reached (9000/9000)');
+    expect(refusalMessage('credits_per_day', 'sub', 500, 499, 2, midnight)).toContain('for this user reached (499/500 used; this call needs up to 2)');
+    expect(refusalMessage('credits_per_day', 'sub', 500, undefined, 2, midnight)).toContain('for this user reached (500 credits; this call needs up to 2)');
+    expect(refusalMessage('credits_per_day_total', 'total', 9000, 9000, 1, midnight)).toContain('Daily Tavily credit budget for this server reached (9000/9000 used');
+    expect(refusalMessage('credits_per_day', 'client', 5, 0, 8, midnight)).toBe(
+      'Daily Tavily credit budget for this client is 5 credits, and this call may cost up to 8: it can never fit. No search was made: ask for less (fewer URLs or pages, a basic depth, no instructions).',
+    );
     expect(refusalMessage('calls_per_minute', 'client', 3, undefined, 1, Date.parse('2026-12-02T18:56:00Z'))).toContain(
       'Tool call rate limit for this client reached (3/3 calls per minute); resets at 18:56:00 UTC',
     );
@@ -161,10 +196,13 @@ describe('settings', () => {
     ttl: ['CACHE_TTL_SECONDS', d.cacheTtlSeconds],
     scope: ['CACHE_SCOPE', d.cacheScope],
     calls: ['QUOTA_CALLS_PER_MINUTE', d.quotaCallsPerMinute],
+    storeTimeout: ['USAGE_STORE_TIMEOUT_MS', d.usageStoreTimeoutMs],
   } as const;
 
-  test('defaults: quotas off, cache on for 600 s and shared, allow on store errors', () => {
-    expect(parseSettings(shape, {})).toEqual({ overrides: [], onStoreError: 'allow', ttl: 600, scope: 'shared', calls: 0 });
+  test('defaults: quotas off, cache on for 600 s and per organisation, allow on store errors, a 1 s store timeout', () => {
+    expect(parseSettings(shape, {})).toEqual({ overrides: [], onStoreError: 'allow', ttl: 600, scope: 'organization', calls: 0, storeTimeout: 1000 });
+    expect(parseSettings(shape, { CACHE_SCOPE: 'Shared', USAGE_STORE_TIMEOUT_MS: '15000' })).toMatchObject({ scope: 'shared', storeTimeout: 15_000 });
+    expect(parseSettings(shape, { CACHE_SCOPE: 'caller' })).toMatchObject({ scope: 'caller' });
   });
 
   test('overrides per client_id and per sub', () => {
@@ -180,10 +218,10 @@ describe('settings', () => {
       parseSettings(shape, { QUOTA_OVERRIDES: 'batch=calls:1', QUOTA_ON_STORE_ERROR: 'maybe', CACHE_SCOPE: 'global', QUOTA_CALLS_PER_MINUTE: '-1' }),
     ).toThrow(ConfigurationError);
     try {
-      parseSettings(shape, { QUOTA_OVERRIDES: 'client:a=calls:1,calls:2', QUOTA_ON_STORE_ERROR: 'maybe', CACHE_SCOPE: 'global' });
+      parseSettings(shape, { QUOTA_OVERRIDES: 'client:a=calls:1,calls:2', QUOTA_ON_STORE_ERROR: 'maybe', CACHE_SCOPE: 'global', USAGE_STORE_TIMEOUT_MS: '5' });
     } catch (error) {
       const { problems } = error as ConfigurationError;
-      expect(problems.map((problem) => problem.split(':')[0])).toEqual(['QUOTA_OVERRIDES', 'QUOTA_ON_STORE_ERROR', 'CACHE_SCOPE']);
+      expect(problems.map((problem) => problem.split(':')[0])).toEqual(['QUOTA_OVERRIDES', 'QUOTA_ON_STORE_ERROR', 'CACHE_SCOPE', 'USAGE_STORE_TIMEOUT_MS']);
     }
   });
 });

@@ -1,21 +1,34 @@
 /**
- * The DynamoDB store's failures, against a loopback stand-in for DynamoDB: each
- * is a UsageStoreError naming the operation and a reason fit for a log line (the
- * SDK's error name, never the request), with the SDK's error as its cause.
+ * The DynamoDB store against a loopback stand-in for DynamoDB: each failure is
+ * a UsageStoreError naming the operation, a reason fit for a log line (the
+ * SDK's error name, never the request) and whether it is an outage or a
+ * request DynamoDB rejected as such (a bug: never let through uncounted), with
+ * the SDK's error as its cause; a refused update is explained from the item
+ * DynamoDB returns with the refusal, without reading it again; and the
+ * timeout counts from the request, not from the client's first load.
  */
-import { createDynamoUsageStore, UsageStoreError } from '../../../lambda/mcp/quota/usage-store.js';
+import { createDynamoUsageStore, storeFaultOf, UsageStoreError, type UsageCount } from '../../../lambda/mcp/quota/usage-store.js';
 import { WebSearchMcpError } from '../../../lambda/shared/errors.js';
 import { sendJson, startLoopbackServer, type LoopbackServer } from '../helpers/loopback-server.js';
 
 let dynamo: LoopbackServer;
+const dynamoError = (type: string, message = 'refused') => ({ __type: `com.amazonaws.dynamodb.v20120810#${type}`, message });
 beforeAll(async () => {
-  dynamo = await startLoopbackServer((_request, res) =>
-    sendJson(res, 400, { __type: 'com.amazonaws.dynamodb.v20120810#ResourceNotFoundException', message: 'Requested resource not found' }),
-  );
+  dynamo = await startLoopbackServer();
 });
 afterAll(() => dynamo.close());
 
-const counter = { key: 'calls#t#client#c', attribute: 'n' as const, amount: 1, max: 3, expiresAt: 2_000_000_000 };
+const update: UsageCount = {
+  key: 'usage#2026-12-02#client#c',
+  expiresAt: 2_000_000_000,
+  labels: { day: '2026-12-02', kind: 'client', caller: 'c' },
+  minuteCalls: { minute: '2026-12-02T12:00', amount: 1, max: 3 },
+  credits: 2,
+  creditsMax: 10,
+  calls: 1,
+};
+const call = () => ({ signal: AbortSignal.timeout(10_000) });
+const target = (index: number) => dynamo.requests.at(index)?.headers['x-amz-target'];
 
 async function storeFailure(promise: Promise<unknown>): Promise<UsageStoreError> {
   const error = await promise.then(
@@ -26,21 +39,85 @@ async function storeFailure(promise: Promise<unknown>): Promise<UsageStoreError>
   return error as UsageStoreError;
 }
 
-test("an answer DynamoDB refuses: the SDK's error name as the reason, the SDK's error as the cause", async () => {
+test('one conditional UpdateItem per identity: every counter of the item, each within its limit, the item returned with a refusal', async () => {
+  dynamo.handler = (_request, res) =>
+    sendJson(res, 200, { Attributes: { credits: { N: '2' }, calls: { N: '1' }, minute: { S: '2026-12-02T12:00' }, n: { N: '1' } } });
+  const store = createDynamoUsageStore({ tableName: 'usage', endpoint: dynamo.url });
+  const sent = dynamo.requests.length;
+  expect(await store.count(update, call())).toEqual({
+    counted: true,
+    counters: { credits: 2, calls: 1, minute: '2026-12-02T12:00', minuteCalls: 1 },
+  });
+  expect(dynamo.requests).toHaveLength(sent + 1);
+  expect(target(-1)).toBe('DynamoDB_20120810.UpdateItem');
+  const body = JSON.parse(dynamo.requests.at(-1)!.body);
+  expect(body).toMatchObject({
+    TableName: 'usage',
+    Key: { pk: { S: update.key } },
+    ReturnValues: 'ALL_NEW',
+    ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+  });
+  expect(body.UpdateExpression).toMatch(/^SET .* ADD #c :c, #k :k, #n :n$/);
+  expect(body.ConditionExpression).toBe(
+    '(attribute_not_exists(#n) OR #n <= :nRoom) AND (attribute_not_exists(#m) OR #m = :m) AND (attribute_not_exists(#c) OR #c <= :cRoom)',
+  );
+  expect(body.ExpressionAttributeValues).toMatchObject({ ':nRoom': { N: '2' }, ':cRoom': { N: '8' }, ':m': { S: '2026-12-02T12:00' } });
+});
+
+test('a refusal is read from the item DynamoDB returns with it: no second request', async () => {
+  dynamo.handler = (_request, res) =>
+    sendJson(res, 400, {
+      ...dynamoError('ConditionalCheckFailedException', 'The conditional request failed'),
+      Item: { pk: { S: update.key }, credits: { N: '9' }, calls: { N: '4' }, minute: { S: '2026-12-02T12:00' }, n: { N: '1' } },
+    });
+  const store = createDynamoUsageStore({ tableName: 'usage', endpoint: dynamo.url });
+  const sent = dynamo.requests.length;
+  expect(await store.count(update, call())).toEqual({
+    counted: false,
+    over: 'credits_per_day',
+    counters: { credits: 9, calls: 4, minute: '2026-12-02T12:00', minuteCalls: 1 },
+  });
+  expect(dynamo.requests).toHaveLength(sent + 1);
+});
+
+test("DynamoDB refusing the request itself (a ValidationException, a missing table) is 'rejected'; throttling, 5xx and the network are outages", async () => {
   const store = createDynamoUsageStore({ tableName: 'missing', endpoint: dynamo.url });
-  const error = await storeFailure(store.add(counter, { signal: AbortSignal.timeout(10_000) }));
-  expect(error).toBeInstanceOf(WebSearchMcpError);
-  expect(error).toMatchObject({ code: 'ERR_USAGE_STORE', name: 'UsageStoreError', operation: 'add', reason: 'ResourceNotFoundException' });
-  expect(error.cause).toMatchObject({ name: 'ResourceNotFoundException' });
-  expect(dynamo.requests.at(-1)?.headers['x-amz-target']).toBe('DynamoDB_20120810.UpdateItem');
-  const get = await storeFailure(store.getCached('cache#shared#web_search#0', { signal: AbortSignal.timeout(10_000) }));
-  expect(get).toMatchObject({ operation: 'get', reason: 'ResourceNotFoundException' });
+  for (const type of ['ValidationException', 'ResourceNotFoundException', 'AccessDeniedException']) {
+    dynamo.handler = (_request, res) => sendJson(res, 400, dynamoError(type));
+    const error = await storeFailure(store.count(update, call()));
+    expect(error).toBeInstanceOf(WebSearchMcpError);
+    expect(error).toMatchObject({ code: 'ERR_USAGE_STORE', name: 'UsageStoreError', operation: 'count', reason: type, fault: 'rejected' });
+    expect(error.cause).toMatchObject({ name: type });
+  }
+  dynamo.handler = (_request, res) => sendJson(res, 400, dynamoError('ProvisionedThroughputExceededException'));
+  expect(await storeFailure(store.getCached('cache#shared#web_search#0', call()))).toMatchObject({
+    operation: 'get',
+    reason: 'ProvisionedThroughputExceededException',
+    fault: 'outage',
+  });
+  dynamo.handler = (_request, res) => sendJson(res, 500, dynamoError('InternalServerError'));
+  expect(await storeFailure(store.putCached('cache#shared#web_search#0', { body: new Uint8Array([1]), storedAt: 1, expiresAt: 2 }, call()))).toMatchObject({
+    operation: 'put',
+    fault: 'outage',
+  });
+  expect(storeFaultOf(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }))).toBe('outage');
+  expect(storeFaultOf({ name: 'ThrottlingException', $fault: 'client', $metadata: { httpStatusCode: 400 } })).toBe('outage');
+  expect(storeFaultOf({ name: 'Whatever', $metadata: { httpStatusCode: 429 } })).toBe('outage');
 });
 
 test('no time left: refused before anything is sent', async () => {
   const store = createDynamoUsageStore({ tableName: 'usage', endpoint: dynamo.url });
   const sent = dynamo.requests.length;
-  const error = await storeFailure(store.add(counter, { signal: AbortSignal.abort() }));
-  expect(error).toMatchObject({ operation: 'add', reason: 'no time left' });
+  const error = await storeFailure(store.count(update, { signal: AbortSignal.abort() }));
+  expect(error).toMatchObject({ operation: 'count', reason: 'no time left', fault: 'outage' });
   expect(dynamo.requests).toHaveLength(sent);
+});
+
+test("the timeout counts from the request: a store slower than it is an outage ('timed out')", async () => {
+  dynamo.handler = async (_request, res) => {
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    if (!res.destroyed) sendJson(res, 200, { Attributes: {} });
+  };
+  const store = createDynamoUsageStore({ tableName: 'usage', endpoint: dynamo.url, requestTimeoutMs: 100 });
+  expect(await storeFailure(store.count(update, call()))).toMatchObject({ reason: 'timed out', fault: 'outage' });
 });

@@ -1,4 +1,4 @@
-import { callerContext, callerFromContext, CLOCK_TOLERANCE_SECONDS, isExpired, type Caller } from '../../../lambda/shared/caller.js';
+import { callerContext, callerFromContext, CLOCK_TOLERANCE_SECONDS, isExpired, organizationIdOf, type Caller } from '../../../lambda/shared/caller.js';
 
 const caller: Caller = {
   sub: 'usr_123',
@@ -50,8 +50,26 @@ describe('callerFromContext', () => {
     });
   });
 
-  test('missing identity fields become empty strings; empty scopes become an empty list', () => {
-    expect(callerFromContext({ scopes: '[]', exp: '100' })).toEqual({ sub: '', clientId: '', scopes: [], exp: 100, tokenId: '' });
+  test('a missing identity field becomes an empty string; empty scopes become an empty list', () => {
+    expect(callerFromContext({ clientId: 'skc_m2m', scopes: '[]', exp: '100' })).toEqual({ sub: '', clientId: 'skc_m2m', scopes: [], exp: 100, tokenId: '' });
+    expect(callerFromContext({ sub: 'usr_1', scopes: '[]', exp: '100' })).toEqual({ sub: 'usr_1', clientId: '', scopes: [], exp: 100, tokenId: '' });
+  });
+
+  test('a caller with neither a sub nor a client id is no caller: nobody to count', () => {
+    expect(callerFromContext({ scopes: '[]', exp: '100' })).toBeUndefined();
+    expect(callerFromContext({ sub: '', clientId: '', scopes: '["a"]', exp: '100' })).toBeUndefined();
+  });
+
+  test('the organisation travels when it is one, and round-trips', () => {
+    const member: Caller = { ...caller, organizationId: 'org_1' };
+    expect(callerContext(member)).toMatchObject({ organizationId: 'org_1' });
+    expect(callerFromContext(callerContext(member))).toEqual(member);
+    for (const odd of ['', 'o'.repeat(129), 'org 1', 'org\n1', 5, null]) {
+      expect(callerFromContext({ ...callerContext(caller), organizationId: odd })).toEqual(caller);
+      expect(organizationIdOf(odd)).toBeUndefined();
+    }
+    expect(organizationIdOf('o'.repeat(128))).toBe('o'.repeat(128));
+    expect(Object.keys(callerContext(caller))).not.toContain('organizationId');
   });
 
   test('scopes are never split: a space-separated list, or an element with a space, gives no caller', () => {

@@ -28,6 +28,8 @@ export function toolFailureMessage(error: unknown, tool: Pick<ToolDefinition, 't
       return `${tool.title} took too long and was stopped before this server's time limit. Try again and ${tool.timeoutAdvice}.`;
     case 'bad_response':
       return `Tavily answered with something this server cannot use (${error.message}). Try again; if it persists, tell the operator.`;
+    case 'research_failed':
+      return `Tavily's research did not produce a report: ${(error.detail ?? 'it reported that it failed').replace(/[.\s]+$/, '')}. Start a new one with web_research, perhaps with a narrower question.`;
     case 'missing_key':
       return `${error.message}`;
   }

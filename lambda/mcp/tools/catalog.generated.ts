@@ -766,5 +766,222 @@ export const toolCatalog: readonly ToolListing[] = [
       "destructiveHint": false,
       "idempotentHint": true
     }
+  },
+  {
+    "name": "web_research",
+    "title": "Web research (can take minutes)",
+    "description": "Research a question in depth with Tavily Research: it searches and reads many sources and writes a cited report. Use it for broad or multi-part questions (comparisons, overviews, due diligence) that several web_search calls would not settle; for a quick fact, use web_search. It takes about 30 s with model \"mini\" and 1 to several minutes with \"pro\", and costs up to 110 (mini) or 250 (pro) Tavily credits. When the report is not ready within the call, the answer gives a research_id: get the report with web_research_result, and do not start the same research again.",
+    "inputSchema": {
+      "type": "object",
+      "properties": {
+        "input": {
+          "type": "string",
+          "minLength": 1,
+          "maxLength": 2000,
+          "description": "The research question or task, in plain language (e.g. \"How do the main EU and US AI regulations differ for open-source models?\")."
+        },
+        "model": {
+          "default": "auto",
+          "description": "\"mini\": a focused question, about 30 s, up to 110 credits; \"pro\": a broad or multi-part topic, 1 to several minutes, up to 250 credits; \"auto\": Tavily chooses (up to 250 credits are reserved).",
+          "type": "string",
+          "enum": [
+            "mini",
+            "pro",
+            "auto"
+          ]
+        },
+        "citation_format": {
+          "default": "numbered",
+          "description": "How the report cites its sources: \"numbered\" ([1], [2]...), \"mla\", \"apa\" or \"chicago\".",
+          "type": "string",
+          "enum": [
+            "numbered",
+            "mla",
+            "apa",
+            "chicago"
+          ]
+        }
+      },
+      "required": [
+        "input"
+      ]
+    },
+    "outputSchema": {
+      "type": "object",
+      "properties": {
+        "research_id": {
+          "type": "string",
+          "description": "This research, for web_research_result: only you can read it, until it expires."
+        },
+        "status": {
+          "type": "string",
+          "enum": [
+            "completed",
+            "running"
+          ],
+          "description": "\"completed\": the report is here; \"running\": get it later with web_research_result."
+        },
+        "input": {
+          "type": "string",
+          "description": "The research question."
+        },
+        "model": {
+          "type": "string",
+          "description": "The model asked for."
+        },
+        "report": {
+          "description": "The report, in markdown, citing its sources (when completed).",
+          "type": "string"
+        },
+        "sources": {
+          "description": "The sources the report draws on (when completed).",
+          "type": "array",
+          "items": {
+            "type": "object",
+            "properties": {
+              "title": {
+                "type": "string"
+              },
+              "url": {
+                "type": "string"
+              },
+              "favicon": {
+                "type": "string"
+              }
+            },
+            "required": [
+              "url"
+            ],
+            "additionalProperties": false
+          }
+        },
+        "check_again_in_seconds": {
+          "description": "When running: about when to call web_research_result with research_id.",
+          "type": "integer",
+          "minimum": -9007199254740991,
+          "maximum": 9007199254740991
+        },
+        "response_time": {
+          "description": "Tavily's processing time in seconds.",
+          "type": "number"
+        },
+        "notice": {
+          "description": "Set when part of the result was cut to fit the response size limit.",
+          "type": "string"
+        }
+      },
+      "required": [
+        "research_id",
+        "status",
+        "input",
+        "model"
+      ],
+      "additionalProperties": false
+    },
+    "annotations": {
+      "title": "Web research (can take minutes)",
+      "readOnlyHint": true,
+      "openWorldHint": true,
+      "destructiveHint": false,
+      "idempotentHint": false
+    }
+  },
+  {
+    "name": "web_research_result",
+    "title": "Web research result",
+    "description": "Get the report of a research that web_research started, by the research_id it answered with. It waits for the report for a while, then answers it, or says again that the research is still running (call it again later). Looking costs no credits.",
+    "inputSchema": {
+      "type": "object",
+      "properties": {
+        "research_id": {
+          "type": "string",
+          "minLength": 1,
+          "maxLength": 100,
+          "description": "The research_id web_research answered with."
+        }
+      },
+      "required": [
+        "research_id"
+      ]
+    },
+    "outputSchema": {
+      "type": "object",
+      "properties": {
+        "research_id": {
+          "type": "string",
+          "description": "This research, for web_research_result: only you can read it, until it expires."
+        },
+        "status": {
+          "type": "string",
+          "enum": [
+            "completed",
+            "running"
+          ],
+          "description": "\"completed\": the report is here; \"running\": get it later with web_research_result."
+        },
+        "input": {
+          "type": "string",
+          "description": "The research question."
+        },
+        "model": {
+          "type": "string",
+          "description": "The model asked for."
+        },
+        "report": {
+          "description": "The report, in markdown, citing its sources (when completed).",
+          "type": "string"
+        },
+        "sources": {
+          "description": "The sources the report draws on (when completed).",
+          "type": "array",
+          "items": {
+            "type": "object",
+            "properties": {
+              "title": {
+                "type": "string"
+              },
+              "url": {
+                "type": "string"
+              },
+              "favicon": {
+                "type": "string"
+              }
+            },
+            "required": [
+              "url"
+            ],
+            "additionalProperties": false
+          }
+        },
+        "check_again_in_seconds": {
+          "description": "When running: about when to call web_research_result with research_id.",
+          "type": "integer",
+          "minimum": -9007199254740991,
+          "maximum": 9007199254740991
+        },
+        "response_time": {
+          "description": "Tavily's processing time in seconds.",
+          "type": "number"
+        },
+        "notice": {
+          "description": "Set when part of the result was cut to fit the response size limit.",
+          "type": "string"
+        }
+      },
+      "required": [
+        "research_id",
+        "status",
+        "input",
+        "model"
+      ],
+      "additionalProperties": false
+    },
+    "annotations": {
+      "title": "Web research result",
+      "readOnlyHint": true,
+      "openWorldHint": true,
+      "destructiveHint": false,
+      "idempotentHint": true
+    }
   }
 ];

@@ -17,6 +17,8 @@ export const toolModules = toolList({
   web_extract: () => import('./web-extract.js'),
   web_crawl: () => import('./web-crawl.js'),
   web_map: () => import('./web-map.js'),
+  web_research: () => import('./web-research.js'),
+  web_research_result: () => import('./web-research-result.js'),
 });
 
 /** The registry the MCP function serves. */

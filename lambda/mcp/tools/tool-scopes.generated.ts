@@ -13,5 +13,11 @@ export const TOOL_DEFAULT_SCOPES = {
   ],
   "web_map": [
     "web-search:read"
+  ],
+  "web_research": [
+    "web-search:read"
+  ],
+  "web_research_result": [
+    "web-search:read"
   ]
 } as const;

@@ -194,7 +194,7 @@ describe('2025-11-25 on the same endpoint', () => {
     // 2025-era answers carry no 2026-07-28 fields.
     expect(list).not.toHaveProperty('ttlMs');
     expect(list).not.toHaveProperty('resultType');
-    expect(list.tools).toHaveLength(3);
+    expect(list.tools).toHaveLength(5);
     const call = await post({ jsonrpc: '2.0', id: 4, method: 'tools/call', params: { name: 'web_search', arguments: { query: 'legacy' } } }, { 'MCP-Protocol-Version': LEGACY });
     expect((await json(call)).result.isError).toBeFalsy();
     expect(tavily.requests).toHaveLength(1);

@@ -7,7 +7,8 @@
  * 2. The protected resource metadata (RFC 9728) the challenge points at.
  * 3. The authorization server's metadata (RFC 8414 / OIDC discovery), found the way the MCP SDK finds it.
  * 4. Its signing keys (JWKS).
- * 5. With client credentials: a token for this resource, its claims as the authorizer checks them, then tools/list.
+ * 5. With client credentials: a token for this resource, its claims as the authorizer checks them, then tools/list,
+ *    and 2026-07-28 discovery advertising the tasks extension (web_research's tasks).
  * 6. With --sign-in, against an authorization server that consents by itself: a whole authorization-code
  *    flow, checking the response's `iss` as RFC 9207 clients do, then tools/list (sign-in.ts).
  *
@@ -22,6 +23,7 @@ import { checkResourceAllowed } from '@modelcontextprotocol/sdk/shared/auth-util
 import { LATEST_PROTOCOL_VERSION } from '@modelcontextprotocol/sdk/types.js';
 import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, errors as joseErrors, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
 import { AS_METADATA_PATH, MCP_PATH, PRM_PATH, REGISTER_PATH } from '../../lib/routes.js';
+import { MODERN_PROTOCOL_VERSIONS } from '../../lambda/mcp/protocol-answers.generated.js';
 import { grantedScopes, shortHash } from '../../lambda/authorizer/verify-access-token.js';
 import { registrationExposure } from './registration-exposure.js';
 import { DEPLOYED_STAGE, LOGS, MCP_INSPECTOR_ORIGIN, README, REDEPLOY, SCALEKIT_DASHBOARD } from './guidance.js';
@@ -982,10 +984,55 @@ export async function checkTokenAndTools(http: HttpClient, target: Target, input
   const tools = await listTools(target, token.accessToken, http.timeoutMs);
   if (tools.ok) {
     checks.push(pass(5, 'tools', `tools/list through the MCP SDK client: ${tools.names.join(', ') || '(no tools)'}`, { tools: tools.names }));
+    checks.push(await checkTasksDiscovery(http, target, token.accessToken));
     return { checks, tools: tools.names };
   }
   checks.push(fail(5, 'tools', `tools/list through the MCP SDK client failed: ${tools.summary}`, tools.fix));
   return { checks };
+}
+
+const TASKS_EXTENSION = 'io.modelcontextprotocol/tasks';
+
+/**
+ * 2026-07-28 discovery advertising the tasks extension: without it, no client
+ * holds web_research as a task, and every research waits within a call.
+ */
+export async function checkTasksDiscovery(http: HttpClient, target: Target, accessToken: string): Promise<CheckResult> {
+  const version = MODERN_PROTOCOL_VERSIONS[0]!;
+  const what = `server/discover (${version})`;
+  const outcome = await http.request(target.mcpUrl, {
+    method: 'POST',
+    headers: {
+      Authorization: `Bearer ${accessToken}`,
+      'Content-Type': 'application/json',
+      Accept: 'application/json, text/event-stream',
+      'MCP-Protocol-Version': version,
+      'Mcp-Method': 'server/discover',
+    },
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'server/discover',
+      params: {
+        _meta: {
+          'io.modelcontextprotocol/protocolVersion': version,
+          'io.modelcontextprotocol/clientCapabilities': {},
+          'io.modelcontextprotocol/clientInfo': { name: 'web-search-mcp-doctor', version: '1.0.0' },
+        },
+      },
+    }),
+  });
+  const fix = `This server's code advertises ${TASKS_EXTENSION} to ${version} clients: ${REDEPLOY} from the current code, and check that nothing between clients and the function (a proxy, a gateway) rewrites MCP answers.`;
+  if (!outcome.ok) return fail(5, 'tasks', `${what} failed: ${outcome.message}`, fix);
+  const parsed = jsonObjectOf(outcome);
+  if ('problem' in parsed) return fail(5, 'tasks', `${what} answered HTTP ${outcome.status}, and ${parsed.problem}`, fix);
+  const { result, error } = parsed.value as { result?: { capabilities?: { extensions?: Record<string, unknown> } }; error?: { code?: unknown; message?: unknown } };
+  if (!result) return fail(5, 'tasks', `${what} answered an error (${String(error?.code)}: ${preview(String(error?.message ?? ''))})`, fix);
+  const advertised = result.capabilities?.extensions?.[TASKS_EXTENSION];
+  if (advertised && typeof advertised === 'object' && !Array.isArray(advertised)) {
+    return pass(5, 'tasks', `${what} advertises ${TASKS_EXTENSION}: web_research answers the clients that declare it with a task`);
+  }
+  return fail(5, 'tasks', `${what} does not advertise ${TASKS_EXTENSION}: no client can hold web_research as a task, and every research must finish within a call`, fix);
 }
 
 function tokenSignatureFailure(error: unknown, kid: string | undefined, jwksUri: string | undefined): CheckResult {

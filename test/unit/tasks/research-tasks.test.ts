@@ -106,7 +106,10 @@ test('a tool call starts the research and records it, its worst case reserved by
   expect(session.created).toEqual(task);
   expect(task).toMatchObject({ status: 'working', model: 'mini', input: 'How do MCP tasks work?', ttlMs: 3_600_000, reservation: { day: '2026-12-03', credits: 110 } });
   expect(task.requestId).toBe(fake.researches[0]!.requestId);
-  expect(fake.researches[0]!.body).toMatchObject({ input: 'How do MCP tasks work?', model: 'mini', citation_format: 'numbered', include_usage: true });
+  // What reached Tavily is the tool's request, and the guard's include_usage.
+  const args = webResearch.input.parse({ input: 'How do MCP tasks work?', model: 'mini' });
+  expect(fake.researches[0]!.body).toEqual({ ...webResearch.tavilyRequest(args).body, include_usage: true });
+  expect(fake.researches[0]!.body).toMatchObject({ input: 'How do MCP tasks work?', model: 'mini', citation_format: 'numbered' });
   expect(creditsOf('client', 'client_a')).toBe(110);
   expect(creditsOf('sub', 'usr_alice')).toBe(110);
   expect(events).toEqual([{ kind: 'started', model: 'mini', asTask: false }]);

@@ -180,7 +180,14 @@ export function createResearchTasks(options: ResearchTasksOptions) {
       return task;
     }
     if (status.running) return { ...task, checkedAt: now() };
-    return finishWith(caller, task, status.answer, deadline);
+    try {
+      return await finishWith(caller, task, status.answer, deadline);
+    } catch (error) {
+      // Not recorded this time: the research is still Tavily's to answer, and the next look records it.
+      if (!(error instanceof TaskStoreError)) throw error;
+      report({ kind: 'check_failed', errorKind: 'task_store' });
+      return task;
+    }
   }
 
   async function resultOf(task: ResearchTask): Promise<StoredResult> {

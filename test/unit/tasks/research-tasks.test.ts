@@ -9,7 +9,7 @@ import { createUsageGuard } from '../../../lambda/mcp/quota/usage-guard.js';
 import { createTavilyClient } from '../../../lambda/mcp/tavily.js';
 import { createResearchCredits } from '../../../lambda/mcp/tasks/research-credits.js';
 import { createResearchTasks, MIN_CHECK_INTERVAL_MS, type ResearchEvent, type ResearchTasks } from '../../../lambda/mcp/tasks/research-tasks.js';
-import { createDynamoTaskStore, newTaskId, type ResearchTask } from '../../../lambda/mcp/tasks/task-store.js';
+import { createDynamoTaskStore, newTaskId, TaskStoreError, type ResearchTask } from '../../../lambda/mcp/tasks/task-store.js';
 import webResearch, { RESEARCH_WORST_CASE_CREDITS, researchResult } from '../../../lambda/mcp/tools/web-research.js';
 import { DEFAULT_CACHE_TTL_NEWS_SECONDS } from '../../../lambda/shared/settings.js';
 import { startLocalUsageStore, type LocalUsageStore } from '../../../local/usage-store-server.js';
@@ -242,4 +242,28 @@ test('a report too large for an item even compressed is kept at a smaller budget
   expect(result.isError).toBe(false);
   expect(result.structured.notice).toMatch(/250000-character budget/);
   expect(finished.result!.body.byteLength).toBeLessThan(400 * 1024);
+});
+
+test('a store that fails to record a finished research leaves it working, for the next look to record', async () => {
+  fake.planResearch({ runningChecks: 0, credits: 20 });
+  const { task } = await started(ALICE, 'mini', true);
+  const store = createDynamoTaskStore({ tableName: local.tableName, endpoint: local.endpoint });
+  const failing = createResearchTasks({
+    store: { ...store, finish: async () => Promise.reject(new TaskStoreError('update', 'ThrottlingException')) },
+    tavily: createTavilyClient({ baseUrl: fake.url, apiKey: async () => fake.apiKey, now: () => clock, random: () => 0 }),
+    credits: createResearchCredits({ settings: quotaSettings, store: usage }),
+    ttlMs: 3_600_000,
+    waitMs: WAIT_MS,
+    outputBudgetChars: 60_000,
+    finish: researchResult,
+    now: () => clock,
+    onEvent: (event) => events.push(event),
+  });
+  expect((await failing.poll(ALICE, task, far())).status).toBe('working');
+  expect(events.at(-1)).toEqual({ kind: 'check_failed', errorKind: 'task_store' });
+  expect(creditsOf('client', 'client_a')).toBe(110);
+  clock += MIN_CHECK_INTERVAL_MS;
+  const recorded = await research.poll(ALICE, (await research.find(ALICE, task.taskId, far()))!, far());
+  expect(recorded).toMatchObject({ status: 'completed', credits: 20 });
+  expect(creditsOf('client', 'client_a')).toBe(20);
 });

@@ -38,6 +38,9 @@ export const DEPLOY_SETTINGS = {
   // Quotas and the result cache (lambda/mcp/quota; the table in lib/usage-table.ts).
   ...QUOTA_AND_CACHE_SETTINGS,
   usageTableRemovalPolicy: ['USAGE_TABLE_REMOVAL_POLICY', d.usageTableRemovalPolicy],
+  // Research tasks (lambda/mcp/tasks), kept in the same table.
+  taskTtlSeconds: ['TASK_TTL_SECONDS', d.taskTtlSeconds],
+  researchWaitSeconds: ['RESEARCH_WAIT_SECONDS', d.researchWaitSeconds],
 } as const;
 
 export type DeploySettings = ReturnType<typeof parseDeploySettings>;

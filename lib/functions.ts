@@ -132,6 +132,8 @@ export interface FunctionEnvironmentInput {
   readonly revocationDenylist?: { readonly parameterName: string; readonly maxAgeSeconds: number };
   /** Quotas and the result cache, with the usage table's name. Unset: both off. */
   readonly usage?: UsageSettings;
+  /** Research tasks (lambda/mcp/tasks): how long they live, and how long web_research waits. Unset: the defaults. */
+  readonly research?: { readonly taskTtlSeconds: number; readonly researchWaitSeconds: number };
 }
 
 export function functionEnvironment(name: FunctionName, input: FunctionEnvironmentInput): Record<string, string> {
@@ -179,6 +181,9 @@ function specific(
         ...(input.tavilyApiKeyParameter ? { TAVILY_API_KEY_PARAMETER: input.tavilyApiKeyParameter } : {}),
         ...(input.tavilyApiKey ? { TAVILY_API_KEY: input.tavilyApiKey } : {}),
         ...(input.usage ? usageEnvironment(input.usage) : { CACHE_TTL_SECONDS: '0' }),
+        ...(input.research
+          ? { TASK_TTL_SECONDS: String(input.research.taskTtlSeconds), RESEARCH_WAIT_SECONDS: String(input.research.researchWaitSeconds) }
+          : {}),
       };
   }
 }

@@ -1,8 +1,8 @@
 /**
  * What an operator watches: alarms on the signals that mean clients are failing
  * (API 5xx rate, the authorizer unable to reach the signing keys, Tavily
- * failing, throttling), an optional SNS topic that emails them, and one
- * dashboard with the same signals. The custom metrics come from the functions
+ * failing, research failing, throttling), an optional SNS topic that emails
+ * them, and one dashboard with the same signals. The custom metrics come from the functions
  * as EMF lines (lambda/shared/observability.ts), in the namespace below.
  */
 import { Aws, Duration, Lazy, Stack, Validations } from 'aws-cdk-lib';
@@ -14,6 +14,7 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
+import { TOOL_DEFAULT_SCOPES } from '../lambda/mcp/tools/tool-scopes.generated.js';
 import { METRIC_NAMESPACE } from '../lambda/shared/observability.js';
 import type { FunctionName } from '../lambda/shared/routes.js';
 
@@ -25,17 +26,19 @@ export interface MonitoringProps {
 }
 
 const FIVE_MINUTES = Duration.minutes(5);
-const TOOLS = ['web_search', 'web_extract', 'web_crawl', 'web_map'] as const;
+/** Research is rarer and slower than a search: its failure rate is judged per hour. */
+const ONE_HOUR = Duration.hours(1);
+const TOOLS = Object.keys(TOOL_DEFAULT_SCOPES);
 const OUTCOMES = ['allow', 'insufficient_scope', 'unauthorized', 'unavailable'] as const;
 
 /** A custom metric the functions publish; `service` is Powertools' default dimension. */
-function custom(name: string, service: FunctionName, dimensions: Record<string, string> = {}, statistic = 'Sum') {
+function custom(name: string, service: FunctionName, dimensions: Record<string, string> = {}, statistic = 'Sum', period = FIVE_MINUTES) {
   return new cloudwatch.Metric({
     namespace: METRIC_NAMESPACE,
     metricName: name,
     dimensionsMap: { service, ...dimensions },
     statistic,
-    period: FIVE_MINUTES,
+    period,
   });
 }
 
@@ -59,6 +62,16 @@ export class Monitoring extends Construct {
       usingMetrics: { errors: custom('TavilyErrors', 'mcp'), calls: custom('ToolCalls', 'mcp') },
       label: 'Tavily error rate (%)',
       period: FIVE_MINUTES,
+    });
+    // Finished researches that ended without a report (Tavily reported a failure, or lost it).
+    const researchFailureRate = new cloudwatch.MathExpression({
+      expression: 'IF(FILL(completed, 0) + FILL(failed, 0) > 0, 100 * FILL(failed, 0) / (FILL(completed, 0) + FILL(failed, 0)), 0)',
+      usingMetrics: {
+        completed: custom('ResearchCompleted', 'mcp', {}, 'Sum', ONE_HOUR),
+        failed: custom('ResearchFailed', 'mcp', {}, 'Sum', ONE_HOUR),
+      },
+      label: 'Research failure rate (%)',
+      period: ONE_HOUR,
     });
     const throttles = new cloudwatch.MathExpression({
       // One time series: the functions' throttles added up per period.
@@ -94,6 +107,12 @@ export class Monitoring extends Construct {
         25,
         'More than 25% of tool calls failed at Tavily for 10 minutes (bad key, rate or plan limit, outage). See the mcp function\'s "Tool call" logs for the error kind.',
         2,
+      ),
+      alarm(
+        'ResearchFailureRate',
+        researchFailureRate,
+        25,
+        'More than 25% of the researches that finished in the last hour ended without a report. See the mcp function\'s "Research failed" and "Research status check failed" logs, and Tavily\'s status.',
       ),
       alarm('LambdaThrottles', throttles, 1, 'A function was throttled: raise its reserved concurrency or the account limit, or lower the stage throttling.'),
     ];
@@ -170,6 +189,17 @@ export class Monitoring extends Construct {
           custom('TavilyLatency', 'mcp', {}, 'p90').with({ label: 'latency p90 (ms)' }),
         ],
         right: [tavilyErrorRate],
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Research (per hour)',
+        width,
+        left: ['ResearchStarted', 'ResearchCompleted', 'ResearchFailed', 'ResearchCancelled'].map((name) =>
+          custom(name, 'mcp', {}, 'Sum', ONE_HOUR).with({ label: name.replace('Research', '').toLowerCase() }),
+        ),
+        right: [
+          custom('ResearchDuration', 'mcp', {}, 'p50', ONE_HOUR).with({ label: 'time to finish p50 (ms)' }),
+          custom('ResearchDuration', 'mcp', {}, 'p90', ONE_HOUR).with({ label: 'time to finish p90 (ms)' }),
+        ],
       }),
       new cloudwatch.GraphWidget({
         title: 'Upstream failures (Scalekit) and throttles',

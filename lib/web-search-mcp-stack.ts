@@ -43,7 +43,6 @@ import { Firewall } from './firewall.js';
 import { gatewayResponseCors, gatewayResponses } from '../lambda/shared/gateway-responses.js';
 import { Monitoring } from './monitoring.js';
 import { UsageTable } from './usage-table.js';
-import { usageNeedsTable } from '../lambda/mcp/quota/usage-settings.js';
 import { mockAnswer, vtlVerbatim, type MockAnswer, type MockSettings } from './mock-integrations.js';
 import { methodsAt, publicUrls, routePaths, routes, type FunctionName } from '../lambda/shared/routes.js';
 
@@ -192,10 +191,11 @@ export class WebSearchMcpStack extends Stack {
         : {}),
       logLevel: settings.logLevel,
       tracingEnabled: settings.tracingEnabled,
+      research: { taskTtlSeconds: settings.taskTtlSeconds, researchWaitSeconds: settings.researchWaitSeconds },
     };
-    // Quotas and the result cache: a table only when either is on.
-    const usage = usageNeedsTable(settings) ? new UsageTable(this, 'Usage', { removalPolicy: settings.usageTableRemovalPolicy }) : undefined;
-    if (usage) environmentInput = { ...environmentInput, usage: { ...settings, usageTableName: usage.table.tableName } };
+    // Quotas, the result cache and research tasks: the table is always there, as research needs it.
+    const usage = new UsageTable(this, 'Usage', { removalPolicy: settings.usageTableRemovalPolicy });
+    environmentInput = { ...environmentInput, usage: { ...settings, usageTableName: usage.table.tableName } };
     this.functions = {
       authorizer: this.createFunction('authorizer', environmentInput),
       metadata: this.createFunction('metadata', environmentInput),
@@ -229,11 +229,9 @@ export class WebSearchMcpStack extends Stack {
     this.addGatewayResponses(urls.protectedResourceMetadataUrl, settings);
 
     this.monitoring = new Monitoring(this, 'Monitoring', { api: this.api, functions: this.functions, alarmEmail: settings.alarmEmail });
-    if (usage) {
-      usage.grantUse(this.functions.mcp);
-      usage.monitor({ fn: this.functions.mcp, logGroup: this.functions.mcp.logGroup, creditsPerDayTotal: settings.quotaCreditsPerDayTotal });
-      this.monitoring.notifyOn(usage.alarms);
-    }
+    usage.grantUse(this.functions.mcp);
+    usage.monitor({ fn: this.functions.mcp, logGroup: this.functions.mcp.logGroup, creditsPerDayTotal: settings.quotaCreditsPerDayTotal });
+    this.monitoring.notifyOn(usage.alarms);
     if (settings.wafEnabled) {
       new Firewall(this, 'Firewall', { stageArn: this.api.deploymentStage.stageArn, rateLimit: settings.wafRateLimit });
     }
@@ -245,12 +243,10 @@ export class WebSearchMcpStack extends Stack {
       value: urls.protectedResourceMetadataUrl,
       description: 'RFC 9728 metadata URL, named in the 401 challenge.',
     });
-    if (usage) {
-      new CfnOutput(this, 'UsageTableName', {
-        value: usage.table.tableName,
-        description: "The quotas' and result cache's table: npm run usage -- --table <this>.",
-      });
-    }
+    new CfnOutput(this, 'UsageTableName', {
+      value: usage.table.tableName,
+      description: "The quotas', result cache's and research tasks' table: npm run usage -- --table <this>.",
+    });
     new CfnOutput(this, 'ResourceIdentifier', {
       value: resourceIdentifier,
       description: "The token audience: register exactly this as the MCP server's resource identifier in Scalekit.",

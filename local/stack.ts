@@ -8,6 +8,7 @@ import { functionEnvironment, functionSpecs } from '../lib/functions.js';
 import { publicUrls, type FunctionName } from '../lambda/shared/routes.js';
 import {
   DEFAULT_AUTHORIZER_CACHE_TTL_SECONDS,
+  DEFAULT_CACHE_TTL_NEWS_SECONDS,
   DEFAULT_REVOCATION_DENYLIST_MAX_AGE_SECONDS,
   DEFAULT_REQUIRED_SCOPES,
   DEFAULT_TAVILY_API_BASE_URL,
@@ -15,13 +16,25 @@ import {
   scopesSupported,
   type ToolScopes,
 } from '../lambda/shared/settings.js';
-import { usageNeedsTable, type UsageSettings } from '../lambda/mcp/quota/usage-settings.js';
+import type { UsageSettings } from '../lambda/mcp/quota/usage-settings.js';
 import { LocalGateway, listen, type AccessLogEntry } from './gateway.js';
 import { protectedResourceSettings } from '../lambda/shared/protected-resource-metadata.js';
 import { DEFAULT_STAGE_THROTTLE, type Clock, type ThrottleLimits } from './throttle.js';
 import { startLocalUsageStore, type LocalUsageStore } from './usage-store-server.js';
 import { buildBundles, FunctionPool } from './lambda-runtime.js';
 import { DEFAULT_OUTPUT_BUDGET_CHARS } from '../lambda/mcp/tools/output-budget.js';
+
+/** Quotas and the result cache both off: the local stack's default. */
+const USAGE_OFF: Omit<UsageSettings, 'usageTableName' | 'usageTableEndpoint'> = {
+  quotaCallsPerMinute: 0,
+  quotaCreditsPerDay: 0,
+  quotaCreditsPerDayTotal: 0,
+  quotaOverrides: [],
+  quotaOnStoreError: 'allow',
+  cacheTtlSeconds: 0,
+  cacheTtlNewsSeconds: DEFAULT_CACHE_TTL_NEWS_SECONDS,
+  cacheScope: 'shared',
+};
 
 /** Loopback browser origins, any port: the local stack's default allow-list. */
 export const LOOPBACK_ORIGINS: readonly string[] = ['http://localhost:*', 'http://127.0.0.1:*', 'http://[::1]:*'];
@@ -66,8 +79,8 @@ export interface LocalStackOptions {
   readonly extraEnvironment?: Readonly<Record<string, string>>;
   readonly maxInstances?: number;
   /**
-   * Quotas and the result cache. When either is on, a DynamoDB-compatible store (dynalite) starts
-   * on loopback with the stack's table. Unset: both off.
+   * Quotas and the result cache. Unset: both off. A DynamoDB-compatible store (dynalite) with the
+   * stack's table starts on loopback either way, as research tasks live in it.
    */
   readonly usage?: Omit<UsageSettings, 'usageTableName' | 'usageTableEndpoint'>;
   /** The local usage store's port (npm run dev: PORT + 2, where `npm run usage` looks). Default: a free one. */
@@ -92,8 +105,8 @@ export interface LocalStack {
   readonly port: number;
   readonly gateway: LocalGateway;
   readonly pools: Readonly<Record<FunctionName, FunctionPool>>;
-  /** The local usage table, when quotas or the cache are on (`npm run usage` reads it). */
-  readonly usageStore?: LocalUsageStore;
+  /** The local usage table (`npm run usage` reads it; research tasks live in it). */
+  readonly usageStore: LocalUsageStore;
   close(): Promise<void>;
 }
 
@@ -131,15 +144,13 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     throw error;
   }
 
-  let usageStore: LocalUsageStore | undefined;
-  if (options.usage && usageNeedsTable(options.usage)) {
-    try {
-      usageStore = await startLocalUsageStore({ port: options.usageStorePort ?? 0 });
-    } catch (error) {
-      await server.close();
-      await authorizationServer?.close();
-      throw error;
-    }
+  let usageStore: LocalUsageStore;
+  try {
+    usageStore = await startLocalUsageStore({ port: options.usageStorePort ?? 0 });
+  } catch (error) {
+    await server.close();
+    await authorizationServer?.close();
+    throw error;
   }
 
   const environmentInput = {
@@ -160,15 +171,13 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     ...(options.revocationDenylistParameter
       ? { revocationDenylist: { parameterName: options.revocationDenylistParameter, maxAgeSeconds: DEFAULT_REVOCATION_DENYLIST_MAX_AGE_SECONDS } }
       : {}),
-    ...(options.usage
-      ? {
-          usage: {
-            ...(usageStore ? { usageStoreTimeoutMs: usageStore.requestTimeoutMs } : {}),
-            ...options.usage,
-            ...(usageStore ? { usageTableName: usageStore.tableName, usageTableEndpoint: usageStore.endpoint } : {}),
-          },
-        }
-      : {}),
+    // The usage table is always there (research tasks live in it), with dynalite's timeout unless the test sets one.
+    usage: {
+      usageStoreTimeoutMs: usageStore.requestTimeoutMs,
+      ...(options.usage ?? USAGE_OFF),
+      usageTableName: usageStore.tableName,
+      usageTableEndpoint: usageStore.endpoint,
+    },
   };
   const pools = Object.fromEntries(
     Object.values(functionSpecs).map((spec) => [
@@ -208,7 +217,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     usageStore,
     async close() {
       await server.close();
-      await usageStore?.close();
+      await usageStore.close();
       await Promise.all(Object.values(pools).map((pool) => pool.close()));
       await authorizationServer?.close();
     },

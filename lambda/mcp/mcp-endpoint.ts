@@ -112,7 +112,7 @@ export function createMcpEndpoint(options: {
     // Closed now rather than right after its answer: the SDK resolves the answer before the
     // handler's own clean-up has run, and closing then would abort a handler that has finished.
     if (previous) await previous.close().catch(() => {});
-    const server = options.newServer();
+    const server = options.newServer({ era: 'legacy' });
     previous = server;
     const transport = new WebStandardStreamableHTTPServerTransport({
       sessionIdGenerator: undefined,

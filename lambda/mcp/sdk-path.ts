@@ -16,9 +16,39 @@ import { createMcpServerFactory } from './server.js';
 import type { McpSettings } from './settings.js';
 import { createTavilyClient } from './tavily.js';
 import { createTavilyKeyProvider } from './tavily-key.js';
+import { createResearchCredits } from './tasks/research-credits.js';
+import { createResearchTasks, type ResearchEvent } from './tasks/research-tasks.js';
+import { createDynamoTaskStore } from './tasks/task-store.js';
 import { toolEntries } from './tools/index.js';
 
 export type SdkPath = (request: AdmittedRequest, invocation: EndpointInvocation) => Promise<APIGatewayProxyResult>;
+
+/** A log line and the metrics per research event (the stack alarms on the failure rate). */
+export function reportResearch(observability: Observability) {
+  const { logger } = observability;
+  return (event: ResearchEvent) => {
+    switch (event.kind) {
+      case 'started':
+        logger.info('Research started', { model: event.model, asTask: event.asTask });
+        observability.count('ResearchStarted', { Model: event.model });
+        return;
+      case 'completed':
+      case 'failed':
+        logger.info(event.kind === 'completed' ? 'Research completed' : 'Research failed', { ...event });
+        observability.count(event.kind === 'completed' ? 'ResearchCompleted' : 'ResearchFailed', { Model: event.model });
+        observability.measure('ResearchDuration', MetricUnit.Milliseconds, event.durationMs);
+        return;
+      case 'cancelled':
+        logger.info('Research cancelled', { model: event.model });
+        observability.count('ResearchCancelled', { Model: event.model });
+        return;
+      case 'check_failed':
+        logger.warn('Research status check failed', { errorKind: event.errorKind });
+        observability.count('ResearchCheckErrors', { ErrorKind: event.errorKind });
+        return;
+    }
+  };
+}
 
 /**
  * The SDK path. `supportedVersions` is for the generator of the fast path's
@@ -31,14 +61,36 @@ export function createSdkHandler(
   supportedVersions: readonly string[] = SUPPORTED_PROTOCOL_VERSIONS,
 ): SdkPath {
   const { logger } = observability;
+  const tavily = createTavilyClient({
+    baseUrl: settings.tavilyApiBaseUrl,
+    apiKey: createTavilyKeyProvider({ apiKey: settings.tavilyApiKey, parameterName: settings.tavilyApiKeyParameter }),
+  });
+  const { usageTableName, usageTableEndpoint } = settings;
+  // Research tasks live in the usage table: without one (a misconfiguration) the research tools say so.
+  const research = usageTableName
+    ? createResearchTasks({
+        store: createDynamoTaskStore({ tableName: usageTableName, ...(usageTableEndpoint ? { endpoint: usageTableEndpoint } : {}) }),
+        tavily,
+        credits: createResearchCredits({
+          settings,
+          onSettleFailed: (reason) => {
+            logger.warn('Research credits not settled', { reason });
+            observability.count('UsageStoreErrors', { Operation: 'settle' });
+          },
+        }),
+        ttlMs: settings.taskTtlSeconds * 1000,
+        waitMs: settings.researchWaitSeconds * 1000,
+        outputBudgetChars: settings.toolOutputBudgetChars,
+        finish: async (task, answer, budgetChars) => (await import('./tools/web-research.js')).researchResult(task, answer, budgetChars),
+        onEvent: reportResearch(observability),
+      })
+    : undefined;
   const newServer = createMcpServerFactory({
     tools: toolEntries,
     toolScopes: settings.toolScopes,
     outputBudgetChars: settings.toolOutputBudgetChars,
-    tavily: createTavilyClient({
-      baseUrl: settings.tavilyApiBaseUrl,
-      apiKey: createTavilyKeyProvider({ apiKey: settings.tavilyApiKey, parameterName: settings.tavilyApiKeyParameter }),
-    }),
+    tavily,
+    ...(research ? { research } : {}),
     // Quotas and the result cache; undefined (nothing on the path) when both are off.
     aroundToolCall: usageGuardFromSettings(settings, observability),
     onToolCall: ({ internalError, ...report }) => {

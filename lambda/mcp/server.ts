@@ -15,13 +15,29 @@
  * open until API Gateway's timeout) and cannot show each caller only the tools
  * its scopes allow. Tool calls are checked against a tool-to-scopes table
  * before anything runs.
+ *
+ * For 2026-07-28 it also serves the tasks extension (tasks/task-methods.ts): a
+ * long-running tool's call (web_research) answers with a task handle when the
+ * request's client declares the extension, and tasks/get, tasks/cancel and
+ * tasks/update are served in both eras (a 2025-era request never declares it).
  */
-import { ProtocolError, ProtocolErrorCode, Server, type CallToolResult, type ServerContext, type Tool } from '@modelcontextprotocol/server';
+import {
+  ProtocolError,
+  ProtocolErrorCode,
+  Server,
+  type CallToolResult,
+  type JSONRPCRequest,
+  type Result,
+  type ServerContext,
+  type Tool,
+} from '@modelcontextprotocol/server';
 import type { AroundToolCall, ToolCallResult } from './quota/usage-guard.js';
 import { TavilyError, type TavilyClient } from './tavily.js';
-import { capText, DEFAULT_OUTPUT_BUDGET_CHARS, fitToBudget } from './tools/output-budget.js';
+import type { ResearchTasks } from './tasks/research-tasks.js';
+import { createTaskResult, declaresTasks, isCreateTaskResult, registerTaskMethods, TASKS_EXTENSION } from './tasks/task-methods.js';
+import { DEFAULT_OUTPUT_BUDGET_CHARS, fittedResult } from './tools/output-budget.js';
 import type { ToolEntry } from './tools/registry.js';
-import { invalidArgumentsMessage, toolFailureMessage } from './tools/tool-errors.js';
+import { invalidArgumentsMessage, ToolAdviceError, toolFailureMessage } from './tools/tool-errors.js';
 import { CAPABILITIES, INSTRUCTIONS, LIST_CACHE_TTL_MS, SERVER_INFO, toolsFor } from './server-info.js';
 
 export { LIST_CACHE_TTL_MS, SERVER_NAME, SERVER_VERSION } from './server-info.js';
@@ -61,14 +77,65 @@ export interface McpServerOptions {
    * It may answer without running the tool, or run it with the Tavily client it gives.
    */
   readonly aroundToolCall?: AroundToolCall;
+  /**
+   * Research tasks (tasks/research-tasks.ts). Unset where there is nowhere to keep them (no usage
+   * table): then no call becomes a task, the research tools say so, and tasks/* find no task.
+   */
+  readonly research?: ResearchTasks;
 }
 
 function errorResult(text: string): ToolCallResult {
   return { content: [{ type: 'text', text }], isError: true };
 }
 
-/** Builds the `Server` for one request; everything it uses was built once, by `createMcpServerFactory`. */
-export type McpServerFactory = () => Server;
+/** A task handle on its way past the SDK's check of tools/call results (see TaskServer). */
+class TaskHandle {
+  constructor(readonly result: Result) {}
+}
+
+/**
+ * The SDK's `Server`, letting tools/call answer with a task handle. The SDK
+ * checks every tools/call result as a CallToolResult (`content` required); the
+ * tasks extension lets a server answer a CreateTaskResult (`resultType:
+ * "task"`) instead, which the SDK's encoder already passes on for tools/call.
+ * `_wrapHandler` is the SDK's hook for wrapping handlers: a handle is carried
+ * past the check, and every other result still goes through it.
+ */
+class TaskServer extends Server {
+  protected override _wrapHandler(
+    method: string,
+    handler: (request: JSONRPCRequest, ctx: ServerContext) => Promise<Result>,
+  ): (request: JSONRPCRequest, ctx: ServerContext) => Promise<Result> {
+    if (method !== 'tools/call') return super._wrapHandler(method, handler);
+    const checked = super._wrapHandler(method, async (request, ctx) => {
+      const result = await handler(request, ctx);
+      if (isCreateTaskResult(result)) throw new TaskHandle(result);
+      return result;
+    });
+    return async (request, ctx) => {
+      try {
+        return await checked(request, ctx);
+      } catch (thrown) {
+        if (thrown instanceof TaskHandle) return thrown.result;
+        throw thrown;
+      }
+    };
+  }
+}
+
+/**
+ * Builds the `Server` for one request, for the era it serves (2025-era requests: `legacy`);
+ * everything it uses was built once, by `createMcpServerFactory`.
+ */
+export type McpServerFactory = (context?: { readonly era: 'legacy' | 'modern' }) => Server;
+
+/** Who is calling, from what the endpoint passed (the authorizer's caller). */
+function callerOf(context: ServerContext) {
+  const authInfo = context.http?.authInfo;
+  const extra = authInfo?.extra as { sub?: unknown; organizationId?: unknown } | undefined;
+  const organizationId = typeof extra?.organizationId === 'string' ? extra.organizationId : undefined;
+  return { sub: String(extra?.sub ?? ''), clientId: authInfo?.clientId ?? '', ...(organizationId !== undefined ? { organizationId } : {}) };
+}
 
 export function createMcpServerFactory(options: McpServerOptions): McpServerFactory {
   const now = options.now ?? Date.now;
@@ -95,7 +162,7 @@ export function createMcpServerFactory(options: McpServerOptions): McpServerFact
   async function callTool(
     request: { params: { name: string; arguments?: Record<string, unknown> } },
     context: ServerContext,
-  ): Promise<ToolCallResult> {
+  ): Promise<ToolCallResult | ReturnType<typeof createTaskResult>> {
     const started = now();
     const authInfo = context.http?.authInfo;
     const found = byName.get(request.params.name);
@@ -124,10 +191,13 @@ export function createMcpServerFactory(options: McpServerOptions): McpServerFact
       return errorResult(invalidArgumentsMessage(tool.name, parsed.error.issues));
     }
 
-    const facts = authInfo?.extra as Partial<RequestFacts> | undefined;
     const tavily = { tavilyAttempts: 0, tavilyMs: 0, tavilyStatus: undefined as number | undefined };
     const withTavily = () => (tavily.tavilyAttempts > 0 ? tavily : {});
-    const deadline = facts?.deadline ?? now() + 25_000;
+    const deadline = deadlineOf(context);
+    const caller = callerOf(context);
+    // A long-running tool's call becomes a task only for a client that declared the extension on this request.
+    const asTask = tool.longRunning === true && options.research !== undefined && declaresTasks(context);
+    const research = options.research?.session(caller, { asTask, startedAt: started, deadline });
     const execute = async (client: TavilyClient): Promise<ToolCallResult> => {
       try {
         const result = await tool.run(parsed.data, {
@@ -139,31 +209,32 @@ export function createMcpServerFactory(options: McpServerOptions): McpServerFact
             tavily.tavilyMs += durationMs;
             tavily.tavilyAttempts += 1;
           },
+          ...(research ? { research } : {}),
         });
-        const { value, notice } = fitToBudget(result, budget);
-        const structured = notice ? { ...value, notice } : value;
         report('ok', withTavily());
-        return {
-          content: [{ type: 'text', text: capText(tool.render(structured), budget) }],
-          structuredContent: structured as Record<string, unknown>,
-        };
+        return fittedResult(result, tool.render, budget);
       } catch (error) {
         if (error instanceof TavilyError) report('tool_error', { errorKind: error.kind, ...withTavily() });
+        else if (error instanceof ToolAdviceError) report('tool_error', { errorKind: error.kind, ...withTavily() });
         else report('tool_error', { errorKind: 'internal', ...withTavily(), internalError: error });
         return errorResult(toolFailureMessage(error, tool));
       }
     };
-    if (!options.aroundToolCall) return execute(options.tavily);
-    const extra = authInfo?.extra as { sub?: unknown; organizationId?: unknown } | undefined;
-    const organizationId = typeof extra?.organizationId === 'string' ? extra.organizationId : undefined;
-    const caller = { sub: String(extra?.sub ?? ''), clientId: authInfo?.clientId ?? '', ...(organizationId !== undefined ? { organizationId } : {}) };
     const guarded = { tool, args: parsed.data, caller, deadline, tavily: options.tavily };
-    return (await options.aroundToolCall(guarded, execute));
+    const result = options.aroundToolCall ? await options.aroundToolCall(guarded, execute) : await execute(options.tavily);
+    // Past the guard (counted, its worst case reserved) and recorded: the client polls the task from here on.
+    if (asTask && research?.created && !result.isError) return createTaskResult(research.created, options.research!.pollIntervalMs);
+    return result;
+  }
+
+  function deadlineOf(context: ServerContext): number {
+    const facts = context.http?.authInfo?.extra as Partial<RequestFacts> | undefined;
+    return facts?.deadline ?? now() + 25_000;
   }
 
   const cacheHint = { ttlMs: LIST_CACHE_TTL_MS, cacheScope: 'private' } as const;
-  return function newServer(): Server {
-    const server = new Server(
+  return function newServer(serving): Server {
+    const server = new TaskServer(
       { ...SERVER_INFO },
       {
         capabilities: structuredClone(CAPABILITIES) as { tools: { listChanged: boolean } },
@@ -174,6 +245,9 @@ export function createMcpServerFactory(options: McpServerOptions): McpServerFact
     server.setRequestHandler('tools/list', listTools);
     // The results are built from this project's own text and structured content (ToolCallResult).
     server.setRequestHandler('tools/call', callTool as (...args: Parameters<typeof callTool>) => Promise<CallToolResult>);
+    registerTaskMethods(server, options.research, { caller: callerOf, deadline: deadlineOf });
+    // Discovery is 2026-07-28's: a 2025-era client cannot declare the extension per request.
+    if (serving?.era === 'modern') server.registerCapabilities({ extensions: { [TASKS_EXTENSION]: {} } });
     return server;
   };
 }

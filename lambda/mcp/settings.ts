@@ -12,6 +12,8 @@ export const MCP_SETTINGS = {
   tavilyApiBaseUrl: ['TAVILY_API_BASE_URL', d.tavilyApiBaseUrl],
   tavilyApiKey: ['TAVILY_API_KEY', d.tavilyApiKey],
   tavilyApiKeyParameter: ['TAVILY_API_KEY_PARAMETER', d.tavilyApiKeyParameterIfSet],
+  taskTtlSeconds: ['TASK_TTL_SECONDS', d.taskTtlSeconds],
+  researchWaitSeconds: ['RESEARCH_WAIT_SECONDS', d.researchWaitSeconds],
   ...USAGE_SETTINGS,
 } as const;
 

@@ -1,14 +1,20 @@
 /**
- * Tavily's REST API over `fetch`: `POST {base}/{search,extract,crawl,map}` with
- * the server's own key (never the client's token). Every call runs under a
- * deadline, retries 429 and 5xx with backoff and jitter while the deadline
- * allows (honouring Retry-After), and fails with a typed `TavilyError` that the
- * tools turn into advice for the agent.
+ * Tavily's REST API over `fetch`: `POST {base}/{search,extract,crawl,map,research}`
+ * and `GET {base}/research/{request_id}`, with the server's own key (never the
+ * client's token). Every call runs under a deadline, retries 429 and 5xx with
+ * backoff and jitter while the deadline allows (honouring Retry-After), and
+ * fails with a typed `TavilyError` that the tools turn into advice for the agent.
+ *
+ * Research is asynchronous at Tavily: the POST answers at once with a
+ * `request_id`, and the GET answers 202 while the research runs, then 200 with
+ * its outcome. Starting one is retried only on 429, which Tavily answers before
+ * it starts anything: after a 5xx or a lost connection a research may be
+ * running (and charging) already, and a retry would start and charge another.
  */
 import { WebSearchMcpError } from '../shared/errors.js';
 import { decodeUtf8, readLimited } from '../shared/http.js';
 
-export type TavilyEndpoint = 'search' | 'extract' | 'crawl' | 'map';
+export type TavilyEndpoint = 'search' | 'extract' | 'crawl' | 'map' | 'research';
 
 export type TavilyErrorKind =
   | 'bad_request' // 400: a parameter Tavily refused
@@ -19,6 +25,7 @@ export type TavilyErrorKind =
   | 'unavailable' // 5xx, or no connection
   | 'timeout' // the deadline passed
   | 'bad_response' // not JSON, too big, or not the expected shape
+  | 'research_failed' // a research Tavily ran reported that it failed, or Tavily no longer knows it
   | 'missing_key'; // no key configured or readable
 
 export interface TavilyErrorDetails {
@@ -129,7 +136,26 @@ function errorForStatus(status: number, detail: string | undefined): TavilyError
   }
 }
 
-const retryable = (error: TavilyError) => error.kind === 'rate_limited' || error.kind === 'unavailable';
+/** What one request asks, and which answers are its successes. */
+interface TavilyHttpRequest {
+  readonly method: 'GET' | 'POST';
+  readonly path: string;
+  /** JSON text, for a POST. */
+  readonly body?: string;
+  /** The statuses that carry the answer (202: a research still running). */
+  readonly success: readonly number[];
+  readonly retryable: (error: TavilyError) => boolean;
+}
+
+const retryableAlways = (error: TavilyError) => error.kind === 'rate_limited' || error.kind === 'unavailable';
+/** Only a refusal that started nothing: see the module comment. */
+const retryableBeforeStart = (error: TavilyError) => error.kind === 'rate_limited';
+
+/** What the status of a research says: still running (202), or finished (200, completed or failed). */
+export interface ResearchStatusAnswer {
+  readonly running: boolean;
+  readonly answer: unknown;
+}
 
 export function createTavilyClient(options: TavilyClientOptions) {
   const fetchImpl = options.fetch ?? fetch;
@@ -142,11 +168,10 @@ export function createTavilyClient(options: TavilyClientOptions) {
   const base = options.baseUrl.replace(/\/+$/, '');
 
   async function attempt(
-    endpoint: TavilyEndpoint,
-    body: string,
+    request: TavilyHttpRequest,
     key: string,
     call: CallOptions,
-  ): Promise<{ ok: true; value: unknown } | { ok: false; error: TavilyError; retryAfter?: number }> {
+  ): Promise<{ ok: true; status: number; value: unknown } | { ok: false; error: TavilyError; retryAfter?: number }> {
     const remaining = call.deadline - now();
     if (remaining <= 0) return { ok: false, error: new TavilyError('timeout', 'The deadline passed before Tavily answered') };
     const timeout = AbortSignal.timeout(remaining);
@@ -154,10 +179,14 @@ export function createTavilyClient(options: TavilyClientOptions) {
     const started = now();
     let response: Response;
     try {
-      response = await fetchImpl(`${base}/${endpoint}`, {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json', Accept: 'application/json', Authorization: `Bearer ${key}` },
-        body,
+      response = await fetchImpl(`${base}/${request.path}`, {
+        method: request.method,
+        headers: {
+          ...(request.body !== undefined ? { 'Content-Type': 'application/json' } : {}),
+          Accept: 'application/json',
+          Authorization: `Bearer ${key}`,
+        },
+        ...(request.body !== undefined ? { body: request.body } : {}),
         signal,
         redirect: 'error',
       });
@@ -190,9 +219,10 @@ export function createTavilyClient(options: TavilyClientOptions) {
         parsed = false;
       }
     }
-    if (response.status === 200) {
-      if (!parsed) return { ok: false, error: new TavilyError('bad_response', 'Tavily answered with something that is not JSON', { status: 200 }) };
-      return { ok: true, value: document };
+    if (request.success.includes(response.status)) {
+      const { status } = response;
+      if (!parsed) return { ok: false, error: new TavilyError('bad_response', 'Tavily answered with something that is not JSON', { status }) };
+      return { ok: true, status, value: document };
     }
     return {
       ok: false,
@@ -201,30 +231,63 @@ export function createTavilyClient(options: TavilyClientOptions) {
     };
   }
 
+  /** One request, retried as it allows while the deadline does; its status and parsed answer, or a `TavilyError`. */
+  async function send(request: TavilyHttpRequest, call: CallOptions): Promise<{ status: number; value: unknown }> {
+    let key: string;
+    try {
+      key = await options.apiKey();
+    } catch (error) {
+      if (error instanceof TavilyError) throw error;
+      throw new TavilyError('missing_key', (error as Error).message, { cause: error });
+    }
+    for (let attemptNumber = 1; ; attemptNumber++) {
+      const result = await attempt(request, key, call);
+      if (result.ok) return result;
+      const { error } = result;
+      if (!request.retryable(error) || attemptNumber >= maxAttempts) throw error;
+      // Exponential backoff with full jitter, or Tavily's own Retry-After if longer.
+      const backoff = random() * baseDelayMs * 2 ** (attemptNumber - 1);
+      const delay = Math.max(backoff, result.retryAfter ?? 0);
+      if (now() + delay + TAVILY_DEFAULTS.minAttemptMs > call.deadline) throw error;
+      await sleep(delay);
+    }
+  }
+
   return {
-    /** POST `body` to an endpoint; the parsed JSON answer, or a `TavilyError`. */
+    /**
+     * POST `body` to an endpoint; the parsed JSON answer, or a `TavilyError`.
+     * For `research` the answer is the started research (`request_id`; Tavily answers 201).
+     */
     async call(endpoint: TavilyEndpoint, requestBody: Readonly<Record<string, unknown>>, call: CallOptions): Promise<unknown> {
-      let key: string;
-      try {
-        key = await options.apiKey();
-      } catch (error) {
-        if (error instanceof TavilyError) throw error;
-        throw new TavilyError('missing_key', (error as Error).message, { cause: error });
-      }
-      const body = JSON.stringify(requestBody);
-      for (let attemptNumber = 1; ; attemptNumber++) {
-        const result = await attempt(endpoint, body, key, call);
-        if (result.ok) return result.value;
-        const { error } = result;
-        if (!retryable(error) || attemptNumber >= maxAttempts) throw error;
-        // Exponential backoff with full jitter, or Tavily's own Retry-After if longer.
-        const backoff = random() * baseDelayMs * 2 ** (attemptNumber - 1);
-        const delay = Math.max(backoff, result.retryAfter ?? 0);
-        if (now() + delay + TAVILY_DEFAULTS.minAttemptMs > call.deadline) throw error;
-        await sleep(delay);
-      }
+      const starts = endpoint === 'research';
+      const request: TavilyHttpRequest = {
+        method: 'POST',
+        path: endpoint,
+        body: JSON.stringify(requestBody),
+        success: starts ? [200, 201] : [200],
+        retryable: starts ? retryableBeforeStart : retryableAlways,
+      };
+      return (await send(request, call)).value;
+    },
+
+    /** The status of a research `call('research', …)` started: running (202), or its outcome (200). */
+    async researchStatus(requestId: string, call: CallOptions): Promise<ResearchStatusAnswer> {
+      const request: TavilyHttpRequest = {
+        method: 'GET',
+        path: `research/${encodeURIComponent(requestId)}`,
+        success: [200, 202],
+        retryable: retryableAlways,
+      };
+      const { status, value } = await send(request, call);
+      return { running: status === 202, answer: value };
     },
   };
 }
 
-export type TavilyClient = ReturnType<typeof createTavilyClient>;
+/** The whole API: what the research tasks use. */
+export type TavilyApi = ReturnType<typeof createTavilyClient>;
+/**
+ * What a tool call gets: the POSTs, which the usage guard meters (quota/usage-guard.ts).
+ * A research's later status checks are not part of any one tool call's cost.
+ */
+export type TavilyClient = Pick<TavilyApi, 'call'>;

@@ -241,6 +241,10 @@ export const DEFAULT_CACHE_TTL_NEWS_SECONDS = 60;
  */
 export const DEFAULT_USAGE_STORE_TIMEOUT_MS = 1_000;
 
+/** How long a research task and its result are kept (its `ttlMs`), and how long web_research waits for clients without tasks. */
+export const DEFAULT_TASK_TTL_SECONDS = 3 * 3600;
+export const DEFAULT_RESEARCH_WAIT_SECONDS = 20;
+
 /** The scopes a deployment uses: those every token needs, and those the tools need. */
 export function scopesSupported(requiredScopes: readonly string[], toolScopes: ToolScopes): string[] {
   return [...new Set([...requiredScopes, ...Object.values(toolScopes).flat()])];
@@ -383,6 +387,14 @@ export const definitions = {
   ),
   usageStoreTimeoutMs: setting('milliseconds one usage table request may take, from 100 to 20000', integer(100, 20_000), {
     value: DEFAULT_USAGE_STORE_TIMEOUT_MS,
+  }),
+  // Long work (lambda/mcp/tasks): research tasks live in the usage table for this long.
+  taskTtlSeconds: setting('seconds to keep a research task and its report, from 600 to 604800 (7 days)', integer(600, 604_800), {
+    value: DEFAULT_TASK_TTL_SECONDS,
+  }),
+  // At most 20: with the research started first, the answer stays well within API Gateway's 29 s.
+  researchWaitSeconds: setting('seconds web_research waits for its report before answering that it is still running, from 1 to 20', integer(1, 20), {
+    value: DEFAULT_RESEARCH_WAIT_SECONDS,
   }),
   usageTableName: optionalSetting('a DynamoDB table name (set by the stack)', (text) => (/^[A-Za-z0-9_.-]{3,255}$/.test(text) ? text : undefined)),
   usageTableEndpoint: optionalSetting('a DynamoDB endpoint on loopback, e.g. http://127.0.0.1:8000 (local stack and tests only)', (text) => {

@@ -9,7 +9,7 @@
  *    found the way the MCP SDK finds it.
  * 4. signing-keys.ts: its signing keys (JWKS).
  * 5. token-and-tools.ts: with client credentials, a token for this resource, its claims as the
- *    authorizer checks them, then tools/list.
+ *    authorizer checks them, then tools/list, and 2026-07-28 discovery advertising the tasks extension.
  * 6. sign-in.ts: with --sign-in, against an authorization server that consents by itself, a whole
  *    authorization-code flow, checking the response's `iss` as RFC 9207 clients do, then tools/list.
  *

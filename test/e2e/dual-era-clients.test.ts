@@ -54,7 +54,7 @@ function recordingFetch(exchanges: Exchange[]) {
 
 async function listAndCall(client: { listTools(): Promise<{ tools: Array<{ name: string }> }>; callTool(params: { name: string; arguments: Record<string, unknown> }): Promise<unknown> }, query: string) {
   const { tools } = await client.listTools();
-  expect(tools.map((tool) => tool.name)).toEqual(['web_search', 'web_extract', 'web_crawl', 'web_map']);
+  expect(tools.map((tool) => tool.name)).toEqual(['web_search', 'web_extract', 'web_crawl', 'web_map', 'web_research', 'web_research_result']);
   const result = (await client.callTool({ name: 'web_search', arguments: { query, max_results: 2 } })) as { isError?: boolean; content: unknown[] };
   expect(result.isError).toBeFalsy();
   expect(JSON.stringify(result.content)).toContain(query);

@@ -96,7 +96,7 @@ test('401 → PRM → AS metadata → DCR → PKCE authorization with resource a
 
     // web_crawl needs web-search:crawl, which this token lacks: it is not listed, and calling it says why.
     const { tools } = await client.listTools();
-    expect(tools.map((tool) => tool.name)).toEqual(['web_search', 'web_extract', 'web_map']);
+    expect(tools.map((tool) => tool.name)).toEqual(['web_search', 'web_extract', 'web_map', 'web_research', 'web_research_result']);
     const crawl = await client.callTool({ name: 'web_crawl', arguments: { url: 'https://example.com' } });
     expect(crawl.isError).toBe(true);
     expect((crawl.content as Array<{ text: string }>)[0]!.text).toContain('"web-search:crawl"');

@@ -11,7 +11,9 @@ import { startDevAuthorizationServer, type DevAuthorizationServer } from '../../
 import { startDevStack, type DevStack } from '../../local/dev-stack.js';
 import { startLocalStack, type LocalStack } from '../../local/stack.js';
 import { runDoctor } from '../../scripts/doctor/doctor.js';
+import { createHttpClient } from '../../scripts/doctor/http.js';
 import { authorizationServerMetadataUrls } from '../../scripts/doctor/steps/authorization-server.js';
+import { checkTasksDiscovery } from '../../scripts/doctor/steps/token-and-tools.js';
 import { resolveTarget } from '../../scripts/doctor/target.js';
 import { main, type CliStreams } from '../../scripts/doctor/cli.js';
 import { formatReport, type CheckResult, type DoctorReport } from '../../scripts/doctor/report.js';
@@ -76,8 +78,10 @@ describe('a healthy stack', () => {
       authorizationServer: `${dev.devAuthorizationServer!.url}/resources/res_dev`,
       jwksUri: `${dev.devAuthorizationServer!.url}/keys`,
       requiredScopes: ['web-search:read'],
-      tools: expect.arrayContaining(['web_search', 'web_extract', 'web_map']),
+      tools: expect.arrayContaining(['web_search', 'web_extract', 'web_map', 'web_research', 'web_research_result']),
     });
+    // Last of step 5: 2026-07-28 discovery advertises the tasks extension.
+    expect(byId(report, 'tasks')).toMatchObject({ step: 5, status: 'pass', summary: expect.stringContaining('io.modelcontextprotocol/tasks') });
     const checkLines = formatReport(report)
       .split('\n')
       .filter((line) => /^[✓✗]/.test(line));
@@ -363,5 +367,32 @@ describe('the pure parts', () => {
     ]);
     expect(parseWwwAuthenticate('Negotiate abc==')).toEqual([{ scheme: 'Negotiate', params: {}, token68: 'abc==' }]);
     expect(parseWwwAuthenticate('Bearer "unquoted start')).toBeUndefined();
+  });
+});
+
+describe('the tasks extension check', () => {
+  /** A stand-in MCP endpoint whose server/discover advertises these capabilities. */
+  async function discoverAnswering(capabilities: Record<string, unknown>) {
+    const server = createServer((_request, response) => {
+      response.writeHead(200, { 'Content-Type': 'application/json' });
+      response.end(JSON.stringify({ jsonrpc: '2.0', id: 1, result: { supportedVersions: ['2026-07-28'], capabilities, resultType: 'complete' } }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
+  }
+
+  test('fails, saying what clients lose and what to do, when 2026-07-28 discovery does not advertise it', async () => {
+    const without = await discoverAnswering({ tools: { listChanged: false } });
+    const withIt = await discoverAnswering({ tools: { listChanged: false }, extensions: { 'io.modelcontextprotocol/tasks': {} } });
+    try {
+      const failed = await checkTasksDiscovery(createHttpClient(), resolveTarget(without.url), 'token');
+      expectActionableFailure(failed, 5, 'tasks');
+      expect(failed.summary).toMatch(/does not advertise io\.modelcontextprotocol\/tasks/);
+      expect(failed.fix).toMatch(/redeploy/);
+      expect(await checkTasksDiscovery(createHttpClient(), resolveTarget(withIt.url), 'token')).toMatchObject({ status: 'pass' });
+    } finally {
+      without.server.close();
+      withIt.server.close();
+    }
   });
 });

@@ -88,13 +88,13 @@ describe('2026-07-28', () => {
   test('tools/list: filtered by the token\'s scopes, cached privately (the list depends on the caller)', async () => {
     const plain = (await json(await modern('tools/list'))).result;
     expect(plain).toMatchObject({ ttlMs: LIST_CACHE_TTL_MS, cacheScope: 'private', resultType: 'complete' });
-    expect(plain.tools.map((tool: { name: string }) => tool.name)).toEqual(['web_search', 'web_extract', 'web_map']);
+    expect(plain.tools.map((tool: { name: string }) => tool.name)).toEqual(['web_search', 'web_extract', 'web_map', 'web_research', 'web_research_result']);
     const crawl = (await json(await post(
       { jsonrpc: '2.0', id: 2, method: 'tools/list', params: { _meta: envelope() } },
       { 'MCP-Protocol-Version': MODERN, 'Mcp-Method': 'tools/list' },
       crawlToken,
     ))).result;
-    expect(crawl.tools.map((tool: { name: string }) => tool.name)).toEqual(['web_search', 'web_extract', 'web_crawl', 'web_map']);
+    expect(crawl.tools.map((tool: { name: string }) => tool.name)).toEqual(['web_search', 'web_extract', 'web_crawl', 'web_map', 'web_research', 'web_research_result']);
   });
 
   test('tools/call: answered as JSON, Tavily called once with the server key', async () => {
@@ -194,7 +194,7 @@ describe('2025-11-25 on the same endpoint', () => {
     // 2025-era answers carry no 2026-07-28 fields.
     expect(list).not.toHaveProperty('ttlMs');
     expect(list).not.toHaveProperty('resultType');
-    expect(list.tools).toHaveLength(3);
+    expect(list.tools).toHaveLength(5);
     const call = await post({ jsonrpc: '2.0', id: 4, method: 'tools/call', params: { name: 'web_search', arguments: { query: 'legacy' } } }, { 'MCP-Protocol-Version': LEGACY });
     expect((await json(call)).result.isError).toBeFalsy();
     expect(tavily.requests).toHaveLength(1);

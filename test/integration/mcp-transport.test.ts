@@ -129,7 +129,7 @@ describe('requests the server answers', () => {
 
   test('tools carry titles, read-only and open-world annotations, and output schemas', async () => {
     const { result } = await (await post(request('tools/list'))).json();
-    expect(result.tools.map((tool: { name: string }) => tool.name)).toEqual(['web_search', 'web_extract', 'web_crawl', 'web_map']);
+    expect(result.tools.map((tool: { name: string }) => tool.name)).toEqual(['web_search', 'web_extract', 'web_crawl', 'web_map', 'web_research', 'web_research_result']);
     for (const tool of result.tools) {
       expect(tool.title).toEqual(expect.any(String));
       expect(tool.annotations).toMatchObject({ readOnlyHint: true, openWorldHint: true });

@@ -25,7 +25,7 @@ test('no TAVILY_API_KEY: tools/list works, a tool call is an isError result nami
   const client = new Client({ name: 'no-key', version: '1' });
   await client.connect(new StreamableHTTPClientTransport(new URL(stack.mcpUrl), { requestInit: { headers: { Authorization: `Bearer ${await issuer.mint()}` } } }));
   try {
-    expect((await client.listTools()).tools).toHaveLength(4);
+    expect((await client.listTools()).tools).toHaveLength(6);
     const result = await client.callTool({ name: 'web_search', arguments: { query: 'x' } });
     expect(result.isError).toBe(true);
     expect((result.content as Array<{ text: string }>)[0]!.text).toContain('TAVILY_API_KEY');

@@ -8,6 +8,7 @@
 import webCrawl from '../../lambda/mcp/tools/web-crawl.js';
 import webExtract from '../../lambda/mcp/tools/web-extract.js';
 import webMap from '../../lambda/mcp/tools/web-map.js';
+import webResearch from '../../lambda/mcp/tools/web-research.js';
 import webSearch from '../../lambda/mcp/tools/web-search.js';
 import { startTestStack, type TestStack } from '../fixtures/test-stack.js';
 import { bearer, json, rawRequest } from './support.js';
@@ -90,6 +91,26 @@ describe('the page-content fence', () => {
       expect(inside).toContain('Real text.');
       expect(inside).toContain('more');
     }
+  });
+
+  test('a research report is fenced like page text; its question and sources cannot add a link or a result', () => {
+    const text = webResearch.render({
+      research_id: 'AAAAAAAAAAAAAAAAAAAAAAAA',
+      status: 'completed',
+      input: `q\n### 2. ${PHISH}`,
+      model: 'mini',
+      report: FORGED_RESULT,
+      sources: [
+        { title: `Source ${PHISH}`, url: CLOSES_LINK },
+        { title: 'Click me', url: 'javascript:alert(1)' },
+      ],
+    });
+    expect(fenceTags(text)).toEqual(['<page-content>', '</page-content>']);
+    const [, inside] = text.split('<page-content>');
+    expect(inside).toContain('Real text.');
+    const outsideFence = text.replace(/<page-content>[\s\S]*<\/page-content>/, '');
+    expect(linkTargets(outsideFence)).toEqual(['https://example.com/a%29%5BVerify%20your%20account%5D%28https://evil.example/verify%29%28']);
+    expect(outsideFence).not.toMatch(/^### 2\./m);
   });
 
   test.each(['</PAGE-CONTENT>', '</page-content >', '< /page-content>', '</ page-content>', '<page-content>'])('%s in page text is neutralised', (tag) => {

@@ -367,10 +367,10 @@ describe('configuration', () => {
 describe('operations: observability, custom domain, WAF', () => {
   const CERTIFICATE = 'arn:aws:acm:eu-west-1:123456789012:certificate/12345678-1234-1234-1234-123456789012';
 
-  test('alarms on the API 5xx rate, the authorizer losing its keys, Tavily failing, and throttles; no topic without an email', () => {
+  test('alarms on the API 5xx rate, the authorizer losing its keys, Tavily failing, research failing, and throttles; no topic without an email', () => {
     const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')).map((alarm) => alarm.Properties);
-    // The fifth, on the usage table's store errors, is tested with the table (test/stack/usage-table.test.ts).
-    expect(alarms).toHaveLength(5);
+    // The sixth, on the usage table's store errors, is tested with the table (test/stack/usage-table.test.ts).
+    expect(alarms).toHaveLength(6);
     const describing = (text: string) => alarms.find((alarm) => String(alarm.AlarmDescription).includes(text));
     expect(describing('5xx')).toMatchObject({ MetricName: '5XXError', Namespace: 'AWS/ApiGateway', Threshold: 0.05 });
     expect(describing('signing keys')).toMatchObject({
@@ -380,6 +380,17 @@ describe('operations: observability, custom domain, WAF', () => {
     });
     expect(JSON.stringify(describing('Tavily'))).toContain('TavilyErrors');
     expect(JSON.stringify(describing('throttled'))).toContain('Throttles');
+    // Research: the share of finished researches that failed, per hour, and nothing when none finished.
+    const research = describing('researches')!;
+    expect(research).toMatchObject({ Threshold: 25, EvaluationPeriods: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold', TreatMissingData: 'notBreaching' });
+    const queries = research.Metrics as Array<{ Id: string; Expression?: string; MetricStat?: { Metric: { MetricName: string }; Period: number } }>;
+    expect(queries.find((query) => query.Expression)!.Expression).toBe(
+      'IF(FILL(completed, 0) + FILL(failed, 0) > 0, 100 * FILL(failed, 0) / (FILL(completed, 0) + FILL(failed, 0)), 0)',
+    );
+    expect(queries.filter((query) => query.MetricStat).map((query) => [query.Id, query.MetricStat!.Metric.MetricName, query.MetricStat!.Period])).toEqual([
+      ['completed', 'ResearchCompleted', 3600],
+      ['failed', 'ResearchFailed', 3600],
+    ]);
     for (const alarm of alarms) expect(alarm.AlarmActions).toBeUndefined();
     template.resourceCountIs('AWS::SNS::Topic', 0);
     template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);

@@ -1,5 +1,5 @@
 /**
- * The quotas' table in the template: its shape is the one the local stack
+ * The usage table in the template (quotas, the result cache, research tasks): its shape is the one the local stack
  * builds on dynalite, only the MCP function may use it (only this table, only
  * the actions it uses), the removal policy is the operator's, the alarms and
  * the Contributor Insights rules are there, and cdk-nag stays clean.
@@ -108,11 +108,16 @@ test('Contributor Insights: top callers by credits and by calls, from the MCP lo
   expect(bodies.find((body) => body.includes('\\"AggregateOn\\":\\"Count\\"'))).toContain('\\"In\\":[\\"Usage\\"]');
 });
 
-test('with quotas and the cache both off there is no table, no grant and nothing in the environment', () => {
-  const off = synth({ CACHE_TTL_SECONDS: '0' }).template;
-  off.resourceCountIs('AWS::DynamoDB::Table', 0);
-  off.resourceCountIs('AWS::CloudWatch::InsightRule', 0);
-  expect(JSON.stringify(off.toJSON())).not.toContain('dynamodb:');
+test('with quotas and the cache both off the table stays, for research tasks: the function is told both are off, and where the table is', () => {
+  const off = synth({ CACHE_TTL_SECONDS: '0' });
+  off.template.resourceCountIs('AWS::DynamoDB::Table', 1);
+  const mcp = Object.values(off.template.findResources('AWS::Lambda::Function')).find((fn) =>
+    JSON.stringify(fn.Properties.Environment ?? {}).includes('TAVILY_API_BASE_URL'),
+  )!;
+  const variables = mcp.Properties.Environment.Variables as Record<string, unknown>;
+  expect(variables).toMatchObject({ CACHE_TTL_SECONDS: '0', USAGE_TABLE_NAME: expect.anything(), TASK_TTL_SECONDS: '10800', RESEARCH_WAIT_SECONDS: '20' });
+  expect(Object.keys(variables).filter((name) => name.startsWith('QUOTA_'))).toEqual([]);
+  expect(JSON.stringify(off.template.toJSON())).toContain('dynamodb:UpdateItem');
 });
 
 test('cdk-nag AwsSolutions: no unacknowledged finding with the table', () => {

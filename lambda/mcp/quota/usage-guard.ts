@@ -33,7 +33,7 @@ import type { AnyTool } from '../tools/tool.js';
 import { chargedCredits } from './credits.js';
 import { cacheKey, cacheScopeOf, packResult, unpackResult, type CachedResult, type CacheScope, type CacheScopeOfCall } from './result-cache.js';
 import { quotasEnabled } from './usage-settings.js';
-import { UsageStoreError, type CachedItem, type CountResult, type StoreFault, type UsageCount, type UsageCounters, type UsageStore } from './usage-store.js';
+import { UsageStoreError, type CachedItem, type CountResult, type StoreCall, type StoreFault, type UsageCount, type UsageCounters, type UsageStore } from './usage-store.js';
 import { callerLabel, usageItemKey } from './usage-table.js';
 
 /** Kept for the tool itself: the store only gets what is left beyond this before the deadline. */
@@ -323,8 +323,7 @@ interface CounterChange {
 }
 
 /** The store's update for a change to one budget; its limits apply to whatever the change adds. */
-function usageCount(current: CurrentCall, budget: Budget, change: CounterChange): UsageCount {
-  const { windows } = current;
+function usageCount(windows: ReturnType<typeof windowsAt>, budget: Budget, change: CounterChange): UsageCount {
   return {
     key: budget.key,
     expiresAt: Math.floor(windows.dayEnds / 1000) + 2 * 86_400,
@@ -357,7 +356,7 @@ async function admit(current: CurrentCall): Promise<Outcome[]> {
   if (budgets.length === 0) return [];
   const signal = current.storeSignal();
   const change = { minuteCall: 1, credits: current.reserved, calls: 1 };
-  const results = await Promise.allSettled(budgets.map((budget) => guard.store.count(usageCount(current, budget, change), { signal })));
+  const results = await Promise.allSettled(budgets.map((budget) => guard.store.count(usageCount(current.windows, budget, change), { signal })));
   return budgets.map((budget, index) => ({ budget, result: results[index]! }));
 }
 
@@ -366,11 +365,43 @@ async function changeCounters(current: CurrentCall, counted: readonly Counted[],
   if (counted.length === 0 || (change.minuteCall === 0 && change.credits === 0 && change.calls === 0)) return [];
   const signal = current.storeSignal();
   const results = await Promise.allSettled(
-    counted.map(({ budget }) => current.guard.store.count(usageCount(current, budget, change), { signal })),
+    counted.map(({ budget }) => current.guard.store.count(usageCount(current.windows, budget, change), { signal })),
   );
   const failed = results.find((each) => each.status === 'rejected');
   if (failed) current.report({ kind: 'store_error', operation: 'settle', ...faultOf(failed.reason), ...current.who, decision: 'not_settled' });
   return results;
+}
+
+/** What a reservation left by an earlier call is settled with (`settleReservation`). */
+export interface HeldReservation {
+  /** The caller whose call reserved it. */
+  readonly caller: GuardedToolCall['caller'];
+  /** The UTC day it was reserved on (`YYYY-MM-DD`, as `windowsAt` names it). */
+  readonly day: string;
+  /** What was reserved: the tool's credit rule's estimate. */
+  readonly reserved: number;
+  /** What it turned out to cost. */
+  readonly charged: number;
+}
+
+/** Settling gives back: no limit is checked, so none is named. */
+const UNLIMITED: QuotaLimits = { callsPerMinute: 0, creditsPerDay: 0, creditsPerDayTotal: 0, overrides: [], onStoreError: 'allow' };
+
+/**
+ * Step 5 for a reservation that outlives its call (a research is charged when it finishes, after the
+ * call that started it: tasks/research-credits.ts): brought down to what it cost, never more than was
+ * reserved, on the items the guard reserved it on (the caller's identities and the server's, that day).
+ * No limit applies, as in `settle`: what was spent is spent. Throws the store's error when any item
+ * could not be changed (the others are changed all the same).
+ */
+export async function settleReservation(store: UsageStore, reservation: HeldReservation, call: StoreCall): Promise<void> {
+  const credits = Math.min(reservation.charged, reservation.reserved) - reservation.reserved;
+  if (credits === 0) return;
+  const windows = windowsAt(Date.parse(`${reservation.day}T00:00:00Z`));
+  const budgets = await budgetsOf(UNLIMITED, identitiesOf(reservation.caller), reservation.day);
+  const results = await Promise.allSettled(budgets.map((budget) => store.count(usageCount(windows, budget, { minuteCall: 0, credits, calls: 0 }), call)));
+  const failed = results.find((each) => each.status === 'rejected');
+  if (failed) throw failed.reason;
 }
 
 /** Step 2: the refusal the outcomes call for, or undefined to go on. A cached answer needs no credits, so no credit budget refuses it. */
@@ -434,7 +465,7 @@ async function serveFromCache(current: CurrentCall, outcomes: readonly Outcome[]
   const signal = current.storeSignal();
   const [, minuteOnly] = await Promise.all([
     changeCounters(current, countedIn(outcomes), { minuteCall: 0, credits: -current.reserved, calls: -1 }),
-    Promise.allSettled(refusedCredits.map((budget) => current.guard.store.count(usageCount(current, budget, { minuteCall: 1, credits: 0, calls: 0 }), { signal }))),
+    Promise.allSettled(refusedCredits.map((budget) => current.guard.store.count(usageCount(current.windows, budget, { minuteCall: 1, credits: 0, calls: 0 }), { signal }))),
   ]);
   const overCalls = minuteOnly.findIndex((result) => result.status === 'fulfilled' && !result.value.counted);
   if (overCalls >= 0) {

@@ -68,7 +68,12 @@ export function usageNeedsTable(settings: UsageSettings): boolean {
 
 /** The MCP function's variables for these settings; the table's name (and locally its endpoint) when it needs one. */
 export function usageEnvironment(settings: UsageSettings): Record<string, string> {
-  if (!usageNeedsTable(settings)) return { CACHE_TTL_SECONDS: '0' };
+  // The table is named whenever there is one: research tasks live in it too (lambda/mcp/tasks).
+  const table = {
+    ...(settings.usageTableName ? { USAGE_TABLE_NAME: settings.usageTableName } : {}),
+    ...(settings.usageTableEndpoint ? { USAGE_TABLE_ENDPOINT: settings.usageTableEndpoint } : {}),
+  };
+  if (!usageNeedsTable(settings)) return { CACHE_TTL_SECONDS: '0', ...table };
   return {
     QUOTA_CALLS_PER_MINUTE: String(settings.quotaCallsPerMinute),
     QUOTA_CREDITS_PER_DAY: String(settings.quotaCreditsPerDay),

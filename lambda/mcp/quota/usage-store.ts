@@ -119,7 +119,7 @@ export interface DynamoUsageStoreOptions {
 }
 
 type AttributeMap = Record<string, AttributeValue>;
-type DynamoDbSdk = typeof import('@aws-sdk/client-dynamodb');
+export type DynamoDbSdk = typeof import('@aws-sdk/client-dynamodb');
 
 /**
  * The SDK is loaded with `require`, not `import()`: Lambda's runtime resolves an
@@ -131,7 +131,7 @@ type DynamoDbSdk = typeof import('@aws-sdk/client-dynamodb');
  * `import.meta` empty in a CommonJS bundle, where that line never runs; inside
  * `try` it does not warn about it.)
  */
-function loadDynamoDbSdk(): DynamoDbSdk {
+export function loadDynamoDbSdk(): DynamoDbSdk {
   if (typeof require === 'function') return require('@aws-sdk/client-dynamodb') as DynamoDbSdk;
   return createRequire(import.meta.url)('@aws-sdk/client-dynamodb') as DynamoDbSdk;
 }

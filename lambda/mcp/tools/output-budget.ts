@@ -125,3 +125,23 @@ export function capText(text: string, budgetChars: number): string {
   if (kept <= 0) return text.slice(0, budgetChars);
   return text.slice(0, kept) + note(text.length - kept);
 }
+
+/** A tool's answer as MCP carries it: the text a model reads, and the same data as structured content. */
+export interface FittedResult {
+  readonly content: Array<{ type: 'text'; text: string }>;
+  readonly structuredContent: Record<string, unknown>;
+}
+
+/**
+ * A tool's output as the agent gets it: fitted to the budget (with a notice
+ * saying what was cut), rendered, the text capped too, and the fitted output
+ * as structured content.
+ */
+export function fittedResult<T extends object>(output: T, render: (fitted: T & { notice?: string }) => string, budgetChars: number): FittedResult {
+  const { value, notice } = fitToBudget(output, budgetChars);
+  const structured = notice ? { ...value, notice } : value;
+  return {
+    content: [{ type: 'text', text: capText(render(structured), budgetChars) }],
+    structuredContent: structured as Record<string, unknown>,
+  };
+}

@@ -3,10 +3,27 @@
  * user) what to do next. No upstream body or stack trace is ever echoed: only
  * Tavily's own one-line explanation of a refused parameter.
  */
+import { WebSearchMcpError } from '../../shared/errors.js';
 import { TavilyError } from '../tavily.js';
 import type { ToolDefinition } from './tool.js';
 
+/**
+ * A failure that is not Tavily's and not this server's fault, whose message is
+ * already what the agent should read (a research id it cannot use, say).
+ */
+export class ToolAdviceError extends WebSearchMcpError {
+  readonly code = 'ERR_TOOL_ADVICE' as const;
+  constructor(
+    /** For logs and metrics (`ErrorKind`): what kind of advice. */
+    readonly kind: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 export function toolFailureMessage(error: unknown, tool: Pick<ToolDefinition, 'title' | 'timeoutAdvice'>): string {
+  if (error instanceof ToolAdviceError) return error.message;
   if (!(error instanceof TavilyError)) {
     return `${tool.title} failed because of an internal error in this server. Try again; if it keeps failing, tell the operator.`;
   }
@@ -28,6 +45,8 @@ export function toolFailureMessage(error: unknown, tool: Pick<ToolDefinition, 't
       return `${tool.title} took too long and was stopped before this server's time limit. Try again and ${tool.timeoutAdvice}.`;
     case 'bad_response':
       return `Tavily answered with something this server cannot use (${error.message}). Try again; if it persists, tell the operator.`;
+    case 'research_failed':
+      return `Tavily's research did not produce a report: ${(error.detail ?? 'it reported that it failed').replace(/[.\s]+$/, '')}. Start a new one with web_research, perhaps with a narrower question.`;
     case 'missing_key':
       return `${error.message}`;
   }

@@ -9,6 +9,7 @@
  * writes their listings and default scopes at build time, all from this shape.
  */
 import * as z from 'zod/v4';
+import type { ResearchSession } from '../tasks/research-tasks.js';
 import type { TavilyClient, TavilyEndpoint } from '../tavily.js';
 
 export interface ToolContext {
@@ -18,6 +19,11 @@ export interface ToolContext {
   readonly signal: AbortSignal;
   /** Called per Tavily HTTP attempt, for logs and metrics. */
   readonly onTavilyAttempt?: (status: number, durationMs: number) => void;
+  /**
+   * The caller's research, for the tools whose work outlives a request (web_research,
+   * web_research_result); undefined where the server has nowhere to keep it (no usage table).
+   */
+  readonly research?: ResearchSession;
 }
 
 /**
@@ -73,6 +79,12 @@ export interface ToolDefinition<Name extends string = string, Input extends z.Zo
   readonly cache: CacheRule<z.output<Input>>;
   /** What to tell the agent when the deadline passes ("narrow the crawl with limit/max_depth"). */
   readonly timeoutAdvice: string;
+  /**
+   * Set on a tool whose work outlives a request (web_research): for a client that declares
+   * the tasks extension, its call answers with a task as soon as the work is recorded; for
+   * any other, the tool waits for the work within the deadline (tasks/research-tasks.ts).
+   */
+  readonly longRunning?: true;
   /** The request a call with these (validated) arguments sends; `run` sends exactly this. */
   tavilyRequest(args: z.output<Input>): TavilyRequest;
   run(args: z.output<Input>, context: ToolContext): Promise<z.output<Output>>;
@@ -94,6 +106,9 @@ export const READS_THE_WEB: ToolAnnotations = { readOnlyHint: true, openWorldHin
 
 /** The scope every token of this server carries by default (REQUIRED_SCOPES). */
 export const READ_SCOPE = 'web-search:read';
+
+/** Answers never kept: each call is new work (a research), or a look at work in progress. */
+export const NEVER_CACHED: CacheRule<unknown> = { lifetimeSeconds: () => 0 };
 
 /** Answers kept for the configured lifetime, whatever was asked. */
 export const CACHED_FOR_THE_CONFIGURED_TIME: CacheRule<unknown> = { lifetimeSeconds: (_args, lifetimes) => lifetimes.seconds };

@@ -1,14 +1,17 @@
 /**
  * Step 5, with client credentials: a token for this resource, read the way the
  * authorizer reads it (signature against the JWKS, audience, issuer, scopes),
- * then tools/list through the MCP SDK client with it. Step 6 (--sign-in) lists
- * the tools the same way.
+ * then tools/list through the MCP SDK client with it, and 2026-07-28 discovery
+ * advertising the tasks extension (web_research's tasks). Step 6 (--sign-in)
+ * lists the tools the same way.
  */
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, errors as joseErrors, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
 import { grantedScopes, shortHash } from '../../../lambda/authorizer/verify-access-token.js';
+import { MODERN_PROTOCOL_VERSIONS } from '../../../lambda/mcp/protocol-answers.generated.js';
+import { TASKS_EXTENSION } from '../../../lambda/mcp/tasks/task-methods.js';
 import { authorizationServerFix, LOGS, README, REDEPLOY, SCALEKIT_DASHBOARD } from '../guidance.js';
 import { jsonObjectOf, preview, type HttpClient, type Json } from '../http.js';
 import { blocked, fail, pass, warn, type CheckResult } from '../report.js';
@@ -224,10 +227,53 @@ export async function checkTokenAndTools(http: HttpClient, target: Target, input
   const tools = await listTools(target, token.accessToken, http.timeoutMs);
   if (tools.ok) {
     checks.push(pass(5, 'tools', `tools/list through the MCP SDK client: ${tools.names.join(', ') || '(no tools)'}`, { tools: tools.names }));
+    checks.push(await checkTasksDiscovery(http, target, token.accessToken));
     return { checks, tools: tools.names };
   }
   checks.push(fail(5, 'tools', `tools/list through the MCP SDK client failed: ${tools.summary}`, tools.fix));
   return { checks };
+}
+
+/**
+ * 2026-07-28 discovery advertising the tasks extension: without it, no client
+ * holds web_research as a task, and every research waits within a call.
+ */
+export async function checkTasksDiscovery(http: HttpClient, target: Target, accessToken: string): Promise<CheckResult> {
+  const version = MODERN_PROTOCOL_VERSIONS[0]!;
+  const what = `server/discover (${version})`;
+  const outcome = await http.request(target.mcpUrl, {
+    method: 'POST',
+    headers: {
+      Authorization: `Bearer ${accessToken}`,
+      'Content-Type': 'application/json',
+      Accept: 'application/json, text/event-stream',
+      'MCP-Protocol-Version': version,
+      'Mcp-Method': 'server/discover',
+    },
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'server/discover',
+      params: {
+        _meta: {
+          'io.modelcontextprotocol/protocolVersion': version,
+          'io.modelcontextprotocol/clientCapabilities': {},
+          'io.modelcontextprotocol/clientInfo': { name: 'web-search-mcp-doctor', version: '1.0.0' },
+        },
+      },
+    }),
+  });
+  const fix = `This server's code advertises ${TASKS_EXTENSION} to ${version} clients: ${REDEPLOY} from the current code, and check that nothing between clients and the function (a proxy, a gateway) rewrites MCP answers.`;
+  if (!outcome.ok) return fail(5, 'tasks', `${what} failed: ${outcome.message}`, fix);
+  const parsed = jsonObjectOf(outcome);
+  if ('problem' in parsed) return fail(5, 'tasks', `${what} answered HTTP ${outcome.status}, and ${parsed.problem}`, fix);
+  const { result, error } = parsed.value as { result?: { capabilities?: { extensions?: Record<string, unknown> } }; error?: { code?: unknown; message?: unknown } };
+  if (!result) return fail(5, 'tasks', `${what} answered an error (${String(error?.code)}: ${preview(String(error?.message ?? ''))})`, fix);
+  const advertised = result.capabilities?.extensions?.[TASKS_EXTENSION];
+  if (advertised && typeof advertised === 'object' && !Array.isArray(advertised)) {
+    return pass(5, 'tasks', `${what} advertises ${TASKS_EXTENSION}: web_research answers the clients that declare it with a task`);
+  }
+  return fail(5, 'tasks', `${what} does not advertise ${TASKS_EXTENSION}: no client can hold web_research as a task, and every research must finish within a call`, fix);
 }
 
 function tokenSignatureFailure(error: unknown, kid: string | undefined, jwksUri: string | undefined): CheckResult {

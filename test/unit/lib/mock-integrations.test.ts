@@ -41,7 +41,7 @@ test('the PRM answer is the protected resource metadata document, with its heade
     resourceId: 'res_1',
     resourceIdentifier: 'https://mcp.example.com/web-search/mcp',
     requiredScopes: ['web-search:read'],
-    toolScopes: { web_search: ['web-search:read'], web_extract: ['web-search:extract'], web_crawl: ['web-search:extract'], web_map: [] },
+    toolScopes: { web_search: ['web-search:read'], web_extract: ['web-search:extract'], web_crawl: ['web-search:extract'], web_map: [], web_research: [], web_research_result: [] },
   });
   expect(settings.scopesSupported).toEqual(['web-search:read', 'web-search:extract']);
   const answer = mockAnswer('protected-resource-metadata', { protectedResource: settings });

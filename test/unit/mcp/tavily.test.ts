@@ -361,3 +361,61 @@ describe('what Tavily says never carries a key to the client', () => {
     }
   });
 });
+
+describe('research', () => {
+  test('starting one POSTs to {base}/research and takes the 201 that names it', async () => {
+    const started = (await client().call('research', { input: 'state of MCP', model: 'mini' }, within(20_000))) as { request_id: string; status: string };
+    expect(started.status).toBe('pending');
+    expect(tavily.researches.map((each) => each.requestId)).toEqual([started.request_id]);
+    const [request] = tavily.requests;
+    expect(request!.endpoint).toBe('research');
+    expect(request!.method).toBe('POST');
+    expect(request!.rawBody).toBe('{"input":"state of MCP","model":"mini"}');
+  });
+
+  test('its status is a GET of {base}/research/{request_id}, with the key and no body: 202 running, then 200 with the outcome', async () => {
+    tavily.planResearch({ runningChecks: 1, content: 'The report.', credits: 12 });
+    const { request_id: id } = (await client().call('research', { input: 'q', include_usage: true }, within(20_000))) as { request_id: string };
+    const first = await client().researchStatus(id, within(20_000));
+    expect(first).toEqual({ running: true, answer: expect.objectContaining({ request_id: id, status: 'pending' }) });
+    const second = await client().researchStatus(id, within(20_000));
+    expect(second.running).toBe(false);
+    expect(second.answer).toMatchObject({ status: 'completed', content: 'The report.', usage: { credits: 12 } });
+    expect((second.answer as { sources: unknown[] }).sources).toHaveLength(2);
+    const check = tavily.requests[1]!;
+    expect(check).toMatchObject({ endpoint: `research/${id}`, method: 'GET', rawBody: '' });
+    expect(check.headers.authorization).toBe('Bearer tvly-unit-key');
+    expect(check.headers['content-type']).toBeUndefined();
+  });
+
+  test('a held research runs until the fake is told to finish it; a failed one answers 200 status failed', async () => {
+    tavily.planResearch({ runningChecks: 'held', outcome: 'failed' });
+    const { request_id: id } = (await client().call('research', { input: 'q' }, within(20_000))) as { request_id: string };
+    for (let i = 0; i < 3; i++) expect((await client().researchStatus(id, within(20_000))).running).toBe(true);
+    tavily.research(id).finish();
+    expect(await client().researchStatus(id, within(20_000))).toEqual({ running: false, answer: expect.objectContaining({ status: 'failed' }) });
+  });
+
+  test('the request id is one path segment: what it holds cannot reach another endpoint', async () => {
+    const error = await tavilyFailure(client().researchStatus('../search', within(20_000)));
+    expect(error).toMatchObject({ kind: 'bad_request', status: 404 });
+    expect(tavily.requests.map((request) => request.endpoint)).toEqual(['research/..%2Fsearch']);
+  });
+
+  test('starting one is retried after a 429 (nothing started), never after a 5xx (one may be running and charging)', async () => {
+    tavily.enqueue('research', { kind: 'status', status: 429 });
+    await client().call('research', { input: 'q' }, within(20_000));
+    expect(tavily.requests.map((request) => request.endpoint)).toEqual(['research', 'research']);
+    tavily.reset();
+    tavily.enqueue('research', tavilyError(502));
+    expect(await tavilyFailure(client().call('research', { input: 'q' }, within(20_000)))).toMatchObject({ kind: 'unavailable', status: 502 });
+    expect(tavily.requests).toHaveLength(1);
+  });
+
+  test('a status check is retried after a 5xx, as any read', async () => {
+    const { request_id: id } = (await client().call('research', { input: 'q' }, within(20_000))) as { request_id: string };
+    tavily.enqueue('research-status', tavilyError(503));
+    expect((await client().researchStatus(id, within(20_000))).running).toBe(false);
+    expect(sleeps).toEqual([125]);
+  });
+});

@@ -13,11 +13,11 @@ beforeAll(async () => {
   tools = await loadTools(toolModules);
 });
 
-test('the four tools, in order', () => {
-  expect(tools.map((tool) => tool.name)).toEqual(['web_search', 'web_extract', 'web_crawl', 'web_map']);
+test('the six tools, in order', () => {
+  expect(tools.map((tool) => tool.name)).toEqual(['web_search', 'web_extract', 'web_crawl', 'web_map', 'web_research', 'web_research_result']);
 });
 
-test.each(['web_search', 'web_extract', 'web_crawl', 'web_map'])('%s has a title, a description and described parameters', (name) => {
+test.each(['web_search', 'web_extract', 'web_crawl', 'web_map', 'web_research', 'web_research_result'])('%s has a title, a description and described parameters', (name) => {
   const tool = tools.find((each) => each.name === name)!;
   expect(tool.title).toMatch(/^Web /);
   expect(tool.description.length).toBeGreaterThan(50);
@@ -27,7 +27,9 @@ test.each(['web_search', 'web_extract', 'web_crawl', 'web_map'])('%s has a title
     expect([parameter, typeof property.description]).toEqual([parameter, 'string']);
   }
   // Only what has no default is required of the caller.
-  expect(input.required).toEqual([{ web_search: 'query', web_extract: 'urls', web_crawl: 'url', web_map: 'url' }[name]]);
+  expect(input.required).toEqual([
+    { web_search: 'query', web_extract: 'urls', web_crawl: 'url', web_map: 'url', web_research: 'input', web_research_result: 'research_id' }[name],
+  ]);
   expect(() => jsonSchemaOf(tool.output, 'output')).not.toThrow();
 });
 
@@ -43,8 +45,18 @@ test('the catalog, the modules and the settings name the same tools; every tool 
   for (const entry of toolEntries) {
     expect((await entry.load()).name).toBe(entry.listing.name);
     expect(entry.defaultScopes).toEqual(['web-search:read']);
-    expect(entry.listing.annotations).toEqual({ title: entry.listing.title, readOnlyHint: true, openWorldHint: true, destructiveHint: false, idempotentHint: true });
+    // Each web_research call starts (and pays for) a new research: the one tool that is not idempotent.
+    const idempotentHint = entry.listing.name !== 'web_research';
+    expect(entry.listing.annotations).toEqual({ title: entry.listing.title, readOnlyHint: true, openWorldHint: true, destructiveHint: false, idempotentHint });
   }
+});
+
+test('web_research says in its title and description that it can take minutes, and what it costs; only it runs as a task', () => {
+  const research = tools.find((tool) => tool.name === 'web_research')!;
+  expect(research.title).toBe('Web research (can take minutes)');
+  expect(research.description).toMatch(/1 to several minutes/);
+  expect(research.description).toMatch(/up to 110 \(mini\) or 250 \(pro\) Tavily credits/);
+  expect(tools.filter((tool) => tool.longRunning).map((tool) => tool.name)).toEqual(['web_research']);
 });
 
 test('a registry whose catalog does not match its modules is refused, naming the fix', () => {

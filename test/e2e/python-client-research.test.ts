@@ -6,16 +6,20 @@
  * once Tavily has it. The fake Tavily decides when the research is done; the
  * function waits at most RESEARCH_WAIT_SECONDS=1.
  *
- * It needs a Python with the SDK (`pip install mcp`, 2.3 or later), named by
- * MCP_PYTHON (e.g. a venv's bin/python); without one the suite says so and is skipped.
+ * It needs a Python with the SDK (`pip install mcp`, 2.3 or later): the repository's
+ * .venv when there is one (.ci/run makes it from scripts/matrix-requirements.txt, so CI
+ * runs this suite), otherwise the one MCP_PYTHON names; without either the suite says
+ * so and is skipped.
  */
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { startTestStack, type TestStack } from '../fixtures/test-stack.js';
 
 const run = promisify(execFile);
-const python = process.env.MCP_PYTHON;
+const venvPython = fileURLToPath(new URL(`../../.venv/${process.platform === 'win32' ? 'Scripts/python.exe' : 'bin/python'}`, import.meta.url));
+const python = existsSync(venvPython) ? venvPython : process.env.MCP_PYTHON;
 const script = fileURLToPath(new URL('../fixtures/python_mcp_call.py', import.meta.url));
 
 async function pythonHasSdk(): Promise<boolean> {
@@ -29,7 +33,7 @@ async function pythonHasSdk(): Promise<boolean> {
 }
 
 const available = await pythonHasSdk();
-if (!available) console.warn('python-client-research: skipped (set MCP_PYTHON to a Python with `pip install mcp`, 2.3 or later)');
+if (!available) console.warn('python-client-research: skipped (no .venv with the SDK: python3 -m venv .venv && .venv/bin/pip install -r scripts/matrix-requirements.txt; or set MCP_PYTHON to a Python with `pip install mcp`, 2.3 or later)');
 const suite = available ? describe : describe.skip;
 
 interface PythonAnswer {

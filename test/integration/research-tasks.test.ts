@@ -280,7 +280,7 @@ describe('credits: the worst case reserved, over budget refused by name, settled
 
     const refused = await alice.research({ input: 'Second', model: 'pro' });
     expect(refused.body.result).toMatchObject({ isError: true });
-    expect(refused.body.result.content[0].text).toMatch(/^Daily Tavily credit budget for this (client|user) reached \(250\/300; this call needs up to 250\)/);
+    expect(refused.body.result.content[0].text).toMatch(/^Daily Tavily credit budget for this (client|user) reached \(250\/300 used; this call needs up to 250\)/);
     expect(running.tavily.researches).toHaveLength(1);
     // mini (110) does not fit either, while the worst case is held.
     expect((await alice.research({ input: 'Third', model: 'mini' })).body.result.isError).toBe(true);

@@ -369,8 +369,8 @@ describe('operations: observability, custom domain, WAF', () => {
 
   test('alarms on the API 5xx rate, the authorizer losing its keys, Tavily failing, research failing, and throttles; no topic without an email', () => {
     const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')).map((alarm) => alarm.Properties);
-    // The sixth, on the usage table's store errors, is tested with the table (test/stack/usage-table.test.ts).
-    expect(alarms).toHaveLength(6);
+    // The other two, the usage table's (store errors, quotas not enforced), are tested with the table (test/stack/usage-table.test.ts).
+    expect(alarms).toHaveLength(7);
     const describing = (text: string) => alarms.find((alarm) => String(alarm.AlarmDescription).includes(text));
     expect(describing('5xx')).toMatchObject({ MetricName: '5XXError', Namespace: 'AWS/ApiGateway', Threshold: 0.05 });
     expect(describing('signing keys')).toMatchObject({

@@ -28,6 +28,7 @@ import {
 import type { Invocation } from '../shared/api-gateway.js';
 import { textResponse } from '../shared/http.js';
 import type { AdmittedRequest } from './admission.js';
+import { listenWithoutTasks } from './tasks/task-methods.js';
 import {
   describeMessage,
   isMalformedToolCall,
@@ -134,7 +135,11 @@ export function createMcpEndpoint(options: {
   /** One message: the SDK's answer, with a short -32602 for a malformed tools/call, and its log line. */
   async function serveMessage(request: Request, message: unknown, facts: MessageFacts, authInfo: AuthInfo): Promise<Answer> {
     const started = now();
-    let answer = await exchange(request, message, authInfo);
+    const listenRefusal = listenWithoutTasks(message);
+    let answer = listenRefusal
+      ? // 400, as the SDK answers -32021 in band.
+        { era: 'modern' as const, status: 400, headers: new Headers(JSON_RPC_HEADERS), text: JSON.stringify({ jsonrpc: '2.0', id: facts.id ?? null, error: listenRefusal }) }
+      : await exchange(request, message, authInfo);
     if (answer.era === 'modern') answer = { ...answer, text: listingEveryVersion(answer.text, facts.method, options.supportedVersions) };
     if (answer.status === 200 && isMalformedToolCall(message) && errorCodeOf(answer.text) === -32602) {
       // The SDK's in-band answer quotes its schema's issues at length; the caller gets one sentence.

@@ -221,6 +221,35 @@ describe('2026-07-28 with the tasks extension, and every other client', () => {
       const refused = await alice.modern(method, { taskId: researchId, inputResponses: {} }, { tasks: false });
       expect(refused.body.error).toMatchObject({ code: -32021, data: { requiredCapabilities: { extensions: { [TASKS_EXTENSION]: {} } } } });
     }
+    // Nor may it listen for task status notifications.
+    const listen = await alice.modern('subscriptions/listen', { notifications: { taskIds: [researchId] } }, { tasks: false });
+    expect([listen.status, listen.body.error]).toMatchObject([400, { code: -32021, data: { requiredCapabilities: { extensions: { [TASKS_EXTENSION]: {} } } } }]);
+  });
+
+  test('subscriptions/listen for task notifications is refused only when the extension is not declared', async () => {
+    const listen = (tasks: boolean) =>
+      fetch(running.stack.mcpUrl, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${aliceToken}`, 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream', 'MCP-Protocol-Version': MODERN, 'Mcp-Method': 'subscriptions/listen' },
+        body: JSON.stringify({
+          jsonrpc: '2.0',
+          id: 7,
+          method: 'subscriptions/listen',
+          params: {
+            notifications: { taskIds: ['unknown'] },
+            _meta: {
+              'io.modelcontextprotocol/protocolVersion': MODERN,
+              'io.modelcontextprotocol/clientCapabilities': tasks ? { extensions: { [TASKS_EXTENSION]: {} } } : {},
+              'io.modelcontextprotocol/clientInfo': { name: 'raw-tasks-client', version: '1.0.0' },
+            },
+          },
+        }),
+      }).then(async (response) => ({ status: response.status, text: await response.text() }));
+    const refused = await listen(false);
+    expect(refused.status).toBe(400);
+    expect(JSON.parse(refused.text)).toMatchObject({ id: 7, error: { code: -32021 } });
+    const declared = await listen(true);
+    expect(declared.text).not.toContain('-32021');
   });
 
   test('every other client (2025-11-25): a slow research answers "still running" with a research_id, then web_research_result gives the report', async () => {

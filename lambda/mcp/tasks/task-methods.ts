@@ -34,11 +34,15 @@ export const TASK_UPDATE_MESSAGE = 'Failed to update task: no task of this serve
 
 const isPlainObject = (value: unknown): value is Record<string, unknown> => value !== null && typeof value === 'object' && !Array.isArray(value);
 
+/** Whether a request's `_meta` declares the tasks extension among its client capabilities. */
+function declaredIn(meta: unknown): boolean {
+  const capabilities = isPlainObject(meta) ? meta[CLIENT_CAPABILITIES_META_KEY] : undefined;
+  return isPlainObject(capabilities) && isPlainObject(capabilities.extensions) && isPlainObject(capabilities.extensions[TASKS_EXTENSION]);
+}
+
 /** Whether the request's client declared the tasks extension (only a 2026-07-28 request can: it is per request). */
 export function declaresTasks(context: ServerContext): boolean {
-  const envelope = context.mcpReq.envelope as Record<string, unknown> | undefined;
-  const capabilities = envelope?.[CLIENT_CAPABILITIES_META_KEY];
-  return isPlainObject(capabilities) && isPlainObject(capabilities.extensions) && isPlainObject(capabilities.extensions[TASKS_EXTENSION]);
+  return declaredIn(context.mcpReq.envelope);
 }
 
 /** The task as the extension shows it: its state, and for a working one how often to poll. */
@@ -74,6 +78,20 @@ const missingExtension = () =>
     { requiredCapabilities: { extensions: { [TASKS_EXTENSION]: {} } } },
     `Missing required client capability: the ${TASKS_EXTENSION} extension (declare it in the request's client capabilities)`,
   );
+
+/**
+ * The JSON-RPC error for a `subscriptions/listen` that asks for task status notifications
+ * (`notifications.taskIds`) from a client that did not declare the extension: -32021, as the
+ * extension requires. The SDK serves listen itself, before any handler of this server, and knows
+ * nothing of the extension, so the endpoint asks this first. Undefined for any other message.
+ */
+export function listenWithoutTasks(message: unknown): { code: number; message: string; data: unknown } | undefined {
+  if (!isPlainObject(message) || message.method !== 'subscriptions/listen' || !isPlainObject(message.params)) return undefined;
+  const { notifications, _meta: meta } = message.params;
+  if (!isPlainObject(notifications) || notifications.taskIds === undefined || declaredIn(meta)) return undefined;
+  const error = missingExtension();
+  return { code: error.code, message: error.message, data: error.data };
+}
 
 const taskNotFound = () => new ProtocolError(ProtocolErrorCode.InvalidParams, TASK_NOT_FOUND_MESSAGE);
 

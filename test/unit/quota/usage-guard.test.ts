@@ -6,7 +6,7 @@
  * case reserved before Tavily and settled down after, what a cache hit costs,
  * and what a failing or rejecting store does to a call.
  */
-import { createUsageGuard, STORE_DENIED_MESSAGE, STORE_REJECTED_MESSAGE, type ToolCallResult, type UsageEvent, type UsageGuardOptions } from '../../../lambda/mcp/quota/usage-guard.js';
+import { createUsageGuard, settleReservation, STORE_DENIED_MESSAGE, STORE_REJECTED_MESSAGE, type ToolCallResult, type UsageEvent, type UsageGuardOptions } from '../../../lambda/mcp/quota/usage-guard.js';
 import { UsageStoreError, type UsageStore } from '../../../lambda/mcp/quota/usage-store.js';
 import { usageItemKey } from '../../../lambda/mcp/quota/usage-table.js';
 import type { AnyTool } from '../../../lambda/mcp/tools/tool.js';
@@ -229,4 +229,30 @@ test('a refusal by calls per minute says so, and what the other identity counted
   const refused = await call(webSearch, { query: 'q' }, { sub: 'usr_1', clientId: 'client-b' });
   expect(textOf(refused)).toBe('Tool call rate limit for this user reached (1/1 calls per minute); resets at 12:01:00 UTC. No search was made: wait until then, or make fewer calls.');
   expect(await usageOf(store, 'client', 'client-b')).toMatchObject({ minuteCalls: 0, calls: 0, credits: 0 });
+});
+
+describe('settleReservation: a reservation that outlived its call', () => {
+  const caller = { sub: 'usr_1', clientId: 'client_1' };
+  const keys = async (day: string) => Promise.all([usageItemKey(day, 'client', 'client_1'), usageItemKey(day, 'sub', 'usr_1'), usageItemKey(day, 'total', '*')]);
+
+  test('brings the items the guard reserved on, that day, down to the charge, with no limit and no call counted', async () => {
+    const store = memoryUsageStore();
+    const signal = new AbortController().signal;
+    for (const key of await keys(DAY)) await store.count({ key, expiresAt: 1, labels: {}, credits: 250, calls: 1 }, { signal });
+    await settleReservation(store, { caller, day: DAY, reserved: 250, charged: 40 }, { signal });
+    expect((await keys(DAY)).map((key) => [store.items.get(key)?.credits, store.items.get(key)?.calls])).toEqual([[40, 1], [40, 1], [40, 1]]);
+    expect(store.counts.slice(3).every((count) => count.creditsMax === undefined && count.minuteCalls === undefined && count.calls === 0)).toBe(true);
+  });
+
+  test('never above what was reserved, and no request when nothing changes', async () => {
+    const store = memoryUsageStore();
+    const signal = new AbortController().signal;
+    await settleReservation(store, { caller, day: DAY, reserved: 110, charged: 500 }, { signal });
+    expect(store.counts).toHaveLength(0);
+  });
+
+  test("throws the store's error when an item could not be settled", async () => {
+    const failing: UsageStore = { ...memoryUsageStore(), count: async () => Promise.reject(new UsageStoreError('count', 'ThrottlingException', 'outage')) };
+    await expect(settleReservation(failing, { caller, day: DAY, reserved: 110, charged: 4 }, { signal: new AbortController().signal })).rejects.toBeInstanceOf(UsageStoreError);
+  });
 });

@@ -127,9 +127,8 @@ export type DynamoDbSdk = typeof import('@aws-sdk/client-dynamodb');
  * breaks once a layer is attached (tracing attaches one), while CommonJS
  * `require` searches NODE_PATH as Node documents. The bundles are CommonJS
  * (lib/bundling.ts), so there `require` is the bundle's own; the sources, run as
- * ES modules by the tests, make one from their URL. (esbuild leaves
- * `import.meta` empty in a CommonJS bundle, where that line never runs; inside
- * `try` it does not warn about it.)
+ * ES modules by the tests, make one from their URL. (esbuild warns that
+ * `import.meta` is empty in a CommonJS bundle; that line never runs there.)
  */
 export function loadDynamoDbSdk(): DynamoDbSdk {
   if (typeof require === 'function') return require('@aws-sdk/client-dynamodb') as DynamoDbSdk;

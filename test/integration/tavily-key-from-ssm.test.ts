@@ -22,7 +22,10 @@ beforeAll(async () => {
   ssm = await startFakeSsm();
   running = await startTestStack({
     tavilyKey: null,
-    stack: { tavilyApiKeyParameter: PARAMETER, extraEnvironment: ssm.environment },
+    // One instance per function: "cached between calls" is a claim about one instance, and on a
+    // busy machine a client's trailing request can still hold it when the next call arrives,
+    // which would start a second instance (with its own, first, read).
+    stack: { tavilyApiKeyParameter: PARAMETER, extraEnvironment: ssm.environment, maxInstances: 1 },
   });
   ({ issuer, tavily, stack } = running);
 });

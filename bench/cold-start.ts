@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { Invocation } from './events.js';
 import { bareNodeStart, runChild } from './child.js';
 import { summarize, type Summary } from './stats.js';
+import { storeProfile, type StoreProfile, type UpstreamRequest } from './upstreams.js';
 
 const CHILD = new URL('./cold-start-child.mjs', import.meta.url);
 
@@ -18,6 +19,8 @@ export interface ColdTarget {
   readonly invocations: readonly Invocation[];
   /** The Node binary to run it on (default: the bench's, Lambda's major). */
   readonly node?: string;
+  /** Record each invocation's requests to Tavily, SSM and DynamoDB (bench/upstream-trace.mjs). */
+  readonly traceUpstreams?: boolean;
 }
 
 /** What the child measures, in milliseconds (maxRssKb aside). */
@@ -29,6 +32,7 @@ interface ChildReport {
   readonly maxRssKb: number;
   readonly resourceUsageMaxRssKb: number;
   readonly notServed?: string;
+  readonly upstreams?: readonly (readonly UpstreamRequest[])[];
 }
 
 export interface ColdStartResult {
@@ -53,6 +57,8 @@ export interface ColdStartResult {
   readonly peakRssMb: Summary;
   /** process.resourceUsage().maxRSS in MB: on Linux it includes the spawning parent's size, as execve keeps it. */
   readonly resourceUsageMaxRssMb: Summary;
+  /** With `traceUpstreams`: each invocation's requests to the upstreams, in the last run. */
+  readonly upstreams?: readonly { readonly label: string; readonly profile: StoreProfile }[];
 }
 
 export async function measureColdStarts(
@@ -61,7 +67,7 @@ export async function measureColdStarts(
 ): Promise<Record<string, ColdStartResult>> {
   const specs = targets.map((target) => {
     const file = join(workDir, `cold-${target.name}.json`);
-    writeFileSync(file, JSON.stringify({ bundle: target.bundle, invocations: target.invocations }));
+    writeFileSync(file, JSON.stringify({ bundle: target.bundle, invocations: target.invocations, traceUpstreams: target.traceUpstreams ?? false }));
     return { target, file };
   });
   const outcomes = new Map<string, Array<ChildReport & { wallMs: number }>>(targets.map((target) => [target.name, []]));
@@ -93,6 +99,14 @@ export async function measureColdStarts(
         wallMs: summarize(reports.map((r) => r.wallMs)),
         peakRssMb: summarize(reports.map((r) => r.maxRssKb / 1024)),
         resourceUsageMaxRssMb: summarize(reports.map((r) => r.resourceUsageMaxRssKb / 1024)),
+        ...(reports.at(-1)?.upstreams
+          ? {
+              upstreams: reports.at(-1)!.upstreams!.map((requests, index) => ({
+                label: target.invocations[index]!.label,
+                profile: storeProfile(requests),
+              })),
+            }
+          : {}),
       };
       return [target.name, result];
     }),

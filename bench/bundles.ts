@@ -152,13 +152,16 @@ export async function buildBaseRef(workDir: string, ref: string): Promise<BaseRe
     symlinkSync(join(root, 'node_modules'), join(tree, 'node_modules'), 'dir');
     const bundling = (await import(pathToFileURL(join(tree, 'lib', 'bundling.ts')).href)) as {
       esbuildOptions?: (entry: string, outfile: string) => BuildOptions;
+      bundleFunctionSync?: (functionName: string, entry: string, outdir: string) => string[];
     };
     if (typeof bundling.esbuildOptions !== 'function') return { ref, error: `${ref}: lib/bundling.ts has no esbuildOptions(entry, outfile)` };
     const one = async (name: 'mcp' | 'authorizer') => {
       const entry = join(tree, 'lambda', name, 'index.ts');
       if (!existsSync(entry)) throw new Error(`${ref}: no lambda/${name}/index.ts`);
       const outfile = join(workDir, `base-${name}`, 'index.js');
-      await build(bundling.esbuildOptions!(entry, outfile));
+      // A tree that bundles files of their own beside index.js (loaded on first need) builds them as its stack does.
+      if (typeof bundling.bundleFunctionSync === 'function') bundling.bundleFunctionSync(name, entry, dirname(outfile));
+      else await build(bundling.esbuildOptions!(entry, outfile));
       return bundleAt(outfile);
     };
     return {
@@ -166,7 +169,7 @@ export async function buildBaseRef(workDir: string, ref: string): Promise<BaseRe
       commit,
       mcp: await one('mcp'),
       authorizer: await one('authorizer'),
-      how: `lambda/{mcp,authorizer}/index.ts of ${commit.slice(0, 7)} bundled with that tree's esbuildOptions (lib/bundling.ts)`,
+      how: `lambda/{mcp,authorizer}/index.ts of ${commit.slice(0, 7)} bundled as that tree's lib/bundling.ts bundles them`,
     };
   } catch (error) {
     return { ref, error: error instanceof Error ? error.message.split('\n')[0]! : String(error) };

@@ -29,7 +29,7 @@ import {
   type Measured,
   type Results,
 } from './report.js';
-import { FIRST_SEARCH, setUp, type BenchSetup } from './setup.js';
+import { setUp, type BenchSetup } from './setup.js';
 import { measureToolCalls } from './usage.js';
 import { measureVerifyReference, measureWarm, type WarmCase, type WarmResult } from './warm.js';
 
@@ -88,9 +88,8 @@ async function main() {
     const verifyReference = await measureVerifyReference(setup.verification);
     const warm: Record<string, WarmResult[]> = {};
     // The A/A copy is a cold-start control only; the first-search sessions are cold only (their warm calls: measureToolCalls).
-    const coldOnly = new Set<string>(Object.values(FIRST_SEARCH));
     for (const target of targets) {
-      warm[target.name] = target.name.includes('A-A') || coldOnly.has(target.name) ? [] : await measureWarm(target, casesOf(target.name), workDir);
+      warm[target.name] = target.name.includes('A-A') || target.traceUpstreams ? [] : await measureWarm(target, casesOf(target.name), workDir);
     }
 
     const bundles: Bundle[] = [

@@ -211,6 +211,7 @@ export async function setUp(workDir: string, baseRef?: string): Promise<BenchSet
         : [
             target('authorizer @base', base.authorizer.path, functions.authorizer, verify),
             target('mcp @base', base.mcp.path, functions.mcp, mcp),
+            searching(`${FIRST_SEARCH.deployed} @base`, base.mcp.path, functions.mcp.environment),
             target('mcp 2026-07-28 @base', base.mcp.path, functions.mcp, modern),
           ]),
       ...(node24

@@ -29,6 +29,7 @@ interface ChildReport {
   readonly importMs: number;
   readonly requestsMs: readonly number[];
   readonly coldMs: number;
+  readonly cpuMs: number;
   readonly maxRssKb: number;
   readonly resourceUsageMaxRssKb: number;
   readonly notServed?: string;
@@ -47,6 +48,8 @@ export interface ColdStartResult {
   readonly coldMs: Summary;
   /** Each run's coldMs, in round order (round i of every target ran back to back): for pairing targets. */
   readonly coldMsRuns: readonly number[];
+  /** The process's CPU time (user + system, Node's boot included) to its last answer. */
+  readonly cpuMs: Summary;
   /** Process start to the first answer(s): Node's boot plus coldMs, so that neither hides the other. */
   readonly startToAnswerMs: Summary;
   /** The request this bundle cannot serve (answered with the case's not-served status), if any: then n/a. */
@@ -94,6 +97,7 @@ export async function measureColdStarts(
         })),
         coldMs: summarize(reports.map((r) => r.coldMs)),
         coldMsRuns: reports.map((r) => r.coldMs),
+        cpuMs: summarize(reports.map((r) => r.cpuMs)),
         startToAnswerMs: summarize(reports.map((r) => r.bootMs + r.coldMs)),
         ...(reports.some((r) => r.notServed) ? { notServed: reports.find((r) => r.notServed)!.notServed } : {}),
         wallMs: summarize(reports.map((r) => r.wallMs)),

@@ -14,6 +14,8 @@
  * fails the instance at once whichever path would have served it. The Tavily
  * key is read on the first tool call, never at cold start.
  */
+// First: it configures zod before any schema is built.
+import './zod-jitless.js';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { remainingTimeOf } from '../shared/api-gateway.js';
 import { createOriginPolicy } from '../shared/cors.js';

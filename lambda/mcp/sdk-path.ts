@@ -5,6 +5,8 @@
  * index.ts loads this module on the first such request, never at cold start;
  * everything it builds is built once per instance, from the settings index.ts parsed.
  */
+// First: it configures zod before any schema is built.
+import './zod-jitless.js';
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import { coreAnswer, toProxyResult } from '../shared/api-gateway.js';
 import { describeError, MetricUnit, sourceMappedStack, type Observability } from '../shared/observability.js';

@@ -249,7 +249,7 @@ export function checkBudgets(
 /** The first-search sessions: a cold instance from process start to its first search answered. */
 function formatFirstSearch(results: Results): string {
   const naive = sessionMs(results.targets[FIRST_SEARCH.naive]);
-  const rows = [['cold session to first search', 'start → answer', 'speed-up vs naive', 'boot', 'import', 'first answers', 'tools/call upstreams', 'peak RSS']];
+  const rows = [['cold session to first search', 'start → answer', 'speed-up vs naive', 'boot', 'import', 'first answers', 'tools/call: upstream round trips, in order (+: at once)', 'peak RSS']];
   let runs = 0;
   for (const name of Object.values(FIRST_SEARCH)) {
     const m = results.targets[name];
@@ -265,9 +265,7 @@ function formatFirstSearch(results: Results): string {
       msText(c.bootMs.median),
       msText(c.importMs.median),
       c.requestsMs.map((r) => `${r.label} ${msText(r.ms.median)}`).join(' + '),
-      call
-        ? `DynamoDB ${call.dynamoDbRequests}${call.phases ? ` in ${call.phases} phase${call.phases > 1 ? 's' : ''} (${call.phaseOperations.map((phase) => phase.join('+')).join(' | ')})` : ''}, SSM ${call.ssmRequests}, Tavily ${call.tavilyRequests}`
-        : '',
+      call ? `${call.sequence.map((phase) => phase.join(' + ')).join(' → ')} (DynamoDB ${call.dynamoDbRequests})` : '',
       `${c.peakRssMb.median.toFixed(0)} MB`,
     ]);
   }

@@ -72,17 +72,30 @@ export interface StoreProfile {
   readonly phaseOperations: readonly (readonly string[])[];
   readonly ssmRequests: number;
   readonly tavilyRequests: number;
+  /**
+   * Every upstream request, grouped the same way: what waited for what. E.g.
+   * [["GetItem"], ["SSM GetParameter"], ["Tavily search"], ["PutItem"]] is four round trips one after another.
+   */
+  readonly sequence: readonly (readonly string[])[];
 }
 
-export function storeProfile(requests: readonly UpstreamRequest[]): StoreProfile {
-  const dynamo = requests.filter((request) => request.service === 'dynamodb').sort((a, b) => a.startMs - b.startMs);
+/** Requests grouped into phases: a request that starts after every earlier one has been answered opens the next phase. */
+function phasesOf(requests: readonly UpstreamRequest[]): UpstreamRequest[][] {
   const phases: UpstreamRequest[][] = [];
   let phaseEnd = -Infinity;
-  for (const request of dynamo) {
+  for (const request of [...requests].sort((a, b) => a.startMs - b.startMs)) {
     if (request.startMs > phaseEnd) phases.push([]);
     phases.at(-1)!.push(request);
     phaseEnd = Math.max(phaseEnd, request.endMs);
   }
+  return phases;
+}
+
+const LABELS = { dynamodb: '', ssm: 'SSM ', tavily: 'Tavily ' } as const;
+
+export function storeProfile(requests: readonly UpstreamRequest[]): StoreProfile {
+  const dynamo = requests.filter((request) => request.service === 'dynamodb');
+  const phases = phasesOf(dynamo);
   const tavilyStart = requests.find((request) => request.service === 'tavily')?.startMs ?? Infinity;
   return {
     dynamoDbRequests: dynamo.length,
@@ -91,5 +104,6 @@ export function storeProfile(requests: readonly UpstreamRequest[]): StoreProfile
     phaseOperations: phases.map((phase) => phase.map((request) => request.operation)),
     ssmRequests: requests.filter((request) => request.service === 'ssm').length,
     tavilyRequests: requests.filter((request) => request.service === 'tavily').length,
+    sequence: phasesOf(requests).map((phase) => phase.map((request) => `${LABELS[request.service]}${request.operation}`)),
   };
 }

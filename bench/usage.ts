@@ -191,23 +191,23 @@ export async function measureToolCalls(setup: BenchSetup, workDir: string): Prom
 const ms = (value: number) => `${value.toFixed(2)} ms`;
 
 export function formatToolCallReport(results: ToolCallResults): string {
-  const rows = [['warm tools/call (web_search)', 'median', 'above fetch', 'p90', 'CPU/call', 'calls/s', 'DynamoDB requests', 'phases (before Tavily)', 'SSM']];
+  const rows = [['warm tools/call (web_search)', 'median', 'above fetch', 'p90', 'CPU/call', 'calls/s', 'DynamoDB requests', 'store phases (before Tavily)', 'round trips, in order (+: at once)']];
   for (const each of results.cases) {
     const store = each.store;
     rows.push([
       each.name,
       ms(each.medianMs),
-      each.store ? ms(each.aboveFetchMs) : '',
+      store ? ms(each.aboveFetchMs) : '',
       ms(each.p90Ms),
       ms(each.cpuMs),
       Math.round(each.perSecond).toLocaleString('en-US'),
       store ? String(store.dynamoDbRequests) : '',
-      store ? `${store.phases} (${store.phasesBeforeTavily})${store.phases ? `  ${store.phaseOperations.map((phase) => phase.join('+')).join(' | ')}` : ''}` : '',
-      store ? String(store.ssmRequests) : '',
+      store ? `${store.phases} (${store.phasesBeforeTavily})` : '',
+      store ? store.sequence.map((phase) => phase.join(' + ')).join(' → ') : '',
     ]);
   }
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
-  const right = new Set([1, 2, 3, 4, 5, 6, 8]);
+  const right = new Set([1, 2, 3, 4, 5, 6, 7]);
   const table = rows.map((row) => row.map((cell, column) => (right.has(column) ? cell.padStart(widths[column]!) : cell.padEnd(widths[column]!))).join('  ').trimEnd());
   return [
     `Warm tools/call through the MCP bundle's handler, configurations alternating (${results.rounds} rounds of batches; load ${results.loadAverage.start.toFixed(2)} → ${results.loadAverage.end.toFixed(2)}):`,

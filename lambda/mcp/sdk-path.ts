@@ -13,6 +13,7 @@ import { describeError, MetricUnit, sourceMappedStack, type Observability } from
 import type { AdmittedRequest } from './admission.js';
 import { createMcpEndpoint, type EndpointInvocation } from './mcp-endpoint.js';
 import { SUPPORTED_PROTOCOL_VERSIONS } from './protocol-answers.generated.js';
+import { callsATool } from './protocol.js';
 import { usageGuardFromSettings } from './quota/index.js';
 import { createMcpServerFactory } from './server.js';
 import type { McpSettings } from './settings.js';
@@ -33,13 +34,14 @@ export function createSdkHandler(
   supportedVersions: readonly string[] = SUPPORTED_PROTOCOL_VERSIONS,
 ): SdkPath {
   const { logger } = observability;
+  const tavilyKey = createTavilyKeyProvider({ apiKey: settings.tavilyApiKey, parameterName: settings.tavilyApiKeyParameter });
   const newServer = createMcpServerFactory({
     tools: toolEntries,
     toolScopes: settings.toolScopes,
     outputBudgetChars: settings.toolOutputBudgetChars,
     tavily: createTavilyClient({
       baseUrl: settings.tavilyApiBaseUrl,
-      apiKey: createTavilyKeyProvider({ apiKey: settings.tavilyApiKey, parameterName: settings.tavilyApiKeyParameter }),
+      apiKey: tavilyKey,
     }),
     // Quotas and the result cache; undefined (nothing on the path) when both are off.
     aroundToolCall: usageGuardFromSettings(settings, observability),
@@ -66,6 +68,9 @@ export function createSdkHandler(
   });
 
   return async function serveAdmitted(request, invocation) {
+    // The key read (SSM, on a cold instance or once the value in hand is old) starts now, beside the
+    // SDK's handling and the cache lookup rather than after them. Its failure is the tool call's to report.
+    if (callsATool(request.body)) tavilyKey().catch(() => {});
     const response = await coreAnswer(() => endpoint(request, invocation), invocation.requestId, logger);
     return toProxyResult(response, request.responseHeaders);
   };

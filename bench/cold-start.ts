@@ -44,6 +44,8 @@ export interface ColdStartResult {
   readonly importMs: Summary;
   /** Each first request on its own, in order (e.g. initialize, tools/list). */
   readonly requestsMs: readonly { readonly label: string; readonly ms: Summary }[];
+  /** Each run's request times, in order: for figures over several requests. */
+  readonly requestsRuns: readonly (readonly number[])[];
   /** Import plus the first request(s): the figure above Node's boot, which the budgets use. */
   readonly coldMs: Summary;
   /** Each run's coldMs, in round order (round i of every target ran back to back): for pairing targets. */
@@ -95,6 +97,7 @@ export async function measureColdStarts(
           label: invocation.label,
           ms: summarize(reports.map((r) => r.requestsMs[index]!)),
         })),
+        requestsRuns: reports.map((r) => r.requestsMs),
         coldMs: summarize(reports.map((r) => r.coldMs)),
         coldMsRuns: reports.map((r) => r.coldMs),
         cpuMs: summarize(reports.map((r) => r.cpuMs)),

@@ -191,6 +191,8 @@ export async function setUp(workDir: string, baseRef?: string): Promise<BenchSet
       searching(FIRST_SEARCH.deployed, functions.mcp.path, functions.mcp.environment),
       searching(FIRST_SEARCH.quotas, functions.mcp.path, { ...functions.mcp.environment, ...quotaVariables() }),
       searching(FIRST_SEARCH.naive, naive.v2.path, functions.mcp.environment),
+      // PROVISIONED_CONCURRENCY: an instance whose init ran before any client waited on it.
+      searching(FIRST_SEARCH.provisioned, functions.mcp.path, { ...functions.mcp.environment, AWS_LAMBDA_INITIALIZATION_TYPE: 'provisioned-concurrency' }),
       target('authorizer', functions.authorizer.path, functions.authorizer, verify),
       target('naive authorizer', naive.authorizer.path, functions.authorizer, verify),
       target('AS metadata', functions.metadata.path, functions.metadata, asMetadata),
@@ -248,6 +250,7 @@ export const FIRST_SEARCH = {
   deployed: 'first search, as deployed',
   quotas: 'first search, quotas on',
   naive: 'first search, naive v2',
+  provisioned: 'first search, provisioned instance',
 } as const;
 
 /**

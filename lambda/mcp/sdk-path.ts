@@ -9,12 +9,14 @@
 import './zod-jitless.js';
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import { coreAnswer, toProxyResult } from '../shared/api-gateway.js';
+import { loadParameterReader } from '../shared/parameters.js';
 import { describeError, MetricUnit, sourceMappedStack, type Observability } from '../shared/observability.js';
 import type { AdmittedRequest } from './admission.js';
 import { createMcpEndpoint, type EndpointInvocation } from './mcp-endpoint.js';
 import { SUPPORTED_PROTOCOL_VERSIONS } from './protocol-answers.generated.js';
 import { callsATool } from './protocol.js';
 import { usageGuardFromSettings } from './quota/index.js';
+import { usageNeedsTable } from './quota/usage-settings.js';
 import { createMcpServerFactory } from './server.js';
 import type { McpSettings } from './settings.js';
 import { createTavilyClient } from './tavily.js';
@@ -22,6 +24,30 @@ import { createTavilyKeyProvider } from './tavily-key.js';
 import { toolEntries } from './tools/index.js';
 
 export type SdkPath = (request: AdmittedRequest, invocation: EndpointInvocation) => Promise<APIGatewayProxyResult>;
+
+/**
+ * Everything a first tool call loads, loaded now, with no request sent: for an
+ * instance initialized ahead of its clients (provisioned concurrency), whose
+ * init may take the time and must end with nothing in flight. The tools'
+ * modules; `fetch` and `Request` (Node loads them on first use); the SSM reader
+ * when the key is in SSM; and the DynamoDB client the usage store
+ * (quota/usage-store.ts) requires on its first request, when quotas or the
+ * cache are on. Failures are left to the first call, which reports them.
+ */
+export async function loadWhatAToolCallNeeds(settings: McpSettings): Promise<void> {
+  void globalThis.Request;
+  await Promise.allSettled([
+    ...toolEntries.map((entry) => entry.load()),
+    ...(settings.tavilyApiKey || !settings.tavilyApiKeyParameter ? [] : [loadParameterReader()]),
+    ...(usageNeedsTable(settings) ? [loadDynamoDbClient()] : []),
+  ]);
+}
+
+/** The runtime's AWS SDK is loaded with `require` in the bundles, as parameters.ts explains; from source, `import()`. */
+async function loadDynamoDbClient(): Promise<void> {
+  if (typeof require === 'function') require('@aws-sdk/client-dynamodb');
+  else await import('@aws-sdk/client-dynamodb');
+}
 
 /**
  * The SDK path. `supportedVersions` is for the generator of the fast path's

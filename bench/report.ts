@@ -249,7 +249,7 @@ export function checkBudgets(
 /** The first-search sessions: a cold instance from process start to its first search answered. */
 function formatFirstSearch(results: Results): string {
   const naive = sessionMs(results.targets[FIRST_SEARCH.naive]);
-  const rows = [['cold session to first search', 'start → answer', 'speed-up vs naive', 'after init', 'boot', 'init (require)', 'first answers', 'tools/call: upstream round trips, in order (+: at once)', 'peak RSS']];
+  const rows = [['cold session to first search', 'start → answer', 'speed-up vs naive', 'after init', 'process CPU', 'boot', 'init (require)', 'first answers', 'tools/call: upstream round trips, in order (+: at once)', 'peak RSS']];
   let runs = 0;
   for (const name of Object.values(FIRST_SEARCH)) {
     const m = results.targets[name];
@@ -261,8 +261,9 @@ function formatFirstSearch(results: Results): string {
     rows.push([
       name,
       msText(session),
-      name === FIRST_SEARCH.naive || name === FIRST_SEARCH.provisioned ? '' : times(naive !== undefined && session !== undefined ? naive / session : undefined),
+      name === FIRST_SEARCH.naive || name === FIRST_SEARCH.provisioned || name === FIRST_SEARCH.withoutAwsSdk ? '' : times(naive !== undefined && session !== undefined ? naive / session : undefined),
       msText(summarize(c.requestsRuns.map((run) => run.reduce((sum, each) => sum + each, 0))).median),
+      msText(c.cpuMs.median),
       msText(c.bootMs.median),
       msText(c.importMs.median),
       c.requestsMs.map((r) => `${r.label} ${msText(r.ms.median)}`).join(' + '),
@@ -272,11 +273,13 @@ function formatFirstSearch(results: Results): string {
   }
   return [
     `What a user meets first: a cold instance's whole session to its first search, in a fresh node process per run (${runs} runs per target, in the same rounds as every target below), medians:`,
-    table(rows, new Set([1, 2, 3, 4, 5, 8])),
+    table(rows, new Set([1, 2, 3, 4, 5, 6, 9])),
     '(start → answer = Node\'s boot + require() of index.js + initialize + tools/list + tools/call web_search, a query of its own per run (a cache miss); ' +
       'Tavily key from SSM, cache on, as `cdk deploy` ships it; "quotas on" adds per-caller and total limits. SSM, DynamoDB (dynalite) and Tavily on loopback; ' +
       'the naive v2 bundle reads its key from SSM with Powertools and calls Tavily with fetch, with no cache. ' +
-      'after init = the three requests alone: what a client waits for when the init ran before it came, as with provisioned concurrency, whose row is an instance told so by AWS_LAMBDA_INITIALIZATION_TYPE.)',
+      'after init = the three requests alone: what a client waits for when the init ran before it came, as with provisioned concurrency, whose row is an instance told so by AWS_LAMBDA_INITIALIZATION_TYPE. ' +
+      'process CPU = user + system time of the whole process, Node\'s boot included: steadier than wall time on a busy machine. ' +
+      '"no AWS SDK" is not a deployment: the key in the environment and the cache off, so that its difference with "as deployed" is what the AWS SDK costs the first search.)',
   ].join('\n');
 }
 
@@ -398,6 +401,14 @@ export function formatReport(results: Results): string {
       ]);
     }
     lines.push(table(rows, new Set([1, 2, 3, 4, 5, 6])));
+    const before = targets[`${FIRST_SEARCH.deployed} @base`];
+    const after = targets[FIRST_SEARCH.deployed];
+    if (before && after) {
+      lines.push(
+        `${FIRST_SEARCH.deployed}, process CPU (steadier than wall time): before ${msText(before.coldStart.cpuMs.median)}, after ${msText(after.coldStart.cpuMs.median)}; ` +
+          `start → answer before ${msText(sessionMs(before))}, after ${msText(sessionMs(after))}.`,
+      );
+    }
   }
   lines.push('');
 

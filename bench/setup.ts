@@ -191,6 +191,9 @@ export async function setUp(workDir: string, baseRef?: string): Promise<BenchSet
       searching(FIRST_SEARCH.deployed, functions.mcp.path, functions.mcp.environment),
       searching(FIRST_SEARCH.quotas, functions.mcp.path, { ...functions.mcp.environment, ...quotaVariables() }),
       searching(FIRST_SEARCH.naive, naive.v2.path, functions.mcp.environment),
+      // Where the time goes: the same bundle with no AWS SDK on the call (the key in the environment, as
+      // the local stack has it, and the cache off): the difference with "as deployed" is the SDK's.
+      searching(FIRST_SEARCH.withoutAwsSdk, functions.mcp.path, { ...functions.mcp.environment, TAVILY_API_KEY: upstreams.tavily.apiKey, CACHE_TTL_SECONDS: '0' }),
       // PROVISIONED_CONCURRENCY: an instance whose init ran before any client waited on it.
       searching(FIRST_SEARCH.provisioned, functions.mcp.path, { ...functions.mcp.environment, AWS_LAMBDA_INITIALIZATION_TYPE: 'provisioned-concurrency' }),
       target('authorizer', functions.authorizer.path, functions.authorizer, verify),
@@ -251,6 +254,7 @@ export const FIRST_SEARCH = {
   quotas: 'first search, quotas on',
   naive: 'first search, naive v2',
   provisioned: 'first search, provisioned instance',
+  withoutAwsSdk: 'first search, no AWS SDK (profile)',
 } as const;
 
 /**

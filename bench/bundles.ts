@@ -27,6 +27,8 @@ export interface Bundle {
   readonly bytes: number;
   /** The .js files counted in `bytes`, by name. */
   readonly files: readonly string[];
+  /** index.js alone: the file a cold start loads (the others are loaded on first need). */
+  readonly entryBytes: number;
   /** The .map files of the asset directory. */
   readonly mapBytes: number;
 }
@@ -39,7 +41,7 @@ export interface SynthesizedFunction extends Bundle {
 }
 
 /** Stand-ins for what only a deployment knows. */
-export const STAND_INS = { apiId: 'bench0api', region: 'us-east-1', urlSuffix: 'amazonaws.com' } as const;
+export const STAND_INS = { apiId: 'bench0api', region: 'us-east-1', urlSuffix: 'amazonaws.com', usageTable: 'bench-usage' } as const;
 export const API_HOST = `${STAND_INS.apiId}.execute-api.${STAND_INS.region}.${STAND_INS.urlSuffix}`;
 
 function resolveValue(value: unknown): string {
@@ -50,6 +52,7 @@ function resolveValue(value: unknown): string {
   if (ref === 'AWS::Region') return STAND_INS.region;
   if (ref === 'AWS::URLSuffix') return STAND_INS.urlSuffix;
   if (ref?.startsWith('Api')) return STAND_INS.apiId;
+  if (ref?.startsWith('UsageTable')) return STAND_INS.usageTable;
   throw new Error(`bench: cannot resolve the template value ${JSON.stringify(value)}`);
 }
 
@@ -59,7 +62,7 @@ function bundleAt(path: string): Bundle {
   const names = readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((name) => statSync(join(dir, name)).isFile());
   const size = (suffix: string) =>
     names.filter((name) => name.endsWith(suffix)).reduce((sum, name) => sum + statSync(join(dir, name)).size, 0);
-  return { path, bytes: size('.js'), files: names.filter((name) => name.endsWith('.js')).sort(), mapBytes: size('.map') };
+  return { path, bytes: size('.js'), entryBytes: statSync(path).size, files: names.filter((name) => name.endsWith('.js')).sort(), mapBytes: size('.map') };
 }
 
 interface TemplateFunction {
@@ -71,8 +74,8 @@ interface TemplateFunction {
 /** Synthesize the stack, as `cdk synth` does, into a cloud assembly under `workDir`. */
 export function synthesizeFunctions(workDir: string): Record<FunctionName, SynthesizedFunction> {
   const exampleEnvironment = parseEnv(readFileSync(fileURLToPath(new URL('../.env.example', import.meta.url)), 'utf8'));
-  // Quotas and the result cache off: they need a table, and bench/usage.ts measures them on their own (same bundle).
-  const settings = parseDeploySettings(() => undefined, { ...exampleEnvironment, CACHE_TTL_SECONDS: '0' });
+  // As `cdk deploy` ships it: the result cache on (its table's name a stand-in), quotas off.
+  const settings = parseDeploySettings(() => undefined, exampleEnvironment);
   const app = new App({ outdir: join(workDir, 'cdk.out') });
   const stack = new WebSearchMcpStack(app, 'WebSearchMcp', { settings });
   const assembly = app.synth();
@@ -149,13 +152,16 @@ export async function buildBaseRef(workDir: string, ref: string): Promise<BaseRe
     symlinkSync(join(root, 'node_modules'), join(tree, 'node_modules'), 'dir');
     const bundling = (await import(pathToFileURL(join(tree, 'lib', 'bundling.ts')).href)) as {
       esbuildOptions?: (entry: string, outfile: string) => BuildOptions;
+      bundleFunctionSync?: (functionName: string, entry: string, outdir: string) => string[];
     };
     if (typeof bundling.esbuildOptions !== 'function') return { ref, error: `${ref}: lib/bundling.ts has no esbuildOptions(entry, outfile)` };
     const one = async (name: 'mcp' | 'authorizer') => {
       const entry = join(tree, 'lambda', name, 'index.ts');
       if (!existsSync(entry)) throw new Error(`${ref}: no lambda/${name}/index.ts`);
       const outfile = join(workDir, `base-${name}`, 'index.js');
-      await build(bundling.esbuildOptions!(entry, outfile));
+      // A tree that bundles files of their own beside index.js (loaded on first need) builds them as its stack does.
+      if (typeof bundling.bundleFunctionSync === 'function') bundling.bundleFunctionSync(name, entry, dirname(outfile));
+      else await build(bundling.esbuildOptions!(entry, outfile));
       return bundleAt(outfile);
     };
     return {
@@ -163,7 +169,7 @@ export async function buildBaseRef(workDir: string, ref: string): Promise<BaseRe
       commit,
       mcp: await one('mcp'),
       authorizer: await one('authorizer'),
-      how: `lambda/{mcp,authorizer}/index.ts of ${commit.slice(0, 7)} bundled with that tree's esbuildOptions (lib/bundling.ts)`,
+      how: `lambda/{mcp,authorizer}/index.ts of ${commit.slice(0, 7)} bundled as that tree's lib/bundling.ts bundles them`,
     };
   } catch (error) {
     return { ref, error: error instanceof Error ? error.message.split('\n')[0]! : String(error) };

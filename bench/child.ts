@@ -127,3 +127,55 @@ export function bareNodeStart(node: string = benchNode().path): Promise<number> 
     );
   });
 }
+
+/** A child that takes requests over IPC, one at a time (bench/tool-call-child.mjs). */
+export interface IpcChild {
+  /** Send a message and wait for the child's one answer to it. */
+  request<Answer>(message: unknown): Promise<Answer>;
+  close(): Promise<void>;
+}
+
+/**
+ * Start `script` with `specFile` as an IPC child: plain `node` (Lambda's major), pinned as the
+ * others, the function's logs on pipes that are read. Resolves once the child says it is ready.
+ */
+export function startIpcChild(script: URL, specFile: string, environment: Record<string, string>): Promise<IpcChild> {
+  return new Promise((resolve, reject) => {
+    const [command, ...prefix] = [...cpuPinning().command, benchNode().path];
+    const child = spawn(command!, [...prefix, fileURLToPath(script), specFile], { env: environment, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+    let stderr = '';
+    child.stdout!.on('data', () => {});
+    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr = (stderr + chunk).slice(-4000)));
+    let waiting: { resolve: (answer: never) => void; reject: (error: Error) => void } | undefined;
+    const what = `${basename(fileURLToPath(script))} ${basename(specFile)}`;
+    child.on('exit', (code) => {
+      const error = new Error(`${what} exited with ${code}.\n${stderr}`);
+      if (waiting) waiting.reject(error);
+      else reject(error);
+      waiting = undefined;
+    });
+    child.on('message', (message: { ok: boolean; ready?: boolean; error?: string }) => {
+      if (message.ready) {
+        resolve({
+          request: <Answer>(request: unknown) =>
+            new Promise<Answer>((resolveAnswer, rejectAnswer) => {
+              waiting = { resolve: resolveAnswer as (answer: never) => void, reject: rejectAnswer };
+              child.send(request as object);
+            }),
+          close: () =>
+            new Promise<void>((done) => {
+              child.removeAllListeners('exit');
+              if (child.exitCode !== null) return done();
+              child.once('exit', () => done());
+              child.send({ kind: 'exit' });
+            }),
+        });
+        return;
+      }
+      const pending = waiting;
+      waiting = undefined;
+      if (!message.ok) pending?.reject(new Error(`${what}: ${message.error}\n${stderr}`));
+      else pending?.resolve(message as never);
+    });
+  });
+}

@@ -120,6 +120,17 @@ export function mcpModernEvent(host: string, token: string, caller: Caller, meth
   ]);
 }
 
+/**
+ * Replaced in an event's body by each run with a value of its own: a cold session's first search
+ * (or a warm miss) must not find the previous run's answer in the result cache.
+ */
+export const RUN_MARKER = '__BENCH_RUN__';
+
+/** `tools/call` of web_search (2025-11-25), the query given (with RUN_MARKER in it for a query of its own per run). */
+export function mcpToolCallEvent(host: string, token: string, caller: Caller, query: string, id = 3): APIGatewayProxyEvent {
+  return mcpEvent(host, token, caller, { jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'web_search', arguments: { query } } }, true);
+}
+
 /** What a child process checks about a result, so that a fast error never passes for a fast answer. */
 export type Expectation =
   | { readonly kind: 'policy'; readonly effect: 'Allow' | 'Deny' }

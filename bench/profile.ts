@@ -46,6 +46,9 @@ function origin(frame: CpuProfile['nodes'][number]['callFrame'], maps: Map<strin
   }
   if (frame.url === '') return `(${frame.functionName || 'native'})`;
   if (frame.url.startsWith('node:')) return frame.url.split('/').slice(0, 3).join('/');
+  // Not bundled: the AWS SDK, from NODE_PATH as Lambda's runtime provides it.
+  const external = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(frame.url);
+  if (external) return `npm ${external[1]} (runtime)`;
   return frame.url.endsWith('cold-start-child.mjs') ? 'bench child' : frame.url;
 }
 

@@ -3,9 +3,13 @@
  * upstreams on loopback (the fixture token issuer for JWKS, AS metadata and
  * registration; the fake Tavily), and each target's environment and first requests.
  */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parseEnv } from 'node:util';
 import type { JWK } from 'jose';
+import { parseDeploySettings } from '../lib/config.js';
+import { usageEnvironment } from '../lambda/mcp/quota/usage-settings.js';
 import type { FunctionName } from '../lambda/shared/routes.js';
-import { startFakeTavily } from '../test/fixtures/fake-tavily.js';
 import { startTokenIssuer } from '../test/fixtures/token-issuer.js';
 import {
   API_HOST,
@@ -18,16 +22,20 @@ import {
 } from './bundles.js';
 import { lambdaEnvironment } from './child.js';
 import type { ColdTarget } from './cold-start.js';
+import type { Caller } from '../lambda/shared/caller.js';
 import { nodeBinary } from './child.js';
 import {
   authorizationServerMetadataEvent,
   authorizerRequestEvent,
   mcpInitializeEvent,
   mcpModernEvent,
+  mcpToolCallEvent,
   mcpToolsListEvent,
   registrationEvent,
+  RUN_MARKER,
   type Invocation,
 } from './events.js';
+import { startUpstreams, type BenchUpstreams } from './upstreams.js';
 
 /**
  * What is measured: ours, each naive counterpart (bench/baseline/), an A/A
@@ -52,6 +60,12 @@ export interface BenchSetup {
   readonly authorizerEvent: () => Promise<unknown>;
   /** The JWKS key, issuer and audience, for verifying tokens with jose directly. */
   readonly verification: { readonly token: string; readonly publicJwk: JWK; readonly issuer: string; readonly audience: string };
+  /** Tavily, SSM and the usage table on loopback. */
+  readonly upstreams: BenchUpstreams;
+  /** The MCP function's environment as deployed (key from SSM, cache on), pointed at the upstreams; and with quotas on. */
+  readonly mcpEnvironments: { readonly deployed: Record<string, string>; readonly quotas: Record<string, string> };
+  /** A token and what the authorizer passes on for it, for building MCP events. */
+  readonly mcpCaller: { readonly token: string; readonly caller: Caller };
   close(): Promise<void>;
 }
 
@@ -73,30 +87,46 @@ export async function setUp(workDir: string, baseRef?: string): Promise<BenchSet
     resourceId: functions.authorizer.environment.SCALEKIT_RESOURCE_ID,
     audience: () => resourceIdentifier,
   });
-  const tavily = await startFakeTavily();
+  const tavilyKeyParameter = functions.mcp.environment.TAVILY_API_KEY_PARAMETER;
+  if (!tavilyKeyParameter) throw new Error('bench: the synthesized MCP function reads no TAVILY_API_KEY_PARAMETER');
+  let upstreams: BenchUpstreams;
+  try {
+    upstreams = await startUpstreams(tavilyKeyParameter);
+  } catch (error) {
+    await issuer.close();
+    throw error;
+  }
   const close = async () => {
-    await Promise.all([issuer.close(), tavily.close()]);
+    await Promise.all([issuer.close(), upstreams.close()]);
   };
 
   try {
-    // The stack's variables, with the upstreams moved to loopback.
+    // The stack's variables, with the upstreams moved to loopback (the MCP function's AWS SDK
+    // clients through their endpoint variables, with credentials where Lambda puts them).
     // LOG_LEVEL INFO everywhere: the decision and request lines are written, as in production.
-    const upstreams: Record<string, string> = {
-      SCALEKIT_ENVIRONMENT_URL: issuer.environmentUrl,
-      TAVILY_API_BASE_URL: tavily.url,
-      LOG_LEVEL: 'INFO',
-    };
-    const target = (name: string, bundle: string, fn: SynthesizedFunction, invocations: readonly Invocation[], node?: string): ColdTarget => ({
+    const onLoopback: Record<string, string> = { SCALEKIT_ENVIRONMENT_URL: issuer.environmentUrl, LOG_LEVEL: 'INFO' };
+    const loopbackVariables = (variables: Readonly<Record<string, string>>) =>
+      Object.fromEntries(Object.entries(variables).map(([key, value]) => [key, onLoopback[key] ?? value]));
+    /** The MCP function's variables, its upstreams on loopback too. */
+    const withUpstreams = (variables: Readonly<Record<string, string>>) => ({ ...loopbackVariables(variables), ...upstreams.environment });
+    const target = (
+      name: string,
+      bundle: string,
+      fn: SynthesizedFunction,
+      invocations: readonly Invocation[],
+      node?: string,
+      variables: Readonly<Record<string, string>> = fn.environment,
+    ): ColdTarget => ({
       name,
       bundle,
       invocations,
       ...(node ? { node } : {}),
-      environment: lambdaEnvironment(
-        name,
-        fn.memoryMb,
-        Object.fromEntries(Object.entries(fn.environment).map(([key, value]) => [key, upstreams[key] ?? value])),
-      ),
+      environment: lambdaEnvironment(name, fn.memoryMb, fn.name === 'mcp' ? withUpstreams(variables) : loopbackVariables(variables)),
     });
+    const mcpEnvironments = {
+      deployed: withUpstreams(functions.mcp.environment),
+      quotas: withUpstreams({ ...functions.mcp.environment, ...quotaVariables() }),
+    };
 
     const mint = () => issuer.mint({ expiresInSeconds: 3600 });
     const token = await mint();
@@ -134,6 +164,17 @@ export async function setUp(workDir: string, baseRef?: string): Promise<BenchSet
         expect: { kind: 'proxy', statusCode: 200, bodyIncludes: '"web_search"', notServedStatus: 400 },
       },
     ];
+    // A cold instance's whole session to its first search: the handshake, the listing, then web_search
+    // with a query of the run's own (a cache miss, as a first search mostly is).
+    const firstSearch: Invocation[] = [
+      ...mcp,
+      {
+        label: 'tools/call',
+        event: mcpToolCallEvent(API_HOST, token, caller, `first search ${RUN_MARKER}`),
+        // The fake Tavily's first title: in the answer only when the search went through.
+        expect: { kind: 'proxy', statusCode: 200, bodyIncludes: 'Result 1 for first search' },
+      },
+    ];
     const verify: Invocation[] = [{ label: 'verify', event: authorizerRequestEvent(API_HOST, token), expect: { kind: 'policy', effect: 'Allow' } }];
     const register: Invocation[] = [
       { label: 'register', event: registrationEvent(API_HOST), expect: { kind: 'proxy', statusCode: 201, bodyIncludes: '"client_id"' } },
@@ -141,7 +182,20 @@ export async function setUp(workDir: string, baseRef?: string): Promise<BenchSet
     const asMetadata: Invocation[] = [
       { label: 'AS metadata', event: authorizationServerMetadataEvent(API_HOST), expect: { kind: 'proxy', statusCode: 200, bodyIncludes: '"issuer"' } },
     ];
+    const searching = (name: string, bundle: string, variables: Readonly<Record<string, string>>): ColdTarget => ({
+      ...target(name, bundle, functions.mcp, firstSearch, undefined, variables),
+      traceUpstreams: true,
+    });
     const targets = [
+      // What a user meets first: a cold instance's session to its first search answered.
+      searching(FIRST_SEARCH.deployed, functions.mcp.path, functions.mcp.environment),
+      searching(FIRST_SEARCH.quotas, functions.mcp.path, { ...functions.mcp.environment, ...quotaVariables() }),
+      searching(FIRST_SEARCH.naive, naive.v2.path, functions.mcp.environment),
+      // Where the time goes: the same bundle with no AWS SDK on the call (the key in the environment, as
+      // the local stack has it, and the cache off): the difference with "as deployed" is the SDK's.
+      searching(FIRST_SEARCH.withoutAwsSdk, functions.mcp.path, { ...functions.mcp.environment, TAVILY_API_KEY: upstreams.tavily.apiKey, CACHE_TTL_SECONDS: '0' }),
+      // PROVISIONED_CONCURRENCY: an instance whose init ran before any client waited on it.
+      searching(FIRST_SEARCH.provisioned, functions.mcp.path, { ...functions.mcp.environment, AWS_LAMBDA_INITIALIZATION_TYPE: 'provisioned-concurrency' }),
       target('authorizer', functions.authorizer.path, functions.authorizer, verify),
       target('naive authorizer', naive.authorizer.path, functions.authorizer, verify),
       target('AS metadata', functions.metadata.path, functions.metadata, asMetadata),
@@ -162,6 +216,7 @@ export async function setUp(workDir: string, baseRef?: string): Promise<BenchSet
         : [
             target('authorizer @base', base.authorizer.path, functions.authorizer, verify),
             target('mcp @base', base.mcp.path, functions.mcp, mcp),
+            searching(`${FIRST_SEARCH.deployed} @base`, base.mcp.path, functions.mcp.environment),
             target('mcp 2026-07-28 @base', base.mcp.path, functions.mcp, modern),
           ]),
       ...(node24
@@ -182,12 +237,41 @@ export async function setUp(workDir: string, baseRef?: string): Promise<BenchSet
       ...(node24 ? { node24 } : {}),
       authorizerEvent: async () => authorizerRequestEvent(API_HOST, await mint()),
       verification: { token, publicJwk: issuer.key.publicJwk, issuer: String(claims.iss), audience: resourceIdentifier },
+      upstreams,
+      mcpEnvironments,
+      mcpCaller: { token, caller },
       close,
     };
   } catch (error) {
     await close();
     throw error;
   }
+}
+
+/** The first-search sessions' targets. */
+export const FIRST_SEARCH = {
+  deployed: 'first search, as deployed',
+  quotas: 'first search, quotas on',
+  naive: 'first search, naive v2',
+  provisioned: 'first search, provisioned instance',
+  withoutAwsSdk: 'first search, no AWS SDK (profile)',
+} as const;
+
+/**
+ * Quotas on, as an operator would set them (.env.example's settings plus limits), through the
+ * stack's own mapping to the function's variables: limits far above what the bench uses, so that
+ * every call is counted and none refused.
+ */
+export function quotaVariables(): Record<string, string> {
+  const example = parseEnv(readFileSync(fileURLToPath(new URL('../.env.example', import.meta.url)), 'utf8'));
+  const settings = parseDeploySettings(() => undefined, {
+    ...example,
+    QUOTA_CALLS_PER_MINUTE: '100000',
+    QUOTA_CREDITS_PER_DAY: '10000000',
+    QUOTA_CREDITS_PER_DAY_TOTAL: '100000000',
+  });
+  const { USAGE_TABLE_NAME: _name, ...variables } = usageEnvironment(settings);
+  return variables;
 }
 
 export function targetNamed(setup: BenchSetup, name: TargetName): ColdTarget {

@@ -1,151 +1,234 @@
 /**
- * What quotas and the result cache add to a tool call: the usage guard's
- * DynamoDB round trips (dynalite on loopback, through the real AWS SDK) around
- * the real web_search tool calling the fake Tavily over loopback HTTP, beside
- * the same call without them, and beside a cache hit.
+ * Warm tool calls, as a deployed instance serves them: the MCP bundle `cdk synth`
+ * uploads, through its handler, with each configuration's environment (quotas
+ * and the result cache off, the cache alone as deployed, quotas alone, both),
+ * Tavily, SSM and the usage table on loopback (bench/upstreams.ts). One process
+ * per configuration (bench/tool-call-child.mjs); the configurations take turns,
+ * batch after batch, so that all see the machine in the same state. Beside them,
+ * the same search sent to Tavily with `fetch` alone: what a call costs above it
+ * is what the function adds.
+ *
+ * Per case: wall time per call, the function process's CPU per call, calls per
+ * second, and from a few traced calls the DynamoDB requests and their sequential
+ * phases (before Tavily, and in all), read from the child's own HTTP client events.
  *
  * Runs inside `npm run bench`, or alone: `npx tsx bench/usage.ts`. dynalite is
- * not DynamoDB: its figures are its own (pure JS, a few ms of work per request,
- * one request at a time); DynamoDB in the function's region answers in a few ms,
- * and answers the guard's parallel updates in parallel.
+ * not DynamoDB: it does a few ms of work per request, in the bench's process;
+ * DynamoDB answers in a few ms in-region. Requests and phases are the figures
+ * that carry over; the times are this machine's.
  */
-import { createUsageGuard, type AroundToolCall, type ToolCallResult } from '../lambda/mcp/quota/usage-guard.js';
-import { createDynamoUsageStore } from '../lambda/mcp/quota/usage-store.js';
-import { createTavilyClient, type TavilyClient } from '../lambda/mcp/tavily.js';
-import webSearch from '../lambda/mcp/tools/web-search.js';
-import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
-import { createRequire } from 'node:module';
-import { createTableInput } from '../lambda/mcp/quota/usage-table.js';
-import { startFakeTavily } from '../test/fixtures/fake-tavily.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { API_HOST } from './bundles.js';
+import { lambdaEnvironment, startIpcChild, type IpcChild } from './child.js';
+import { mcpToolCallEvent, RUN_MARKER, type Expectation } from './events.js';
+import { setUp, type BenchSetup } from './setup.js';
 import { summarize } from './stats.js';
+import { storeProfile, type StoreProfile, type UpstreamRequest } from './upstreams.js';
 
-export interface UsageCase {
+const CHILD = new URL('./tool-call-child.mjs', import.meta.url);
+const ROUNDS = Number(process.env.BENCH_TOOL_CALL_ROUNDS ?? 15);
+const BATCH = 20;
+const WARMUP = 30;
+const TRACED = 5;
+
+export interface ToolCallCase {
   readonly name: string;
+  readonly configuration: string;
+  readonly calls: number;
   readonly medianMs: number;
   readonly p90Ms: number;
-  readonly calls: number;
+  /** Median minus the fetch-alone median: what the function adds to Tavily's round trip. */
+  readonly aboveFetchMs: number;
+  /** The function process's CPU (user + system) per call, median. */
+  readonly cpuMs: number;
+  readonly perSecond: number;
+  /** From the traced calls (the most of each figure among them); absent for the reference. */
+  readonly store?: StoreProfile;
 }
 
-export interface UsageResults {
-  readonly cases: readonly UsageCase[];
-  /** Quotas and cache on, a miss, minus the same call without them. */
-  readonly addedByQuotasAndCacheMs: number;
+export interface ToolCallResults {
+  readonly rounds: number;
+  readonly cases: readonly ToolCallCase[];
+  readonly loadAverage: { readonly start: number; readonly end: number };
   readonly note: string;
 }
 
-/**
- * dynalite in a process of its own, as `npm run dev` has it beside the functions' worker threads:
- * in the bench's own process its per-request work (several ms of CPU) would stall the caller's event loop.
- */
-async function startDynaliteProcess() {
-  const port = await new Promise<number>((resolve) => {
-    const probe = createServer().listen(0, '127.0.0.1', () => {
-      const { port: free } = probe.address() as { port: number };
-      probe.close(() => resolve(free));
-    });
-  });
-  const cli = createRequire(import.meta.url).resolve('dynalite/cli.js');
-  const child = spawn(process.execPath, [cli, '--host', '127.0.0.1', '--port', String(port), '--createTableMs', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  await new Promise<void>((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`dynalite exited (${code})`)));
-    child.stdout!.on('data', (chunk: Buffer) => {
-      if (chunk.toString().includes('listening')) resolve();
-    });
-  });
-  const endpoint = `http://127.0.0.1:${port}`;
-  const tableName = 'bench-usage';
-  const { DynamoDBClient, CreateTableCommand } = await import('@aws-sdk/client-dynamodb');
-  const client = new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
-  await client.send(new CreateTableCommand(createTableInput(tableName)));
-  client.destroy();
+/** One process: an environment of the MCP function, and the cases it serves. */
+interface Configuration {
+  readonly name: string;
+  /** Undefined: the reference process, which loads no bundle. */
+  readonly variables?: Record<string, string>;
+  readonly cases: ReadonlyArray<{ readonly name: string; readonly spec: object }>;
+}
+
+interface CallsAnswer {
+  readonly wallUs: number[];
+  readonly cpuUs: number[];
+  readonly batchUs: number;
+  readonly upstreams?: UpstreamRequest[][];
+}
+
+/** The configurations compared, as names for the report's rows. */
+export const TOOL_CALL_CASES = {
+  fetch: 'Tavily round trip, fetch alone',
+  off: 'quotas and cache off',
+  cacheMiss: 'cache on (as deployed), miss',
+  cacheHit: 'cache on (as deployed), hit',
+  quotas: 'quotas on, cache off',
+  bothMiss: 'quotas and cache on, miss',
+  bothHit: 'quotas and cache on, hit',
+} as const;
+
+function configurations(setup: BenchSetup): Configuration[] {
+  const { token, caller } = setup.mcpCaller;
+  const expect: Expectation = { kind: 'proxy', statusCode: 200, bodyIncludes: '"structuredContent"' };
+  const miss = (name: string) => ({ name, spec: { name, event: mcpToolCallEvent(API_HOST, token, caller, `warm ${RUN_MARKER}`), expect } });
+  const hit = (name: string, query: string) => ({ name, spec: { name, event: mcpToolCallEvent(API_HOST, token, caller, query), expect } });
+  const { deployed, quotas } = setup.mcpEnvironments;
+  const tavily = setup.upstreams.tavily;
+  return [
+    {
+      name: 'reference',
+      cases: [
+        {
+          name: TOOL_CALL_CASES.fetch,
+          spec: { name: TOOL_CALL_CASES.fetch, fetch: { url: `${tavily.url}/search`, key: tavily.apiKey, body: { query: 'warm fetch', max_results: 5 } } },
+        },
+      ],
+    },
+    { name: 'off', variables: { ...deployed, CACHE_TTL_SECONDS: '0' }, cases: [miss(TOOL_CALL_CASES.off)] },
+    { name: 'cache', variables: deployed, cases: [miss(TOOL_CALL_CASES.cacheMiss), hit(TOOL_CALL_CASES.cacheHit, 'the same question')] },
+    { name: 'quotas', variables: { ...quotas, CACHE_TTL_SECONDS: '0' }, cases: [miss(TOOL_CALL_CASES.quotas)] },
+    { name: 'both', variables: quotas, cases: [miss(TOOL_CALL_CASES.bothMiss), hit(TOOL_CALL_CASES.bothHit, 'the same question again')] },
+  ];
+}
+
+/** The most of each figure over the traced calls: a budget on them holds for every call. */
+function worstProfile(profiles: readonly StoreProfile[]): StoreProfile {
+  const most = (pick: (profile: StoreProfile) => number) => profiles.reduce((max, profile) => (pick(profile) > pick(max) ? profile : max));
+  const byRequests = most((profile) => profile.dynamoDbRequests);
   return {
-    endpoint,
-    tableName,
-    close: () =>
-      new Promise<void>((resolve) => {
-        child.removeAllListeners('exit');
-        child.once('exit', () => resolve());
-        child.kill();
-      }),
+    ...byRequests,
+    phases: Math.max(...profiles.map((profile) => profile.phases)),
+    phasesBeforeTavily: Math.max(...profiles.map((profile) => profile.phasesBeforeTavily)),
+    ssmRequests: Math.max(...profiles.map((profile) => profile.ssmRequests)),
+    tavilyRequests: Math.max(...profiles.map((profile) => profile.tavilyRequests)),
   };
 }
 
-const CALLS = Number(process.env.BENCH_USAGE_CALLS ?? 300);
-const WARMUP = 50;
-const NO_LIMIT = 1_000_000_000;
-
-export async function measureUsageCosts(): Promise<UsageResults> {
-  const tavilyFake = await startFakeTavily();
-  const store = await startDynaliteProcess();
+export async function measureToolCalls(setup: BenchSetup, workDir: string): Promise<ToolCallResults> {
+  const start = loadavg()[0]!;
+  const mcp = setup.functions.mcp;
+  const running: Array<{ configuration: Configuration; child: IpcChild }> = [];
   try {
-    const tavily = createTavilyClient({ baseUrl: tavilyFake.url, apiKey: async () => tavilyFake.apiKey });
-    const caller = { sub: 'usr_bench', clientId: 'client-bench' };
-    const callTool = (client: TavilyClient, query: string): Promise<ToolCallResult> =>
-      webSearch
-        .run(webSearch.input.parse({ query }), { tavily: client, deadline: Date.now() + 20_000, signal: new AbortController().signal })
-        .then((result) => ({ content: [{ type: 'text', text: webSearch.render(result) }], structuredContent: result as Record<string, unknown> }));
-    const guard = (limits: boolean, cacheTtl: number): AroundToolCall =>
-      createUsageGuard({
-        store: createDynamoUsageStore({ tableName: store.tableName, endpoint: store.endpoint }),
-        limits: limits
-          ? { callsPerMinute: NO_LIMIT, creditsPerDay: NO_LIMIT, creditsPerDayTotal: NO_LIMIT, overrides: [], onStoreError: 'deny' }
-          : { callsPerMinute: 0, creditsPerDay: 0, creditsPerDayTotal: 0, overrides: [], onStoreError: 'deny' },
-        cache: { ttlSeconds: cacheTtl, newsTtlSeconds: 60, scope: 'shared' },
-      });
-    let counter = 0;
-    const guarded = (around: AroundToolCall, query: () => string) => () => {
-      const text = query();
-      return around({ tool: webSearch, args: webSearch.input.parse({ query: text }), caller, deadline: Date.now() + 20_000, tavily }, (client) =>
-        callTool(client, text),
-      );
-    };
-
-    const cases: Array<[string, () => Promise<unknown>]> = [
-      ['tool call, fake Tavily round trip (no quotas, no cache)', () => callTool(tavily, `plain ${counter++}`)],
-      ['+ quotas (calls/min, credits/day per caller and total)', guarded(guard(true, 0), () => `quotas ${counter++}`)],
-      ['+ quotas and cache, a miss (lookup, counters, store)', guarded(guard(true, 600), () => `miss ${counter++}`)],
-      ['cache hit (calls/min counted, no Tavily)', guarded(guard(true, 600), () => 'the same question')],
-      ['cache hit, cache only (no quotas)', guarded(guard(false, 600), () => 'the same question again')],
-    ];
-    const results: UsageCase[] = [];
-    for (const [name, call] of cases) {
-      for (let i = 0; i < WARMUP; i++) await call();
-      const times: number[] = [];
-      for (let i = 0; i < CALLS; i++) {
-        const started = process.hrtime.bigint();
-        const result = (await call()) as ToolCallResult;
-        times.push(Number(process.hrtime.bigint() - started) / 1e6);
-        if (result.isError) throw new Error(`${name}: the call failed: ${JSON.stringify(result.content).slice(0, 200)}`);
-      }
-      const sorted = [...times].sort((a, b) => a - b);
-      results.push({ name, medianMs: summarize(times).median, p90Ms: sorted[Math.floor(sorted.length * 0.9)]!, calls: CALLS });
+    for (const configuration of configurations(setup)) {
+      const file = join(workDir, `tool-calls-${configuration.name}.json`);
+      writeFileSync(file, JSON.stringify({ bundle: configuration.variables ? mcp.path : undefined }));
+      const environment = lambdaEnvironment('mcp', mcp.memoryMb, configuration.variables ?? setup.mcpEnvironments.deployed);
+      running.push({ configuration, child: await startIpcChild(CHILD, file, environment) });
     }
+    const calls = (child: IpcChild, spec: object, count: number, trace = false) =>
+      child.request<CallsAnswer>({ kind: 'calls', case: spec, calls: count, trace });
+
+    for (const { configuration, child } of running) for (const each of configuration.cases) await calls(child, each.spec, WARMUP);
+    const samples = new Map<string, { wallUs: number[]; cpuUs: number[]; batchUs: number }>();
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const { configuration, child } of running) {
+        for (const each of configuration.cases) {
+          const answer = await calls(child, each.spec, BATCH);
+          const sample = samples.get(each.name) ?? { wallUs: [], cpuUs: [], batchUs: 0 };
+          sample.wallUs.push(...answer.wallUs);
+          sample.cpuUs.push(...answer.cpuUs);
+          sample.batchUs += answer.batchUs;
+          samples.set(each.name, sample);
+        }
+      }
+    }
+    const profiles = new Map<string, StoreProfile>();
+    for (const { configuration, child } of running) {
+      if (!configuration.variables) continue;
+      for (const each of configuration.cases) {
+        const answer = await calls(child, each.spec, TRACED, true);
+        profiles.set(each.name, worstProfile(answer.upstreams!.map(storeProfile)));
+      }
+    }
+
+    const fetchMs = summarize(samples.get(TOOL_CALL_CASES.fetch)!.wallUs).median / 1000;
+    const cases = running.flatMap(({ configuration }) =>
+      configuration.cases.map((each): ToolCallCase => {
+        const sample = samples.get(each.name)!;
+        const sorted = [...sample.wallUs].sort((a, b) => a - b);
+        const medianMs = summarize(sample.wallUs).median / 1000;
+        const store = profiles.get(each.name);
+        return {
+          name: each.name,
+          configuration: configuration.name,
+          calls: sample.wallUs.length,
+          medianMs,
+          p90Ms: sorted[Math.floor(sorted.length * 0.9)]! / 1000,
+          aboveFetchMs: medianMs - fetchMs,
+          cpuMs: summarize(sample.cpuUs).median / 1000,
+          perSecond: sample.wallUs.length / (sample.batchUs / 1e6),
+          ...(store ? { store } : {}),
+        };
+      }),
+    );
     return {
-      cases: results,
-      addedByQuotasAndCacheMs: results[2]!.medianMs - results[0]!.medianMs,
-      note: 'dynalite, in its own process on loopback, does a few ms of work per request, one at a time; DynamoDB answers in a few ms in-region, the guard\'s parallel updates in parallel: two batches, plus the cache write on a miss',
+      rounds: ROUNDS,
+      cases,
+      loadAverage: { start, end: loadavg()[0]! },
+      note:
+        'dynalite (the usage table) runs in the bench process on loopback and does a few ms of work per request; DynamoDB answers in a few ms in-region. ' +
+        'Requests and phases carry over; times are this machine\'s.',
     };
   } finally {
-    await store.close();
-    await tavilyFake.close();
+    await Promise.all(running.map(({ child }) => child.close()));
   }
 }
 
-export function formatUsageReport(usage: UsageResults): string {
-  const width = Math.max(...usage.cases.map((each) => each.name.length));
+const ms = (value: number) => `${value.toFixed(2)} ms`;
+
+export function formatToolCallReport(results: ToolCallResults): string {
+  const rows = [['warm tools/call (web_search)', 'median', 'above fetch', 'p90', 'CPU/call', 'calls/s', 'DynamoDB requests', 'store phases (before Tavily)', 'round trips, in order (+: at once)']];
+  for (const each of results.cases) {
+    const store = each.store;
+    rows.push([
+      each.name,
+      ms(each.medianMs),
+      store ? ms(each.aboveFetchMs) : '',
+      ms(each.p90Ms),
+      ms(each.cpuMs),
+      Math.round(each.perSecond).toLocaleString('en-US'),
+      store ? String(store.dynamoDbRequests) : '',
+      store ? `${store.phases} (${store.phasesBeforeTavily})` : '',
+      store ? store.sequence.map((phase) => phase.join(' + ')).join(' → ') : '',
+    ]);
+  }
+  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
+  const right = new Set([1, 2, 3, 4, 5, 6, 7]);
+  const table = rows.map((row) => row.map((cell, column) => (right.has(column) ? cell.padStart(widths[column]!) : cell.padEnd(widths[column]!))).join('  ').trimEnd());
   return [
-    'Quotas and result cache (web_search; median and p90 per call):',
-    ...usage.cases.map((each) => `  ${each.name.padEnd(width)}  ${each.medianMs.toFixed(2).padStart(7)} ms  p90 ${each.p90Ms.toFixed(2).padStart(7)} ms`),
-    `  added by quotas and cache on a miss: ${usage.addedByQuotasAndCacheMs.toFixed(2)} ms (${usage.note})`,
+    `Warm tools/call through the MCP bundle's handler, configurations alternating (${results.rounds} rounds of batches; load ${results.loadAverage.start.toFixed(2)} → ${results.loadAverage.end.toFixed(2)}):`,
+    ...table,
+    `(above fetch = median − the fetch-alone median; CPU = the function process's user + system time per call; requests and phases from ${TRACED} traced calls, the most of each; ${results.note})`,
   ].join('\n');
 }
 
 if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href) {
-  measureUsageCosts()
-    .then((usage) => process.stdout.write(`${formatUsageReport(usage)}\n`))
+  const workDir = mkdtempSync(join(tmpdir(), 'bench-tool-calls-'));
+  setUp(workDir)
+    .then(async (setup) => {
+      try {
+        process.stdout.write(`${formatToolCallReport(await measureToolCalls(setup, workDir))}\n`);
+      } finally {
+        await setup.close();
+      }
+    })
     .catch((error: unknown) => {
-      process.stderr.write(`bench: could not measure quotas and cache: ${(error as Error).stack ?? String(error)}\n`);
+      process.stderr.write(`bench: could not measure tool calls: ${(error as Error).stack ?? String(error)}\n`);
       process.exitCode = 1;
-    });
+    })
+    .finally(() => rmSync(workDir, { recursive: true, force: true }));
 }

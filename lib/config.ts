@@ -35,6 +35,7 @@ export const DEPLOY_SETTINGS = {
   hostedZoneId: ['CUSTOM_DOMAIN_HOSTED_ZONE_ID', d.hostedZoneId],
   wafEnabled: ['WAF_ENABLED', d.wafEnabled],
   wafRateLimit: ['WAF_RATE_LIMIT', d.wafRateLimit],
+  provisionedConcurrency: ['PROVISIONED_CONCURRENCY', d.provisionedConcurrency],
   // Quotas and the result cache (lambda/mcp/quota; the table in lib/usage-table.ts).
   ...QUOTA_AND_CACHE_SETTINGS,
   usageTableRemovalPolicy: ['USAGE_TABLE_REMOVAL_POLICY', d.usageTableRemovalPolicy],

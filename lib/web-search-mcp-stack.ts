@@ -84,6 +84,12 @@ function tokenMarkersIn(text: string): string[] {
 export class WebSearchMcpStack extends Stack {
   readonly api: apigateway.RestApi;
   readonly functions: Readonly<Record<FunctionName, lambda.Function>>;
+  /**
+   * What API Gateway invokes for each function: the function itself, or, with
+   * PROVISIONED_CONCURRENCY, the MCP function's and the authorizer's `live`
+   * alias, whose instances Lambda keeps initialized.
+   */
+  readonly invoked: Readonly<Record<FunctionName, lambda.IFunction>>;
   readonly monitoring: Monitoring;
   private readonly settings: DeploySettings;
   private powertoolsLayer?: lambda.ILayerVersion;
@@ -202,11 +208,16 @@ export class WebSearchMcpStack extends Stack {
       register: this.createFunction('register', environmentInput),
       mcp: this.createFunction('mcp', environmentInput),
     };
+    this.invoked = {
+      ...this.functions,
+      authorizer: this.withProvisionedConcurrency(this.functions.authorizer, settings.provisionedConcurrency),
+      mcp: this.withProvisionedConcurrency(this.functions.mcp, settings.provisionedConcurrency),
+    };
     this.grantTavilyKeyRead(this.functions.mcp, settings.tavilyApiKeyParameter);
     if (settings.revocationDenylistParameter) this.grantDenylistRead(this.functions.authorizer, settings.revocationDenylistParameter);
 
     const authorizer = new apigateway.RequestAuthorizer(this, 'TokenAuthorizer', {
-      handler: this.functions.authorizer,
+      handler: this.invoked.authorizer,
       identitySources: [apigateway.IdentitySource.header('Authorization')],
       resultsCacheTtl: Duration.seconds(settings.authorizerCacheTtlSeconds),
     });
@@ -221,7 +232,7 @@ export class WebSearchMcpStack extends Stack {
       if (route.integration === 'mock') {
         this.addMockMethod(resource, route.method, mockAnswer(route.document, mockSettings), settings.allowedOrigins, authorization);
       } else {
-        resource.addMethod(route.method, new apigateway.LambdaIntegration(this.functions[route.function], { proxy: true }), authorization);
+        resource.addMethod(route.method, new apigateway.LambdaIntegration(this.invoked[route.function], { proxy: true }), authorization);
       }
     }
     for (const path of routePaths) this.addPreflight(this.api.root.resourceForPath(path), methodsAt(path), settings.allowedOrigins);
@@ -315,6 +326,22 @@ export class WebSearchMcpStack extends Stack {
       },
     });
     return fn;
+  }
+
+  /**
+   * The function, or with `instances` > 0 an alias of its current version with that many
+   * instances kept initialized (provisioned concurrency): a client then meets no cold start
+   * until more requests run at once than there are such instances. Each deploy publishes a
+   * new version when the function changed, and the alias moves to it.
+   */
+  private withProvisionedConcurrency(fn: lambda.Function, instances: number): lambda.IFunction {
+    if (instances === 0) return fn;
+    return new lambda.Alias(this, `${fn.node.id}Live`, {
+      aliasName: 'live',
+      version: fn.currentVersion,
+      provisionedConcurrentExecutions: instances,
+      description: 'What API Gateway invokes: instances kept initialized (PROVISIONED_CONCURRENCY).',
+    });
   }
 
   /**

@@ -6,7 +6,12 @@
  * its default options (both eras: 2026-07-28 natively, 2025 ones through its
  * stateless fallback), default imports (no aliasing of the SDK's Ajv validator),
  * inside a plain Lambda handler turning the API Gateway event into a Request and
- * the Response back. The tool handlers return a fixed text: the bench never calls them.
+ * the Response back. web_search searches as the samples do: the Tavily key from
+ * SSM with Powertools' `getParameter` (decrypted, cached by Powertools), then a
+ * `fetch` to Tavily, its JSON returned as text; the bench's first-search session
+ * calls it. Powertools is loaded on that first call rather than at the top of the
+ * file: the handshake figures stay those of the SDK alone, the stricter comparison.
+ * The other tools return a fixed text: the bench never calls them.
  *
  * Not product code: only `npm run bench` builds it, with the stack's esbuild
  * options minus the product's module substitutions.
@@ -16,6 +21,18 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { z } from 'zod';
 
 const FIXED = { content: [{ type: 'text' as const, text: 'not called by the bench' }] };
+
+async function search(args: Record<string, unknown>) {
+  const { getParameter } = await import('@aws-lambda-powertools/parameters/ssm');
+  const apiKey = await getParameter(process.env.TAVILY_API_KEY_PARAMETER!, { decrypt: true });
+  const response = await fetch(`${process.env.TAVILY_API_BASE_URL ?? 'https://api.tavily.com'}/search`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${apiKey}` },
+    body: JSON.stringify(args),
+  });
+  if (!response.ok) return { content: [{ type: 'text' as const, text: `Tavily answered HTTP ${response.status}` }], isError: true };
+  return { content: [{ type: 'text' as const, text: JSON.stringify(await response.json()) }] };
+}
 
 const domains = (what: string) => z.array(z.string()).optional().describe(`${what} (domain names such as "example.com").`);
 const patterns = (what: string) => z.array(z.string()).optional().describe(`${what} (regular expressions).`);
@@ -57,7 +74,7 @@ function createServer(): McpServer {
         country: z.string().optional().describe('Boost results from this country.'),
       }),
     },
-    async () => FIXED,
+    search,
   );
 
   server.registerTool(

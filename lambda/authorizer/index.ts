@@ -5,6 +5,7 @@
  */
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent, Context } from 'aws-lambda';
 import { createObservability } from '../shared/observability.js';
+import { loadParameterReader } from '../shared/parameters.js';
 import { definitions as d, parseSettings } from '../shared/settings.js';
 import { cacheDecisions } from './decision-cache.js';
 import { createDecisionLog } from './decision-log.js';
@@ -50,6 +51,11 @@ const denylist: DenylistSource | undefined = settings.denylistParameter
         observability.logger.error('Revocation denylist problem', { parameter: settings.denylistParameter, problem, using: stale ? 'last good list' : 'none' }),
     })
   : undefined;
+
+// An instance initialized for provisioned concurrency has no client waiting on its init: it loads
+// the denylist's SSM reader there (reading nothing: the init must leave no request in flight).
+// Everything else the first call needs is loaded at init anyway; its signing keys are fetched then.
+if (denylist && process.env.AWS_LAMBDA_INITIALIZATION_TYPE === 'provisioned-concurrency') loadParameterReader().catch(() => {});
 
 /**
  * The denylist, checked on every invocation, after the instance's decision cache:

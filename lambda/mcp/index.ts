@@ -13,7 +13,15 @@
  * Settings are parsed here, once, at cold start, so that a misconfiguration
  * fails the instance at once whichever path would have served it. The Tavily
  * key is read on the first tool call, never at cold start.
+ *
+ * An instance initialized for provisioned concurrency has no client waiting on
+ * its init: it loads the SDK path and everything a first tool call loads
+ * (sdk-path.ts) there, so that its first requests load nothing. (Lambda runs
+ * the init's pending promise jobs before the first invocation; nothing in
+ * them waits on the network.)
  */
+// First: it configures zod before any schema is built.
+import './zod-jitless.js';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { remainingTimeOf } from '../shared/api-gateway.js';
 import { createOriginPolicy } from '../shared/cors.js';
@@ -41,6 +49,15 @@ function loadSdkPath(): Promise<SdkPath> {
     },
   );
   return sdkPath;
+}
+
+if (process.env.AWS_LAMBDA_INITIALIZATION_TYPE === 'provisioned-concurrency') {
+  const started = performance.now();
+  Promise.all([loadSdkPath(), import('./sdk-path.js').then(({ loadWhatAToolCallNeeds }) => loadWhatAToolCallNeeds(settings))]).then(
+    () => logger.info('Loaded for the first tool call', { initializationType: 'provisioned-concurrency', loadMs: Math.round(performance.now() - started) }),
+    // What failed to load here fails again, and is logged, on the first request that needs it.
+    () => {},
+  );
 }
 
 /** A JSON 500 for the unexpected, built without `Response` (which would load undici on the fast path). */

@@ -139,6 +139,13 @@ export function isMalformedToolCall(message: unknown): boolean {
   return typeof params.name !== 'string' || (params.arguments !== undefined && !isPlainObject(params.arguments));
 }
 
+/** A request that calls a tool (a well-formed tools/call, or a batch holding one): it will need the Tavily key. */
+export function callsATool(body: unknown): boolean {
+  const calls = (message: unknown) =>
+    isPlainObject(message) && message.method === 'tools/call' && message.id !== undefined && !isMalformedToolCall(message);
+  return Array.isArray(body) ? body.some(calls) : calls(body);
+}
+
 /**
  * One answer of the fast path, taken from the SDK's own answer at build time
  * (protocol-answers.generated.ts): its status, its headers, and its body as

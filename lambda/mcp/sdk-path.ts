@@ -5,13 +5,18 @@
  * index.ts loads this module on the first such request, never at cold start;
  * everything it builds is built once per instance, from the settings index.ts parsed.
  */
+// First: it configures zod before any schema is built.
+import './zod-jitless.js';
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import { coreAnswer, toProxyResult } from '../shared/api-gateway.js';
+import { loadParameterReader } from '../shared/parameters.js';
 import { describeError, MetricUnit, sourceMappedStack, type Observability } from '../shared/observability.js';
 import type { AdmittedRequest } from './admission.js';
 import { createMcpEndpoint, type EndpointInvocation } from './mcp-endpoint.js';
 import { SUPPORTED_PROTOCOL_VERSIONS } from './protocol-answers.generated.js';
+import { callsATool } from './protocol.js';
 import { usageGuardFromSettings } from './quota/index.js';
+import { usageNeedsTable } from './quota/usage-settings.js';
 import { createMcpServerFactory } from './server.js';
 import type { McpSettings } from './settings.js';
 import { createTavilyClient } from './tavily.js';
@@ -51,6 +56,30 @@ export function reportResearch(observability: Observability) {
 }
 
 /**
+ * Everything a first tool call loads, loaded now, with no request sent: for an
+ * instance initialized ahead of its clients (provisioned concurrency), whose
+ * init may take the time and must end with nothing in flight. The tools'
+ * modules; `fetch` and `Request` (Node loads them on first use); the SSM reader
+ * when the key is in SSM; and the DynamoDB client the usage store
+ * (quota/usage-store.ts) requires on its first request, when quotas or the
+ * cache are on. Failures are left to the first call, which reports them.
+ */
+export async function loadWhatAToolCallNeeds(settings: McpSettings): Promise<void> {
+  void globalThis.Request;
+  await Promise.allSettled([
+    ...toolEntries.map((entry) => entry.load()),
+    ...(settings.tavilyApiKey || !settings.tavilyApiKeyParameter ? [] : [loadParameterReader()]),
+    ...(usageNeedsTable(settings) ? [loadDynamoDbClient()] : []),
+  ]);
+}
+
+/** The runtime's AWS SDK is loaded with `require` in the bundles, as parameters.ts explains; from source, `import()`. */
+async function loadDynamoDbClient(): Promise<void> {
+  if (typeof require === 'function') require('@aws-sdk/client-dynamodb');
+  else await import('@aws-sdk/client-dynamodb');
+}
+
+/**
  * The SDK path. `supportedVersions` is for the generator of the fast path's
  * answers (scripts/generate-protocol-answers.ts), which takes them from the SDK
  * before it writes them where this module reads them.
@@ -61,10 +90,8 @@ export function createSdkHandler(
   supportedVersions: readonly string[] = SUPPORTED_PROTOCOL_VERSIONS,
 ): SdkPath {
   const { logger } = observability;
-  const tavily = createTavilyClient({
-    baseUrl: settings.tavilyApiBaseUrl,
-    apiKey: createTavilyKeyProvider({ apiKey: settings.tavilyApiKey, parameterName: settings.tavilyApiKeyParameter }),
-  });
+  const tavilyKey = createTavilyKeyProvider({ apiKey: settings.tavilyApiKey, parameterName: settings.tavilyApiKeyParameter });
+  const tavily = createTavilyClient({ baseUrl: settings.tavilyApiBaseUrl, apiKey: tavilyKey });
   const { usageTableName, usageTableEndpoint } = settings;
   // Research tasks live in the usage table: without one (a misconfiguration) the research tools say so.
   const research = usageTableName
@@ -116,6 +143,9 @@ export function createSdkHandler(
   });
 
   return async function serveAdmitted(request, invocation) {
+    // The key read (SSM, on a cold instance or once the value in hand is old) starts now, beside the
+    // SDK's handling and the cache lookup rather than after them. Its failure is the tool call's to report.
+    if (callsATool(request.body)) tavilyKey().catch(() => {});
     const response = await coreAnswer(() => endpoint(request, invocation), invocation.requestId, logger);
     return toProxyResult(response, request.responseHeaders);
   };

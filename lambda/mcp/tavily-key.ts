@@ -3,7 +3,9 @@
  * `TAVILY_API_KEY` variable when set (the local stack), otherwise the SSM
  * SecureString named by `TAVILY_API_KEY_PARAMETER`, decrypted and reused for a
  * while (lambda/shared/parameters.ts). Nothing is read at cold start: the first
- * tool call pays for it, `initialize` and `tools/list` never do.
+ * tool call pays for it, `initialize` and `tools/list` never do. A tool call
+ * starts the read as soon as it arrives (sdk-path.ts), so that it runs beside
+ * the call's other work; the call's own request for the key then takes that read.
  */
 import {
   ParameterAccessDeniedError,
@@ -21,6 +23,11 @@ export interface TavilyKeySource {
   readonly parameterName?: string;
 }
 
+/**
+ * The key, as a function to call whenever it is needed. Calls made while a read
+ * is under way share it (one SSM request however many ask); a read that failed
+ * is not kept, so the next call reads again.
+ */
 export function createTavilyKeyProvider(source: TavilyKeySource): () => Promise<string> {
   if (source.apiKey) {
     const key = source.apiKey;
@@ -35,7 +42,7 @@ export function createTavilyKeyProvider(source: TavilyKeySource): () => Promise<
       );
     };
   }
-  return async () => {
+  const read = async () => {
     let value: string;
     try {
       value = await readParameter(parameterName, { decrypt: true, maxAge: TAVILY_KEY_MAX_AGE_SECONDS });
@@ -46,6 +53,18 @@ export function createTavilyKeyProvider(source: TavilyKeySource): () => Promise<
       throw new TavilyError('missing_key', `The SSM parameter ${parameterName} is empty. Store the Tavily API key in it.`);
     }
     return value;
+  };
+  let reading: Promise<string> | undefined;
+  return () => {
+    if (!reading) {
+      const current = read();
+      reading = current;
+      const settled = () => {
+        if (reading === current) reading = undefined;
+      };
+      current.then(settled, settled);
+    }
+    return reading;
   };
 }
 

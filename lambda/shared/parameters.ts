@@ -70,6 +70,15 @@ function loadSsmParameters(): SsmParameters | Promise<SsmParameters> {
   return typeof require === 'function' ? (require('./ssm-parameters.js') as SsmParameters) : import('./ssm-parameters.js');
 }
 
+/**
+ * Load the reader (Powertools Parameters and the AWS SDK's SSM client) without
+ * reading anything: for an init phase that runs before any request waits on it,
+ * and must leave no request in flight when it ends.
+ */
+export async function loadParameterReader(): Promise<void> {
+  await (ssm ??= loadSsmParameters());
+}
+
 /** The parameter's value; read from SSM at most once per `maxAge` seconds in an instance. */
 export async function readParameter(name: string, options: ReadParameterOptions): Promise<string> {
   const { readSsmParameter } = await (ssm ??= loadSsmParameters());

@@ -329,6 +329,11 @@ export const definitions = {
   hostedZoneId: optionalSetting('a Route 53 hosted zone id such as Z0123456789ABCDEFGHIJ', (text) =>
     /^Z[A-Z0-9]{1,32}$/.test(text) ? text : undefined,
   ),
+  provisionedConcurrency: setting(
+    'instances kept initialized for the MCP function and for the authorizer, each: a whole number from 0 (off) to 1000',
+    integer(0, 1000),
+    { value: 0 },
+  ),
   wafEnabled: setting('true or false', boolean, { value: false }),
   wafRateLimit: setting('requests per 5 minutes per client IP, from 100 to 2000000000', integer(100, 2_000_000_000), {
     value: 2000,

@@ -111,6 +111,7 @@ describe('names', () => {
   const SCOPED = new Map([
     ['AWS::ApiGateway::Stage.StageName', "a stage's name is scoped to its API"],
     ['AWS::IAM::Policy.PolicyName', "an inline policy's name is scoped to its role"],
+    ['AWS::Lambda::Alias.Name', "an alias's name is scoped to its function (PROVISIONED_CONCURRENCY's `live`)"],
     ['AWS::SNS::Topic.DisplayName', "an email's sender name, not an identifier"],
     ['AWS::CloudWatch::Alarm.MetricName', 'the metric an alarm watches, not a name of its own'],
     ['AWS::ApiGateway::DomainName.DomainName', "the operator's domain (CUSTOM_DOMAIN_NAME), one stack per domain"],

@@ -31,6 +31,7 @@ export const EVERYTHING_ON: Readonly<Record<string, string>> = {
   REVOCATION_DENYLIST_PARAMETER: '/web-search-mcp/revoked',
   ALLOWED_ORIGINS: 'https://app.example.com,http://localhost:*',
   AUTHORIZER_CACHE_TTL_SECONDS: '0',
+  PROVISIONED_CONCURRENCY: '2',
 };
 
 /** The everything-on variant whose custom domain has no hosted zone (DNS is the operator's). */

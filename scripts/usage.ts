@@ -57,7 +57,10 @@ export function formatUsage(day: string, rows: readonly UsageRow[]): string {
   const table = [['caller', 'kind', 'credits', 'limit', 'calls'], ...rows.map((row) => [row.caller, row.kind === 'sub' ? 'user' : row.kind, String(row.credits), row.limit ? String(row.limit) : '-', String(row.calls)])];
   const widths = table[0]!.map((_, column) => Math.max(...table.map((line) => line[column]!.length)));
   const lines = table.map((line) => line.map((cell, column) => (column >= 2 ? cell.padStart(widths[column]!) : cell.padEnd(widths[column]!))).join('  '));
-  return [`Usage on ${day} (UTC), calls that reached the credit check (cache hits excluded):`, '', lines[0]!, ...lines.slice(1)].join('\n');
+  const serverNote = rows.some((row) => row.kind === 'total')
+    ? []
+    : ['', "The server's total is counted only when QUOTA_CREDITS_PER_DAY_TOTAL caps it; the MCP function's TavilyCredits metric (its daily Sum) gives it either way."];
+  return [`Usage on ${day} (UTC), calls that reached the credit check (cache hits excluded):`, '', lines[0]!, ...lines.slice(1), ...serverNote].join('\n');
 }
 
 async function main() {

@@ -283,7 +283,7 @@ describe('daily credits', () => {
 
   test("what is recorded is Tavily's figure within the documented prices; a failed call is refunded", async () => {
     const { store, tableName } = await freshStore();
-    const { guard, events } = guardWith(store, { limits: { ...OFF, creditsPerDay: 100 } }, { now: NOON });
+    const { guard, events } = guardWith(store, { limits: { ...OFF, creditsPerDay: 100, creditsPerDayTotal: 1_000 } }, { now: NOON });
     let answer: unknown = { results: [], usage: { credits: 2 } };
     const tool = fakeTool(() => answer);
     const advanced = { query: 'q', search_depth: 'advanced', topic: 'general' };
@@ -310,7 +310,7 @@ describe('daily credits', () => {
 
   test('parallel calls cannot take a budget past its limit, however much Tavily says each cost', async () => {
     const { store, tableName } = await freshStore();
-    const { guard, events } = guardWith(store, { limits: { ...OFF, creditsPerDay: 5 } }, { now: NOON });
+    const { guard, events } = guardWith(store, { limits: { ...OFF, creditsPerDay: 5, creditsPerDayTotal: 1_000 } }, { now: NOON });
     const tool = fakeTool(() => ({ results: [{ url: 'https://example.com' }], usage: { credits: 3 } }));
     const advanced = { query: 'q', search_depth: 'advanced', topic: 'general' };
     const results = await Promise.all(Array.from({ length: 10 }, () => guard({ ...search(machine, advanced), tavily: tool.tavily }, tool.run)));

@@ -10,6 +10,7 @@ import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { createUsageGuard } from '../../lambda/mcp/quota/usage-guard.js';
 import { createDynamoUsageStore } from '../../lambda/mcp/quota/usage-store.js';
+import { formatUsage } from '../../scripts/usage.js';
 import type { TavilyClient } from '../../lambda/mcp/tavily.js';
 import webSearch from '../../lambda/mcp/tools/web-search.js';
 import { startLocalUsageStore, type LocalUsageStore } from '../../local/usage-store-server.js';
@@ -22,7 +23,8 @@ beforeAll(async () => {
   local = await startLocalUsageStore();
   const guard = createUsageGuard({
     store: createDynamoUsageStore({ tableName: local.tableName, endpoint: local.endpoint }),
-    limits: { callsPerMinute: 0, creditsPerDay: 10, creditsPerDayTotal: 0, overrides: [], onStoreError: 'deny' },
+    // A total cap, so that the server's item is counted (without one it is not).
+    limits: { callsPerMinute: 0, creditsPerDay: 10, creditsPerDayTotal: 50, overrides: [], onStoreError: 'deny' },
     cache: { ttlSeconds: 600, newsTtlSeconds: 60, scope: 'shared' },
   });
   const tavily: TavilyClient = { call: async () => ({ results: [] }) };
@@ -79,4 +81,11 @@ test('another day has nothing; a store that is not there is named with a hint, n
   expect((failed as { code: number }).code).toBe(1);
   expect((failed as { stderr: string }).stderr).toMatch(/^Could not read the usage table \(\w+\)\. Is npm run dev running/m);
   expect((failed as { stderr: string }).stderr).not.toContain('    at ');
+});
+
+test("without a total cap there is no server item, and the table says where the server's total is", () => {
+  const text = formatUsage('2026-12-03', [{ kind: 'client', caller: 'client-1', credits: 4, calls: 3 }]);
+  expect(text).toContain('client-1');
+  expect(text).toContain('QUOTA_CREDITS_PER_DAY_TOTAL');
+  expect(formatUsage('2026-12-03', [{ kind: 'total', caller: '*', credits: 4, calls: 3 }])).not.toContain('QUOTA_CREDITS_PER_DAY_TOTAL');
 });

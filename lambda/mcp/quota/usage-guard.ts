@@ -285,8 +285,11 @@ async function budgetsOf(limits: QuotaLimits, identities: readonly Identity[], d
       };
     }),
   );
+  // The server's item only holds a cap. Without one it would be a write on every call to one item,
+  // which every instance contends for; the TavilyCredits metric already sums the server's credits.
   const totalMax = positive(limits.creditsPerDayTotal);
-  return [...callers, { subject: 'total', id: '*', key: await usageItemKey(day, 'total', '*'), ...(totalMax !== undefined ? { creditsMax: totalMax } : {}) }];
+  if (totalMax === undefined) return callers;
+  return [...callers, { subject: 'total', id: '*', key: await usageItemKey(day, 'total', '*'), creditsMax: totalMax }];
 }
 
 async function begin(guard: Guard, call: GuardedToolCall): Promise<CurrentCall> {
@@ -384,21 +387,22 @@ export interface HeldReservation {
   readonly charged: number;
 }
 
-/** Settling gives back: no limit is checked, so none is named. */
-const UNLIMITED: QuotaLimits = { callsPerMinute: 0, creditsPerDay: 0, creditsPerDayTotal: 0, overrides: [], onStoreError: 'allow' };
-
 /**
  * Step 5 for a reservation that outlives its call (a research is charged when it finishes, after the
  * call that started it: tasks/research-credits.ts): brought down to what it cost, never more than was
- * reserved, on the items the guard reserved it on (the caller's identities and the server's, that day).
+ * reserved, on the items the guard reserved it on under `limits` (the caller's identities, and the
+ * server's under a total cap, that day).
  * No limit applies, as in `settle`: what was spent is spent. Throws the store's error when any item
  * could not be changed (the others are changed all the same).
  */
-export async function settleReservation(store: UsageStore, reservation: HeldReservation, call: StoreCall): Promise<void> {
+export async function settleReservation(store: UsageStore, reservation: HeldReservation, limits: QuotaLimits, call: StoreCall): Promise<void> {
   const credits = Math.min(reservation.charged, reservation.reserved) - reservation.reserved;
   if (credits === 0) return;
   const windows = windowsAt(Date.parse(`${reservation.day}T00:00:00Z`));
-  const budgets = await budgetsOf(UNLIMITED, identitiesOf(reservation.caller), reservation.day);
+  // The items the guard reserved on under these limits (the server's only under a total cap), settled with none.
+  const budgets = (await budgetsOf(limits, identitiesOf(reservation.caller), reservation.day)).map(
+    ({ subject, id, key }): Budget => ({ subject, id, key }),
+  );
   const results = await Promise.allSettled(budgets.map((budget) => store.count(usageCount(windows, budget, { minuteCall: 0, credits, calls: 0 }), call)));
   const failed = results.find((each) => each.status === 'rejected');
   if (failed) throw failed.reason;

@@ -6,7 +6,8 @@
  * Items (one partition key, `pk`, no sort key):
  * - one usage item per counted identity and UTC day, holding all of its counters, so that a call
  *   makes one conditional update per identity:
- *     `usage#<day>#client#<digest>`, `usage#<day>#sub#<digest>`, `usage#<day>#total`
+ *     `usage#<day>#client#<digest>`, `usage#<day>#sub#<digest>`, and `usage#<day>#total` (the server's,
+ *     only when QUOTA_CREDITS_PER_DAY_TOTAL caps it)
  *     { credits, calls, minute, n, expiresAt, day, kind, caller }
  *   `credits` and `calls` are the day's (calls that reached the credit check); `n` counts the calls of
  *   the UTC minute named in `minute` (client and sub items, when calls per minute are limited). `day`

@@ -39,7 +39,8 @@ export function createResearchCredits(options: {
   readonly store?: UsageStore;
   readonly onSettleFailed?: (reason: string) => void;
 }): ResearchCredits {
-  const counting = quotasEnabled(guardOptionsFrom(options.settings).limits);
+  const { limits } = guardOptionsFrom(options.settings);
+  const counting = quotasEnabled(limits);
   const { usageTableName, usageTableEndpoint, usageStoreTimeoutMs } = options.settings;
   let store = options.store;
   const storeFor = () =>
@@ -60,7 +61,7 @@ export function createResearchCredits(options: {
       const usage = storeFor();
       if (!usage) return;
       try {
-        await settleReservation(usage, { caller, day: reservation.day, reserved: reservation.credits, charged: actual }, { signal });
+        await settleReservation(usage, { caller, day: reservation.day, reserved: reservation.credits, charged: actual }, limits, { signal });
       } catch (error) {
         options.onSettleFailed?.((error as { reason?: string } | undefined)?.reason ?? 'Error');
       }

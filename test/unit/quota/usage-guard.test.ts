@@ -88,15 +88,15 @@ function guarded(store: UsageStore, options: Partial<UsageGuardOptions>) {
 
 const usageOf = async (store: MemoryUsageStore, kind: 'client' | 'sub' | 'total', id = '*') => store.items.get(await usageItemKey(DAY, kind, id));
 
-describe('store requests and sequential phases per call (a user on a client: two identities, and the server)', () => {
-  test('quotas and cache on: a miss is one phase before Tavily (3 counts, 1 lookup) and one after (the entry stored); a hit gives its reservation back', async () => {
+describe('store requests and sequential phases per call (a user on a client: two identities; the server only under a total cap)', () => {
+  test('quotas and cache on: a miss is one phase before Tavily (2 counts, 1 lookup) and one after (the entry stored); a hit gives its reservation back', async () => {
     const observed = observedStore();
     const { call } = guarded(observed.store, { limits: { ...OFF, callsPerMinute: 10, creditsPerDay: 100 }, cache: CACHE });
     expect((await call(webSearch, { query: 'phases' })).isError).toBeUndefined();
-    expect(observed.take()).toEqual({ requests: 5, phases: 2 });
+    expect(observed.take()).toEqual({ requests: 4, phases: 2 });
     expect(harness.fake.requests).toHaveLength(1);
     expect((await call(webSearch, { query: 'phases' })).structuredContent?.cache).toEqual({ hit: true });
-    expect(observed.take()).toEqual({ requests: 7, phases: 2 });
+    expect(observed.take()).toEqual({ requests: 5, phases: 2 });
     expect(await usageOf(observed.inner, 'client', 'client-a')).toEqual({ credits: 1, calls: 1, minute: '2026-12-02T12:00', minuteCalls: 2 });
   });
 
@@ -104,23 +104,35 @@ describe('store requests and sequential phases per call (a user on a client: two
     const observed = observedStore();
     const { call } = guarded(observed.store, { limits: { ...OFF, callsPerMinute: 10, creditsPerDay: 100 } });
     await call(webSearch, { query: 'q' });
-    expect(observed.take()).toEqual({ requests: 3, phases: 1 });
+    expect(observed.take()).toEqual({ requests: 2, phases: 1 });
     // Ten URLs reserve 2 credits; one of them fails, so 9 pages cost 2 as well.
     const urls = Array.from({ length: 10 }, (_, i) => `https://example.com/${i === 0 ? 'fail' : i}`);
     await call(webExtract, { urls });
-    expect(observed.take()).toEqual({ requests: 3, phases: 1 });
+    expect(observed.take()).toEqual({ requests: 2, phases: 1 });
     // Six URLs reserve 2; five fail, so one page costs 1: the reservation comes down by 1.
     await call(webExtract, { urls: [...urls.slice(0, 1), 'https://a.example/fail', 'https://b.example/fail', 'https://c.example/fail', 'https://d.example/fail', urls[1]!] });
-    expect(observed.take()).toEqual({ requests: 6, phases: 2 });
+    expect(observed.take()).toEqual({ requests: 4, phases: 2 });
     expect(await usageOf(observed.inner, 'client', 'client-a')).toMatchObject({ credits: 1 + 2 + 1, calls: 3 });
   });
 
-  test('a machine token (sub = client_id) is one identity: two counts, not three', async () => {
+  test('a machine token (sub = client_id) is one identity: one count, not two', async () => {
     const observed = observedStore();
     const { call } = guarded(observed.store, { limits: { ...OFF, callsPerMinute: 10 } });
     await call(webSearch, { query: 'q' }, { sub: 'm2m', clientId: 'm2m' });
-    expect(observed.take()).toEqual({ requests: 2, phases: 1 });
+    expect(observed.take()).toEqual({ requests: 1, phases: 1 });
     expect(await usageOf(observed.inner, 'sub', 'm2m')).toBeUndefined();
+  });
+
+  test("the server's item is counted only under a total cap: a third count in the same phase, and no write to one hot item otherwise", async () => {
+    const observed = observedStore();
+    const { call } = guarded(observed.store, { limits: { ...OFF, creditsPerDay: 100 } });
+    await call(webSearch, { query: 'q' });
+    expect(observed.take()).toEqual({ requests: 2, phases: 1 });
+    expect(await usageOf(observed.inner, 'total')).toBeUndefined();
+    const capped = guarded(observed.store, { limits: { ...OFF, creditsPerDay: 100, creditsPerDayTotal: 50 } });
+    await capped.call(webSearch, { query: 'q' });
+    expect(observed.take()).toEqual({ requests: 3, phases: 1 });
+    expect(await usageOf(observed.inner, 'total')).toMatchObject({ credits: 1, calls: 1 });
   });
 
   test('cache only: a lookup before, the entry stored after; a hit, the lookup alone', async () => {
@@ -239,20 +251,30 @@ describe('settleReservation: a reservation that outlived its call', () => {
     const store = memoryUsageStore();
     const signal = new AbortController().signal;
     for (const key of await keys(DAY)) await store.count({ key, expiresAt: 1, labels: {}, credits: 250, calls: 1 }, { signal });
-    await settleReservation(store, { caller, day: DAY, reserved: 250, charged: 40 }, { signal });
+    const limits = { ...OFF, callsPerMinute: 5, creditsPerDay: 300, creditsPerDayTotal: 1000 };
+    await settleReservation(store, { caller, day: DAY, reserved: 250, charged: 40 }, limits, { signal });
     expect((await keys(DAY)).map((key) => [store.items.get(key)?.credits, store.items.get(key)?.calls])).toEqual([[40, 1], [40, 1], [40, 1]]);
     expect(store.counts.slice(3).every((count) => count.creditsMax === undefined && count.minuteCalls === undefined && count.calls === 0)).toBe(true);
+  });
+
+  test("without a total cap the server's item was never reserved on, and is not settled", async () => {
+    const store = memoryUsageStore();
+    const signal = new AbortController().signal;
+    await settleReservation(store, { caller, day: DAY, reserved: 250, charged: 40 }, { ...OFF, creditsPerDay: 300 }, { signal });
+    const [client, sub, total] = await keys(DAY);
+    expect(store.counts.map((count) => count.key)).toEqual([client, sub]);
+    expect(store.items.get(total!)).toBeUndefined();
   });
 
   test('never above what was reserved, and no request when nothing changes', async () => {
     const store = memoryUsageStore();
     const signal = new AbortController().signal;
-    await settleReservation(store, { caller, day: DAY, reserved: 110, charged: 500 }, { signal });
+    await settleReservation(store, { caller, day: DAY, reserved: 110, charged: 500 }, OFF, { signal });
     expect(store.counts).toHaveLength(0);
   });
 
   test("throws the store's error when an item could not be settled", async () => {
     const failing: UsageStore = { ...memoryUsageStore(), count: async () => Promise.reject(new UsageStoreError('count', 'ThrottlingException', 'outage')) };
-    await expect(settleReservation(failing, { caller, day: DAY, reserved: 110, charged: 4 }, { signal: new AbortController().signal })).rejects.toBeInstanceOf(UsageStoreError);
+    await expect(settleReservation(failing, { caller, day: DAY, reserved: 110, charged: 4 }, OFF, { signal: new AbortController().signal })).rejects.toBeInstanceOf(UsageStoreError);
   });
 });

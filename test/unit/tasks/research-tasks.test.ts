@@ -33,7 +33,8 @@ let research: ResearchTasks;
 const quotaSettings = {
   quotaCallsPerMinute: 0,
   quotaCreditsPerDay: 1_000,
-  quotaCreditsPerDayTotal: 0,
+  // A total cap, so that the server's item is reserved on and settled too.
+  quotaCreditsPerDayTotal: 10_000,
   quotaOverrides: [],
   quotaOnStoreError: 'allow' as const,
   cacheTtlSeconds: 0,
@@ -86,7 +87,7 @@ async function started(caller = ALICE, model: 'mini' | 'pro' = 'mini', asTask = 
   const args = webResearch.input.parse({ input: 'How do MCP tasks work?', model });
   const guard = createUsageGuard({
     store: usage,
-    limits: { callsPerMinute: 0, creditsPerDay: 1_000, creditsPerDayTotal: 0, overrides: [], onStoreError: 'allow' },
+    limits: { callsPerMinute: 0, creditsPerDay: 1_000, creditsPerDayTotal: 10_000, overrides: [], onStoreError: 'allow' },
     cache: { ttlSeconds: 0, newsTtlSeconds: 0, scope: 'shared' },
     now: () => clock,
   });

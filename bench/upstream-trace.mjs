@@ -1,7 +1,7 @@
 /**
  * A child's own record of its requests to the upstreams (bench/upstreams.ts):
- * DynamoDB and SSM through the AWS SDK's node:http handler, Tavily through
- * fetch. Read from Node's diagnostics channels (`http.client.*`, `undici:*`),
+ * through fetch (the functions' DynamoDB, SSM and Tavily calls) or node:http
+ * (the naive baseline's AWS SDK). Read from Node's diagnostics channels (`http.client.*`, `undici:*`),
  * so nothing is added to the function: what is recorded is what its clients
  * sent, when they sent it and when the answer was in, on this process's clock.
  *
@@ -44,10 +44,20 @@ export function traceUpstreams(environment = process.env) {
     open.delete(request);
     recorded.push({ ...started, endMs: performance.now() });
   });
+  // undici gives a request's headers as a flat [name, value, ...] list, or (older) as one string.
+  const headerOf = (headers, name) => {
+    if (Array.isArray(headers)) {
+      for (let i = 0; i + 1 < headers.length; i += 2) if (String(headers[i]).toLowerCase() === name) return String(headers[i + 1]);
+      return undefined;
+    }
+    return typeof headers === 'string' ? new RegExp(`^${name}:\\s*(.*)$`, 'im').exec(headers)?.[1]?.trim() : undefined;
+  };
   subscribe('undici:request:create', ({ request }) => {
     const service = serviceOf(new URL(request.origin).host);
     if (!service) return;
-    open.set(request, { service, operation: request.path.replace(/^\//, ''), startMs: performance.now() });
+    const target = headerOf(request.headers, 'x-amz-target');
+    const operation = target ? target.split('.').pop() : request.path.replace(/^\//, '');
+    open.set(request, { service, operation, startMs: performance.now() });
   });
   subscribe('undici:request:headers', ({ request }) => {
     const started = open.get(request);

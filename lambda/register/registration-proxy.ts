@@ -40,6 +40,8 @@ export function createRegistrationCore(options: {
   /** The scopes clients may register for: this server's `scopes_supported`. Undefined: not checked here. */
   readonly scopesSupported?: readonly string[];
   readonly fetch?: typeof fetch;
+  /** How long the registration POST may take. Default: REGISTRATION_LIMITS.timeoutMs. */
+  readonly timeoutMs?: number;
   /** Told when the registration endpoint fails (unreachable, 5xx, unusable answer), for metrics. */
   readonly onUpstreamFailure?: (kind: 'unreachable' | 'invalid') => void;
 }) {
@@ -89,7 +91,7 @@ export function createRegistrationCore(options: {
 
     let upstream: Response;
     // Our own deadline says whether the POST timed out, whatever error fetch wraps it in.
-    const deadline = AbortSignal.timeout(REGISTRATION_LIMITS.timeoutMs);
+    const deadline = AbortSignal.timeout(options.timeoutMs ?? REGISTRATION_LIMITS.timeoutMs);
     try {
       upstream = await fetchImpl(endpoint, {
         method: 'POST',

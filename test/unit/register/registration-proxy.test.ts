@@ -185,6 +185,22 @@ describe('upstream refusals and failures', () => {
     });
   });
 
+  test('a registration endpoint that does not answer within the deadline: 503 saying so, and the failure counted', async () => {
+    const failures: string[] = [];
+    // Never answers: the POST ends only when the proxy's own deadline aborts it.
+    const silent: typeof fetch = (_input, init) =>
+      new Promise((_resolve, reject) => init?.signal?.addEventListener('abort', () => reject(init.signal!.reason), { once: true }));
+    const registerClient = createRegistrationCore({ authorizationServerMetadata: metadataSource, fetch: silent, timeoutMs: 1, onUpstreamFailure: (kind) => failures.push(kind) });
+    const response = await registerClient(register(minimalMetadata));
+    expect(response.status).toBe(503);
+    expect(response.headers.get('retry-after')).toBe('5');
+    expect(await response.json()).toEqual({
+      error: 'temporarily_unavailable',
+      error_description: 'The registration endpoint did not answer in time. Retry shortly.',
+    });
+    expect(failures).toEqual(['unreachable']);
+  });
+
   test('a redirect from the registration endpoint is not followed: 503', async () => {
     scalekit.handler = (_request, res) => sendJson(res, 307, {}, { Location: `${scalekit.url}/elsewhere` });
     const response = await core()(register(minimalMetadata));

@@ -23,6 +23,7 @@ import { reportedCredits } from '../quota/credits.js';
 import { packResult, unpackResult } from '../quota/result-cache.js';
 import type { StoreCall } from '../quota/usage-store.js';
 import { TavilyError, type TavilyApi, type TavilyClient } from '../tavily.js';
+import { leastResearchCredits } from '../tools/credits.js';
 import type { TavilyRequest } from '../tools/tool.js';
 import type { Caller, ResearchCredits } from './research-credits.js';
 import { newTaskId, ownerOf, TASK_ID_PATTERN, TaskStoreError, type ResearchTask, type TaskStore } from './task-store.js';
@@ -156,8 +157,12 @@ export function createResearchTasks(options: ResearchTasksOptions) {
   async function finishWith(caller: Caller, task: ResearchTask, answer: unknown, deadline: number): Promise<ResearchTask> {
     const { result, body } = await keep(task, answer);
     const reported = reportedCredits(answer);
-    // Unreported: a failed research is taken to cost nothing, a completed one what was reserved.
-    const cost = reported ?? (result.isError ? 0 : (task.reservation?.credits ?? 0));
+    // A failed research costs what Tavily says, or nothing. A completed one costs what Tavily says, or
+    // what was reserved when it does not say, and never less than its model's documented floor: as for
+    // the other tools, a figure below the price (0, say) is not trusted.
+    const cost = result.isError
+      ? (reported ?? 0)
+      : Math.max(reported ?? task.reservation?.credits ?? 0, leastResearchCredits(task.model));
     const at = now();
     const finished = await store.finish(task.taskId, { result: { body, isError: result.isError }, credits: cost, at }, storeCall(deadline));
     if (!finished) return (await store.get(task.taskId, storeCall(deadline))) ?? task;

@@ -29,6 +29,11 @@ export const RESEARCH_CREDIT_BOUNDS = {
   pro: { least: 15, most: 250 },
 } as const;
 
+/** The least a completed research costs: its model's floor (`auto`: Tavily may have chosen either). */
+export function leastResearchCredits(model: string): number {
+  return model === 'pro' ? RESEARCH_CREDIT_BOUNDS.pro.least : RESEARCH_CREDIT_BOUNDS.mini.least;
+}
+
 /** How many pages (or URLs) an answer holds: what per-page prices are charged on. */
 function pagesIn(answer: unknown): number {
   const results = (answer as { results?: unknown } | null | undefined)?.results;

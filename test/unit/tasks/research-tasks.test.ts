@@ -9,6 +9,7 @@ import { createUsageGuard } from '../../../lambda/mcp/quota/usage-guard.js';
 import { usageItemKey } from '../../../lambda/mcp/quota/usage-table.js';
 import { createTavilyClient } from '../../../lambda/mcp/tavily.js';
 import { createResearchCredits } from '../../../lambda/mcp/tasks/research-credits.js';
+import { RESEARCH_CREDIT_BOUNDS } from '../../../lambda/mcp/tools/credits.js';
 import { createResearchTasks, MIN_CHECK_INTERVAL_MS, type ResearchEvent, type ResearchTasks } from '../../../lambda/mcp/tasks/research-tasks.js';
 import { createDynamoTaskStore, newTaskId, TaskStoreError, type ResearchTask } from '../../../lambda/mcp/tasks/task-store.js';
 import webResearch, { RESEARCH_WORST_CASE_CREDITS, researchResult } from '../../../lambda/mcp/tools/web-research.js';
@@ -134,6 +135,16 @@ test('waiting: a look at once, then 1 s, 1.5 s...; a finished research is kept a
   expect(result.structured).toMatchObject({ research_id: task.taskId, status: 'completed', report: expect.stringContaining('How do MCP tasks work?') });
   expect(result.text).toContain('<page-content>');
   expect(events.at(-1)).toEqual({ kind: 'completed', model: 'mini', durationMs: 2_500, credits: 37 });
+});
+
+test("a completed research reported below its model's floor (0, say) settles at the floor: the figure is not trusted", async () => {
+  fake.planResearch({ credits: 0 });
+  const { session, task } = await started();
+  const finished = await session.wait(task, signal());
+  expect(finished.status).toBe('completed');
+  expect(finished.credits).toBe(RESEARCH_CREDIT_BOUNDS.mini.least);
+  expect(await creditsOf('client', 'client_a')).toBe(RESEARCH_CREDIT_BOUNDS.mini.least);
+  expect(events.at(-1)).toMatchObject({ kind: 'completed', credits: RESEARCH_CREDIT_BOUNDS.mini.least });
 });
 
 test('waiting ends with the wait budget: the research is still running, and was looked at along the way', async () => {

@@ -171,8 +171,9 @@ describe("the service's errors", () => {
       expect(error.message).not.toContain('a-secret-looking-key');
       expect(error.message).not.toContain(CREDENTIALS.AWS_SECRET_ACCESS_KEY);
     }
-    expect(errorNameOf({ __type: 'aws.protocoltests#ThrottlingException,Other' }, new Headers())).toBe('ThrottlingException');
-    expect(errorNameOf({}, new Headers())).toBeUndefined();
+    expect(errorNameOf({ __type: 'aws.protocoltests#ThrottlingException,Other' })).toBe('ThrottlingException');
+    expect(errorNameOf({ __type: 'ValidationException' }, 'Other')).toBe('ValidationException');
+    expect(errorNameOf({})).toBeUndefined();
   });
 
   test('an error answer that is not JSON: its status is the reason', async () => {
@@ -256,39 +257,30 @@ describe('one retry, for failures a retry can cure', () => {
     const error = await failure(createAwsJsonClient(SSM, { endpoint: await unusedLoopbackUrl() }).call('GetParameter', { Name: '/p' }));
     expect(error).toMatchObject({ service: 'ssm', operation: 'GetParameter', status: undefined, errorName: undefined, reason: 'no answer' });
     expect(error.message).toBe('ssm GetParameter: no answer');
-    // undici's `fetch failed`, the refused connection under it (another realm's TypeError: matched by shape).
-    expect(error.cause).toMatchObject({ name: 'TypeError', cause: { code: 'ECONNREFUSED' } });
+    // Another realm's Error (node:http's): matched by shape.
+    expect(error.cause).toMatchObject({ code: 'ECONNREFUSED' });
   });
 
-  test("the caller's signal aborts the request in flight, and no retry follows", async () => {
+  test("the caller's signal aborts the request in flight; aborted, nothing more is sent", async () => {
     let arrived!: () => void;
     const waiting = new Promise<void>((resolve) => (arrived = resolve));
     service.handler = () => {
       arrived();
       return new Promise<void>(() => undefined);
     };
-    const realFetch = globalThis.fetch;
-    let fetches = 0;
-    globalThis.fetch = (...args: Parameters<typeof fetch>) => {
-      fetches += 1;
-      return realFetch(...args);
-    };
-    try {
-      const controller = new AbortController();
-      const pending = dynamo().call('GetItem', {}, { signal: controller.signal });
-      await waiting;
-      controller.abort();
-      const error = await failure(pending);
-      expect(error).toMatchObject({ status: undefined, reason: 'no answer' });
-      expect((error.cause as Error).name).toBe('AbortError');
-      expect(fetches).toBe(1);
-    } finally {
-      globalThis.fetch = realFetch;
-    }
-    // Already aborted: nothing is sent.
     const before = service.requests.length;
-    await failure(dynamo().call('GetItem', {}, { signal: AbortSignal.abort() }));
-    expect(service.requests.length).toBe(before);
+    const controller = new AbortController();
+    const pending = dynamo().call('GetItem', {}, { signal: controller.signal });
+    await waiting;
+    controller.abort();
+    const error = await failure(pending);
+    expect(error).toMatchObject({ status: undefined, reason: 'no answer' });
+    expect((error.cause as Error).name).toBe('AbortError');
+    expect(service.requests.length - before).toBe(1);
+    // Already aborted: nothing is sent, and the abort's reason is the cause.
+    const timedOut = await failure(dynamo().call('GetItem', {}, { signal: AbortSignal.abort(new DOMException('deadline', 'TimeoutError')) }));
+    expect((timedOut.cause as Error).name).toBe('TimeoutError');
+    expect(service.requests.length - before).toBe(1);
   });
 });
 

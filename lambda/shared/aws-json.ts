@@ -145,8 +145,6 @@ export interface AwsJsonCallOptions {
 }
 
 export interface AwsJsonClient {
-  /** The URL requests go to. */
-  readonly endpoint: string;
   /** Sends `input` to `operation`; resolves to the service's answer, rejects with an AwsRequestError. */
   call<Output = Record<string, unknown>>(operation: string, input: object, options?: AwsJsonCallOptions): Promise<Output>;
 }
@@ -234,6 +232,10 @@ function post(url: URL, headers: Record<string, string>, body: string, signal: A
         response.on('data', (chunk: Buffer) => chunks.push(chunk));
         response.on('error', reject);
         response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers, text: Buffer.concat(chunks).toString('utf8') }));
+        // Cut off mid-answer (an abort, a dropped connection) without an 'error' to say so: no answer either.
+        response.on('close', () => {
+          if (!response.complete) reject(new Error('The connection closed before the answer was complete'));
+        });
       },
     );
     request.on('error', reject);
@@ -300,7 +302,6 @@ export function createAwsJsonClient(service: AwsJsonService, options: AwsJsonCli
   }
 
   return {
-    endpoint: url,
     async call<Output>(operation: string, input: object, { signal }: AwsJsonCallOptions = {}): Promise<Output> {
       const body = JSON.stringify(input, service.binaryAttributes ? binaryAsBase64 : undefined);
       for (let attempt = 1; ; attempt++) {

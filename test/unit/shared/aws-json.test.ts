@@ -253,6 +253,27 @@ describe('one retry, for failures a retry can cure', () => {
     expect(sentSince(before)).toBe(2);
   });
 
+  test('an answer cut off midway is no answer, retried once', async () => {
+    answerInTurn(
+      (res) => {
+        res.writeHead(200, { 'Content-Type': 'application/x-amz-json-1.0', 'Content-Length': '100' });
+        res.write('{"Item":');
+        setImmediate(() => res.socket?.destroy());
+      },
+      (res) => sendJson(res, 200, { Item: {} }),
+    );
+    const before = service.requests.length;
+    expect(await dynamo().call('GetItem', {})).toEqual({ Item: {} });
+    expect(sentSince(before)).toBe(2);
+
+    answerInTurn((res) => {
+      res.writeHead(200, { 'Content-Length': '100' });
+      res.write('{"Item":');
+      setImmediate(() => res.socket?.destroy());
+    });
+    expect(await failure(dynamo().call('GetItem', {}))).toMatchObject({ status: undefined, reason: 'no answer' });
+  });
+
   test('nothing listening: no answer, with the network failure as its cause', async () => {
     const error = await failure(createAwsJsonClient(SSM, { endpoint: await unusedLoopbackUrl() }).call('GetParameter', { Name: '/p' }));
     expect(error).toMatchObject({ service: 'ssm', operation: 'GetParameter', status: undefined, errorName: undefined, reason: 'no answer' });

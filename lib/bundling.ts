@@ -21,15 +21,14 @@ export const LAMBDA_RUNTIME = 'nodejs22.x';
 export const ESBUILD_TARGET = 'node22';
 
 /**
- * The AWS SDK v3 ships in the Lambda runtime, and only the MCP function uses it
- * (SSM), lazily, on its first tool call. Measured (Node 22, this project's SSM
- * reader against a loopback SSM): from the runtime, +0 KB and +2 ms of import,
- * ~80-140 ms for the first key read; bundled, +465 KB and +20 ms of import on
- * every cold start (initialize and tools/list included), ~55 ms for the first
- * read. Every connecting client pays cold starts; only an instance's first tool
- * call, already waiting on Tavily, pays the slower read: the runtime's SDK wins.
+ * What the bundles leave to the runtime: only the tracing modules. The AWS SDK
+ * is not among them, nor bundled: no function uses it. DynamoDB and SSM are
+ * called through lambda/shared/aws-json.ts (node:http, signed by aws4fetch), since
+ * loading and first using the SDK's clients, from the runtime or bundled, was
+ * most of a cold instance's first search (its cost is module evaluation and
+ * middleware, not reading files).
  */
-export const EXTERNAL_MODULES: readonly string[] = ['@aws-sdk/*', '@smithy/*', ...TRACING_MODULES()];
+export const EXTERNAL_MODULES: readonly string[] = [...TRACING_MODULES()];
 
 /**
  * Tracing is opt-in. Its code (the Powertools tracer and the X-Ray SDK under it)
@@ -45,10 +44,10 @@ export const POWERTOOLS_VERSION = '2.35.0';
 
 /**
  * CommonJS output, not ESM: in an ESM bundle esbuild hoists every external
- * import to a static top-level `import`, so the AWS SDK (needed only by the
- * lazily loaded SSM reader) would load on every cold start. In CommonJS the
- * external stays a `require` inside the lazily initialised module. ESM-only
- * dependencies (the MCP SDK v2) bundle into CommonJS without trouble.
+ * import to a static top-level `import`, so the tracer (needed only when
+ * tracing is on) would load on every cold start. In CommonJS the external stays
+ * a `require` inside the lazily initialised module. ESM-only dependencies (the
+ * MCP SDK v2) bundle into CommonJS without trouble.
  */
 export const OUTPUT_FORMAT = 'cjs';
 
@@ -112,10 +111,10 @@ export function esbuildOptions(entry: string, outfile: string, external: readonl
     sourcemap: true,
     mainFields: [...MAIN_FIELDS],
     external: [...EXTERNAL_MODULES, ...external],
-    // Every import() becomes a require() (still run only when reached): the runtime's AWS SDK,
-    // the tracer from AWS's layer and the lazily loaded files are then found as CommonJS finds
-    // them, through NODE_PATH. An ES import() of the SDK has been reported to fail once a layer
-    // with nodejs/node_modules is attached, as tracing does (aws-sdk-js-v3 #6057).
+    // Every import() becomes a require() (still run only when reached): the tracer from AWS's
+    // layer and the lazily loaded files are then found as CommonJS finds them, through NODE_PATH.
+    // An ES import() of a runtime-provided package has been reported to fail once a layer with
+    // nodejs/node_modules is attached, as tracing does.
     supported: { 'dynamic-import': false },
     alias: { ...ALIASES },
     logLevel: 'warning',

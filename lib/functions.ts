@@ -38,13 +38,13 @@ export const API_GATEWAY_INTEGRATION_TIMEOUT_SECONDS = 29;
 
 /**
  * Beside its bounded upstream calls, what an invocation may spend: its own work, a first load of
- * the AWS SDK, an SSM read (bounded only by the SDK), and the answer getting back to API Gateway.
+ * the code that calls AWS, an SSM read (with no timeout of its own), and the answer getting back to API Gateway.
  */
 export const UPSTREAM_MARGIN_MS = 2_000;
 
 /**
  * The least timeout a function gets, whatever it calls: room for a slow cold instance's first
- * SDK load and SSM reads, which have no timeout of their own.
+ * loads and SSM reads, which have no timeout of their own.
  */
 export const MINIMUM_TIMEOUT_SECONDS = 10;
 

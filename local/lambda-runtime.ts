@@ -31,8 +31,8 @@ export type BundlePaths = Readonly<Record<FunctionName, string>>;
 let bundling: Promise<BundlePaths> | undefined;
 
 /**
- * Where bundles go: inside the project, so that the externals (the AWS SDK)
- * resolve from its node_modules as they resolve from the runtime on Lambda.
+ * Where bundles go: inside the project, so that the externals (the tracer)
+ * resolve from its node_modules as they resolve from the layer on Lambda.
  */
 const BUNDLES_ROOT = fileURLToPath(new URL('../.local/bundles/', import.meta.url));
 

@@ -60,23 +60,21 @@ export function reportResearch(observability: Observability) {
  * instance initialized ahead of its clients (provisioned concurrency), whose
  * init may take the time and must end with nothing in flight. The tools'
  * modules; `fetch` and `Request` (Node loads them on first use); the SSM reader
- * when the key is in SSM; and the DynamoDB client the usage store
- * (quota/usage-store.ts) requires on its first request, when quotas or the
- * cache are on. Failures are left to the first call, which reports them.
+ * when the key is in SSM; and the quota guard and usage store, when quotas or
+ * the cache are on. Failures are left to the first call, which reports them.
  */
 export async function loadWhatAToolCallNeeds(settings: McpSettings): Promise<void> {
   void globalThis.Request;
   await Promise.allSettled([
     ...toolEntries.map((entry) => entry.load()),
     ...(settings.tavilyApiKey || !settings.tavilyApiKeyParameter ? [] : [loadParameterReader()]),
-    ...(usageNeedsTable(settings) ? [loadDynamoDbClient()] : []),
+    ...(usageNeedsTable(settings) ? [loadUsageStore()] : []),
   ]);
 }
 
-/** The runtime's AWS SDK is loaded with `require` in the bundles, as parameters.ts explains; from source, `import()`. */
-async function loadDynamoDbClient(): Promise<void> {
-  if (typeof require === 'function') require('@aws-sdk/client-dynamodb');
-  else await import('@aws-sdk/client-dynamodb');
+/** The quota guard, the usage store and its signed DynamoDB requests (modules only: no client is made, nothing sent). */
+async function loadUsageStore(): Promise<void> {
+  await Promise.all([import('./quota/usage-guard.js'), import('./quota/usage-store.js')]);
 }
 
 /**

@@ -4,7 +4,7 @@
  * where another error caused it, that error as `cause`. Callers tell errors apart
  * with `instanceof` (or `code`), never by matching `name` or message strings.
  *
- * Errors thrown by libraries (jose, the AWS SDK, undici) are recognised once, at
+ * Errors thrown by libraries (jose, undici) are recognised once, at
  * the boundary that calls them, and wrapped here with the original as `cause`.
  */
 
@@ -18,6 +18,7 @@ export type ErrorCode =
   | 'ERR_PARAMETER_NOT_FOUND'
   | 'ERR_PARAMETER_ACCESS_DENIED'
   | 'ERR_PARAMETER_UNAVAILABLE'
+  | 'ERR_AWS_REQUEST'
   | 'ERR_AUTHORIZER_UNAVAILABLE'
   | 'ERR_SIGNING_KEYS_UNAVAILABLE'
   | 'ERR_SIGNING_KEY_UNKNOWN'

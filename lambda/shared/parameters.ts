@@ -4,12 +4,13 @@
  * long it is reused are this module's concern, not the caller's. The authorizer
  * reads its revocation denylist with it, the MCP function its Tavily key.
  *
- * Failures come back as this project's errors, the AWS SDK's own as `cause`:
+ * Failures come back as this project's errors, the failed request (an
+ * AwsRequestError, aws-json.ts) in their `cause` chain:
  * `ParameterNotFoundError`, `ParameterAccessDeniedError`, or
  * `ParameterUnavailableError` for anything else (throttling, network, KMS).
  *
  * Nothing is loaded until the first read: a function that never reads a
- * parameter never loads Powertools Parameters nor the AWS SDK.
+ * parameter never loads Powertools Parameters nor the code that calls SSM.
  */
 import { WebSearchMcpError } from './errors.js';
 
@@ -53,34 +54,20 @@ export class ParameterUnavailableError extends WebSearchMcpError {
   }
 }
 
-type SsmParameters = typeof import('./ssm-parameters.js');
-
-let ssm: SsmParameters | Promise<SsmParameters> | undefined;
+let ssm: Promise<typeof import('./ssm-parameters.js')> | undefined;
 
 /**
- * The bundles are CommonJS, and there `require` loads the reader on its first
- * use. Under it the AWS SDK, which is not bundled but taken from Lambda's
- * runtime, is loaded with `require` too: Node's `require` finds it as the runtime
- * intends, whereas an ES module `import()` searches NODE_PATH, which has been
- * reported to miss it once a layer with `nodejs/node_modules` is attached (and
- * tracing attaches the Powertools layer). Run from source as ES modules (tests,
- * tsx) there is no `require`, and `import()` loads the same module.
- */
-function loadSsmParameters(): SsmParameters | Promise<SsmParameters> {
-  return typeof require === 'function' ? (require('./ssm-parameters.js') as SsmParameters) : import('./ssm-parameters.js');
-}
-
-/**
- * Load the reader (Powertools Parameters and the AWS SDK's SSM client) without
+ * Load the reader (Powertools Parameters and its signed SSM requests) without
  * reading anything: for an init phase that runs before any request waits on it,
  * and must leave no request in flight when it ends.
  */
 export async function loadParameterReader(): Promise<void> {
-  await (ssm ??= loadSsmParameters());
+  await (ssm ??= import('./ssm-parameters.js'));
 }
 
 /** The parameter's value; read from SSM at most once per `maxAge` seconds in an instance. */
 export async function readParameter(name: string, options: ReadParameterOptions): Promise<string> {
-  const { readSsmParameter } = await (ssm ??= loadSsmParameters());
+  // In a bundle the reader is inlined, and this evaluates it on the first read (lib/bundling.ts).
+  const { readSsmParameter } = await (ssm ??= import('./ssm-parameters.js'));
   return readSsmParameter(name, options);
 }

@@ -1,6 +1,6 @@
 /**
  * Deployed, the MCP function reads the Tavily key from an SSM SecureString
- * with Powertools Parameters. Here the real AWS SDK talks to a loopback SSM,
+ * with Powertools Parameters. Here its signed GetParameter goes to a loopback SSM,
  * through the same local stack and MCP SDK client as everything else.
  */
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';

@@ -1,7 +1,7 @@
 /**
  * The MCP function's quotas and result cache, from its settings: the guard
  * around tool calls (usage-guard.ts) on the DynamoDB store, reporting to the
- * function's logs and metrics. Nothing here runs, and no AWS SDK loads, when
+ * function's logs and metrics. Nothing here runs, and nothing that calls DynamoDB loads, when
  * quotas and cache are both off; when they are on, the guard and its store are
  * loaded on the first tool call, not at cold start (initialize and tools/list never need them).
  */

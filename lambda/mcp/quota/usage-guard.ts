@@ -195,7 +195,7 @@ function mayHaveBeenCharged(error: unknown): boolean {
 
 export function createUsageGuard(options: UsageGuardOptions): AroundToolCall {
   const guard = guardFrom(options);
-  // The store's first request would load the AWS SDK; load it now, while this call's own work goes on.
+  // The store's first request would make its client; make it now, while this call's own work goes on.
   options.store.warm?.();
   return async function aroundToolCall(call, run) {
     const current = await begin(guard, call);

@@ -8,13 +8,13 @@
  * written. Only when that update is refused is the item read (DynamoDB returns
  * it with the refusal), to say which limit refused, or to start a new minute.
  *
- * The AWS SDK is loaded on the first operation (it ships in the Lambda runtime,
- * and is external to the bundle: lib/bundling.ts), never at cold start, and the
- * store's timeout starts only once it is loaded: loading is not waiting for the store.
+ * DynamoDB is called through aws-json.ts (node:http, signed by aws4fetch), not the
+ * AWS SDK. Its client is made on the first operation (or by `warm`), never at
+ * cold start, and the store's timeout starts only once it is made: preparing to
+ * send is not waiting for the store.
  */
-import { createRequire } from 'node:module';
-import type { AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { WebSearchMcpError } from '../../shared/errors.js';
+import { AwsRequestError, createAwsJsonClient, DYNAMODB, isThrottling, type AttributeMap, type AttributeValue, type AwsJsonClient } from '../../shared/aws-json.js';
+import { findCause, WebSearchMcpError } from '../../shared/errors.js';
 import { DEFAULT_USAGE_STORE_TIMEOUT_MS } from '../../shared/settings.js';
 import { USAGE_TABLE } from './usage-table.js';
 
@@ -70,7 +70,7 @@ export interface UsageStore {
   count(update: UsageCount, call: StoreCall): Promise<CountResult>;
   getCached(key: string, call: StoreCall): Promise<CachedItem | undefined>;
   putCached(key: string, item: CachedItem, call: StoreCall): Promise<void>;
-  /** Load what a first request needs (the AWS SDK), ahead of it. */
+  /** Prepare what a first request needs (the client), ahead of it; nothing is sent. */
   warm?(): void;
 }
 
@@ -96,17 +96,14 @@ export class UsageStoreError extends WebSearchMcpError {
   }
 }
 
-/** DynamoDB's answers that mean "too much traffic right now", which retrying later cures: an outage, not a bug. */
-const THROTTLING = new Set(['ThrottlingException', 'ProvisionedThroughputExceededException', 'RequestLimitExceeded', 'LimitExceededException']);
-
-/** Whether an error from the SDK is DynamoDB refusing the request as such (4xx, not throttling) rather than failing to serve it. */
+/**
+ * Whether a failed request is DynamoDB refusing it as such (4xx, not throttling) rather than failing
+ * to serve it (throttling, 5xx, no answer: an outage, which retrying later cures).
+ */
 export function storeFaultOf(error: unknown): StoreFault {
-  const { name, $fault, $metadata } = (error ?? {}) as { name?: string; $fault?: string; $metadata?: { httpStatusCode?: number } };
-  if (name && THROTTLING.has(name)) return 'outage';
-  const status = $metadata?.httpStatusCode;
-  if (status === 429) return 'outage';
-  if ($fault === 'client' || (status !== undefined && status >= 400 && status < 500)) return 'rejected';
-  return 'outage';
+  const failure = findCause(error, AwsRequestError);
+  if (!failure || failure.status === undefined || isThrottling(failure)) return 'outage';
+  return failure.status >= 400 && failure.status < 500 ? 'rejected' : 'outage';
 }
 
 export interface DynamoUsageStoreOptions {
@@ -118,21 +115,14 @@ export interface DynamoUsageStoreOptions {
   readonly requestTimeoutMs?: number;
 }
 
-type AttributeMap = Record<string, AttributeValue>;
-export type DynamoDbSdk = typeof import('@aws-sdk/client-dynamodb');
+/** The usage table's DynamoDB client: the region's endpoint, or the local stack's. */
+export function createUsageTableClient(options: { readonly endpoint?: string; readonly region?: string }): AwsJsonClient {
+  return createAwsJsonClient(DYNAMODB, options);
+}
 
-/**
- * The SDK is loaded with `require`, not `import()`: Lambda's runtime resolves an
- * ES module import of a package it provides through NODE_PATH in a way that
- * breaks once a layer is attached (tracing attaches one), while CommonJS
- * `require` searches NODE_PATH as Node documents. The bundles are CommonJS
- * (lib/bundling.ts), so there `require` is the bundle's own; the sources, run as
- * ES modules by the tests, make one from their URL. (esbuild warns that
- * `import.meta` is empty in a CommonJS bundle; that line never runs there.)
- */
-export function loadDynamoDbSdk(): DynamoDbSdk {
-  if (typeof require === 'function') return require('@aws-sdk/client-dynamodb') as DynamoDbSdk;
-  return createRequire(import.meta.url)('@aws-sdk/client-dynamodb') as DynamoDbSdk;
+/** DynamoDB refused a conditional write because its condition did not hold; `details.Item` is the item, when asked for. */
+export function conditionFailed(error: unknown): error is AwsRequestError {
+  return error instanceof AwsRequestError && error.errorName === 'ConditionalCheckFailedException';
 }
 
 /**
@@ -155,7 +145,16 @@ function countersOf(item: AttributeMap | undefined): UsageCounters | undefined {
 
 type Plan =
   | { readonly refused: CountResult & { counted: false } }
-  | { readonly update: Omit<import('@aws-sdk/client-dynamodb').UpdateItemCommandInput, 'TableName' | 'Key'> };
+  | {
+      readonly update: {
+        readonly UpdateExpression: string;
+        readonly ConditionExpression?: string;
+        readonly ExpressionAttributeNames: Record<string, string>;
+        readonly ExpressionAttributeValues: AttributeMap;
+        readonly ReturnValues: 'ALL_NEW';
+        readonly ReturnValuesOnConditionCheckFailure: 'ALL_OLD';
+      };
+    };
 
 /**
  * The one UpdateItem for `update`, given the item as last seen (undefined: not read yet, so the common
@@ -222,23 +221,9 @@ function planCount(update: UsageCount, seen: UsageCounters | undefined): Plan {
 }
 
 export function createDynamoUsageStore(options: DynamoUsageStoreOptions): UsageStore {
-  let loaded: { client: DynamoDBClient; sdk: DynamoDbSdk } | undefined;
-  const load = () => {
-    if (loaded) return loaded;
-    const sdk = loadDynamoDbSdk();
-    loaded = {
-      sdk,
-      client: new sdk.DynamoDBClient({
-        region: options.region ?? process.env.AWS_REGION ?? 'us-east-1',
-        // One retry at most: the store has well under a second, and a refused call can be retried by the agent.
-        maxAttempts: 2,
-        ...(options.endpoint
-          ? { endpoint: options.endpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } }
-          : {}),
-      }),
-    };
-    return loaded;
-  };
+  let client: AwsJsonClient | undefined;
+  // One retry at most (aws-json.ts): the store has well under a second, and a refused call can be retried by the agent.
+  const load = () => (client ??= createUsageTableClient(options));
   const { partitionKey, ttlAttribute } = USAGE_TABLE;
   const TableName = options.tableName;
   const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_USAGE_STORE_TIMEOUT_MS;
@@ -246,25 +231,26 @@ export function createDynamoUsageStore(options: DynamoUsageStoreOptions): UsageS
   async function send<T>(
     operation: UsageStoreError['operation'],
     call: StoreCall,
-    run: (sdk: ReturnType<typeof load>, signal: AbortSignal) => Promise<T>,
+    run: (client: AwsJsonClient, signal: AbortSignal) => Promise<T>,
   ): Promise<T> {
     if (call.signal.aborted) throw new UsageStoreError(operation, 'no time left', 'outage');
-    let sdk: ReturnType<typeof load>;
+    let ready: AwsJsonClient;
     try {
-      sdk = load();
+      ready = load();
     } catch (error) {
-      throw new UsageStoreError(operation, 'client not loaded', 'outage', { cause: error });
+      throw new UsageStoreError(operation, 'no client', 'outage', { cause: error });
     }
-    // The timeout starts here, with the client loaded: a slow first load is not a slow store.
+    // The timeout starts here, with the client made: preparing to send is not waiting for the store.
     const timeout = AbortSignal.timeout(requestTimeoutMs);
     try {
-      return await run(sdk, AbortSignal.any([call.signal, timeout]));
+      return await run(ready, AbortSignal.any([call.signal, timeout]));
     } catch (error) {
       if (error instanceof UsageStoreError) throw error;
       if (timeout.aborted) throw new UsageStoreError(operation, 'timed out', 'outage', { cause: error });
       if (call.signal.aborted) throw new UsageStoreError(operation, 'no time left', 'outage', { cause: error });
-      // The AWS SDK's error name (ThrottlingException, ValidationException...) says what went wrong without saying whose call it was.
-      throw new UsageStoreError(operation, (error as { name?: string }).name ?? 'Error', storeFaultOf(error), { cause: error });
+      // DynamoDB's error name (ThrottlingException, ValidationException...) says what went wrong without saying whose call it was.
+      const reason = error instanceof AwsRequestError ? error.reason : ((error as { name?: string }).name ?? 'Error');
+      throw new UsageStoreError(operation, reason, storeFaultOf(error), { cause: error });
     }
   }
 
@@ -278,7 +264,7 @@ export function createDynamoUsageStore(options: DynamoUsageStoreOptions): UsageS
     },
 
     count(update, call) {
-      return send('count', call, async ({ client, sdk }, signal) => {
+      return send('count', call, async (client, signal) => {
         const Key = { [partitionKey]: { S: update.key } };
         // More than the limit itself never fits, whatever has been counted.
         const { minuteCalls } = update;
@@ -289,18 +275,19 @@ export function createDynamoUsageStore(options: DynamoUsageStoreOptions): UsageS
           const plan = planCount(update, seen);
           if ('refused' in plan) return plan.refused;
           try {
-            const output = await client.send(new sdk.UpdateItemCommand({ TableName, Key, ...plan.update }), { abortSignal: signal });
+            const output = await client.call<{ Attributes?: AttributeMap }>('UpdateItem', { TableName, Key, ...plan.update }, { signal });
             return { counted: true, counters: countersOf(output.Attributes)! };
           } catch (error) {
-            if (!(error instanceof sdk.ConditionalCheckFailedException)) throw error;
+            if (!conditionFailed(error)) throw error;
             // DynamoDB returns the item with the refusal; a store that does not (dynalite) is asked for it.
             seen =
-              countersOf(error.Item) ??
+              countersOf(error.details.Item as AttributeMap | undefined) ??
               countersOf(
                 (
-                  await client.send(
-                    new sdk.GetItemCommand({ TableName, Key, ConsistentRead: true, ProjectionExpression: '#c, #k, #m, #n', ExpressionAttributeNames: COUNTER_NAMES }),
-                    { abortSignal: signal },
+                  await client.call<{ Item?: AttributeMap }>(
+                    'GetItem',
+                    { TableName, Key, ConsistentRead: true, ProjectionExpression: '#c, #k, #m, #n', ExpressionAttributeNames: COUNTER_NAMES },
+                    { signal },
                   )
                 ).Item,
               ) ??
@@ -312,8 +299,8 @@ export function createDynamoUsageStore(options: DynamoUsageStoreOptions): UsageS
     },
 
     getCached(key, call) {
-      return send('get', call, async ({ client, sdk }, signal) => {
-        const output = await client.send(new sdk.GetItemCommand({ TableName, Key: { [partitionKey]: { S: key } } }), { abortSignal: signal });
+      return send('get', call, async (client, signal) => {
+        const output = await client.call<{ Item?: AttributeMap }>('GetItem', { TableName, Key: { [partitionKey]: { S: key } } }, { signal });
         const item = output.Item;
         if (!item?.body?.B || item.storedAt?.N === undefined || item[ttlAttribute]?.N === undefined) return undefined;
         return { body: item.body.B, storedAt: Number(item.storedAt.N), expiresAt: Number(item[ttlAttribute].N) };
@@ -321,19 +308,14 @@ export function createDynamoUsageStore(options: DynamoUsageStoreOptions): UsageS
     },
 
     putCached(key, item, call) {
-      return send('put', call, async ({ client, sdk }, signal) => {
-        await client.send(
-          new sdk.PutItemCommand({
-            TableName,
-            Item: {
-              [partitionKey]: { S: key },
-              body: { B: item.body },
-              storedAt: N(item.storedAt),
-              [ttlAttribute]: N(item.expiresAt),
-            },
-          }),
-          { abortSignal: signal },
-        );
+      return send('put', call, async (client, signal) => {
+        const Item: AttributeMap = {
+          [partitionKey]: { S: key },
+          body: { B: item.body },
+          storedAt: N(item.storedAt),
+          [ttlAttribute]: N(item.expiresAt),
+        };
+        await client.call('PutItem', { TableName, Item }, { signal });
       });
     },
   };

@@ -17,12 +17,12 @@
  * - `result`: the finished CallToolResult's text and structured content, gzip'd like a cached
  *   result (quota/result-cache.ts), and `isError`.
  *
- * The AWS SDK is loaded through the usage store's loader, on the first operation.
+ * DynamoDB is called as the usage store calls it (aws-json.ts), with a client made on the first operation.
  */
 import { randomBytes } from 'node:crypto';
-import type { AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { AwsRequestError, type AttributeMap, type AwsJsonClient } from '../../shared/aws-json.js';
 import { WebSearchMcpError } from '../../shared/errors.js';
-import { loadDynamoDbSdk, type DynamoDbSdk, type StoreCall } from '../quota/usage-store.js';
+import { conditionFailed, createUsageTableClient, type StoreCall } from '../quota/usage-store.js';
 import { USAGE_TABLE } from '../quota/usage-table.js';
 
 export type TaskStatus = 'working' | 'completed' | 'cancelled';
@@ -102,8 +102,6 @@ export async function ownerOf(caller: { readonly sub: string; readonly clientId:
 
 const keyOf = (taskId: string) => `task#${taskId}`;
 
-type AttributeMap = Record<string, AttributeValue>;
-
 function toItem(task: ResearchTask): AttributeMap {
   const { partitionKey, ttlAttribute } = USAGE_TABLE;
   const number = (value: number) => ({ N: String(value) });
@@ -165,57 +163,47 @@ export interface DynamoTaskStoreOptions {
 }
 
 export function createDynamoTaskStore(options: DynamoTaskStoreOptions): TaskStore {
-  let loaded: { client: DynamoDBClient; sdk: DynamoDbSdk } | undefined;
+  let client: AwsJsonClient | undefined;
   const load = (operation: TaskStoreError['operation']) => {
-    if (loaded) return loaded;
-    let sdk: DynamoDbSdk;
     try {
-      sdk = loadDynamoDbSdk();
+      return (client ??= createUsageTableClient(options));
     } catch (error) {
-      throw new TaskStoreError(operation, 'client not loaded', { cause: error });
+      throw new TaskStoreError(operation, 'no client', { cause: error });
     }
-    loaded = {
-      sdk,
-      client: new sdk.DynamoDBClient({
-        region: options.region ?? process.env.AWS_REGION ?? 'us-east-1',
-        maxAttempts: 2,
-        ...(options.endpoint ? { endpoint: options.endpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } } : {}),
-      }),
-    };
-    return loaded;
   };
   const TableName = options.tableName;
   const Key = (taskId: string) => ({ [USAGE_TABLE.partitionKey]: { S: keyOf(taskId) } });
 
-  async function send<T>(operation: TaskStoreError['operation'], call: StoreCall, run: (sdk: ReturnType<typeof load>) => Promise<T>): Promise<T> {
+  async function send<T>(operation: TaskStoreError['operation'], call: StoreCall, run: (client: AwsJsonClient) => Promise<T>): Promise<T> {
     if (call.signal.aborted) throw new TaskStoreError(operation, 'no time left');
     try {
       return await run(load(operation));
     } catch (error) {
       if (error instanceof TaskStoreError) throw error;
-      const name = (error as { name?: string }).name ?? 'Error';
-      throw new TaskStoreError(operation, call.signal.aborted ? 'timed out' : name, { cause: error });
+      const reason = error instanceof AwsRequestError ? error.reason : ((error as { name?: string }).name ?? 'Error');
+      throw new TaskStoreError(operation, call.signal.aborted ? 'timed out' : reason, { cause: error });
     }
   }
 
   /** A conditional update: true when it applied, false when its condition did not hold. */
   function update(call: StoreCall, input: { taskId: string; set: string; condition: string; names: Record<string, string>; values: AttributeMap }) {
-    return send('update', call, async ({ client, sdk }) => {
+    return send('update', call, async (client) => {
       try {
-        await client.send(
-          new sdk.UpdateItemCommand({
+        await client.call(
+          'UpdateItem',
+          {
             TableName,
             Key: Key(input.taskId),
             UpdateExpression: `SET ${input.set}`,
             ConditionExpression: `attribute_exists(#pk) AND ${input.condition}`,
             ExpressionAttributeNames: { '#pk': USAGE_TABLE.partitionKey, ...input.names },
             ExpressionAttributeValues: input.values,
-          }),
-          { abortSignal: call.signal },
+          },
+          { signal: call.signal },
         );
         return true;
       } catch (error) {
-        if (error instanceof sdk.ConditionalCheckFailedException) return false;
+        if (conditionFailed(error)) return false;
         throw error;
       }
     });
@@ -225,22 +213,23 @@ export function createDynamoTaskStore(options: DynamoTaskStoreOptions): TaskStor
 
   return {
     create(task, call) {
-      return send('create', call, async ({ client, sdk }) => {
-        await client.send(
-          new sdk.PutItemCommand({
+      return send('create', call, async (client) => {
+        await client.call(
+          'PutItem',
+          {
             TableName,
             Item: toItem(task),
             ConditionExpression: 'attribute_not_exists(#pk)',
             ExpressionAttributeNames: { '#pk': USAGE_TABLE.partitionKey },
-          }),
-          { abortSignal: call.signal },
+          },
+          { signal: call.signal },
         );
       });
     },
 
     get(taskId, call) {
-      return send('get', call, async ({ client, sdk }) => {
-        const output = await client.send(new sdk.GetItemCommand({ TableName, Key: Key(taskId), ConsistentRead: true }), { abortSignal: call.signal });
+      return send('get', call, async (client) => {
+        const output = await client.call<{ Item?: AttributeMap }>('GetItem', { TableName, Key: Key(taskId), ConsistentRead: true }, { signal: call.signal });
         return output.Item ? fromItem(taskId, output.Item) : undefined;
       });
     },

@@ -1,13 +1,14 @@
 /**
  * The DynamoDB store against a loopback stand-in for DynamoDB: each failure is
- * a UsageStoreError naming the operation, a reason fit for a log line (the
- * SDK's error name, never the request) and whether it is an outage or a
+ * a UsageStoreError naming the operation, a reason fit for a log line
+ * (DynamoDB's error name, never the request) and whether it is an outage or a
  * request DynamoDB rejected as such (a bug: never let through uncounted), with
- * the SDK's error as its cause; a refused update is explained from the item
+ * the failed request as its cause; a refused update is explained from the item
  * DynamoDB returns with the refusal, without reading it again; and the
  * timeout counts from the request, not from the client's first load.
  */
 import { createDynamoUsageStore, storeFaultOf, UsageStoreError, type UsageCount } from '../../../lambda/mcp/quota/usage-store.js';
+import { AwsRequestError } from '../../../lambda/shared/aws-json.js';
 import { WebSearchMcpError } from '../../../lambda/shared/errors.js';
 import { sendJson, startLoopbackServer, type LoopbackServer } from '../helpers/loopback-server.js';
 
@@ -87,7 +88,8 @@ test("DynamoDB refusing the request itself (a ValidationException, a missing tab
     const error = await storeFailure(store.count(update, call()));
     expect(error).toBeInstanceOf(WebSearchMcpError);
     expect(error).toMatchObject({ code: 'ERR_USAGE_STORE', name: 'UsageStoreError', operation: 'count', reason: type, fault: 'rejected' });
-    expect(error.cause).toMatchObject({ name: type });
+    expect(error.cause).toBeInstanceOf(AwsRequestError);
+    expect(error.cause).toMatchObject({ service: 'dynamodb', operation: 'UpdateItem', errorName: type, status: 400 });
   }
   dynamo.handler = (_request, res) => sendJson(res, 400, dynamoError('ProvisionedThroughputExceededException'));
   expect(await storeFailure(store.getCached('cache#shared#web_search#0', call()))).toMatchObject({
@@ -100,9 +102,33 @@ test("DynamoDB refusing the request itself (a ValidationException, a missing tab
     operation: 'put',
     fault: 'outage',
   });
-  expect(storeFaultOf(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }))).toBe('outage');
-  expect(storeFaultOf({ name: 'ThrottlingException', $fault: 'client', $metadata: { httpStatusCode: 400 } })).toBe('outage');
-  expect(storeFaultOf({ name: 'Whatever', $metadata: { httpStatusCode: 429 } })).toBe('outage');
+  const failed = (status?: number, errorName?: string) =>
+    new AwsRequestError({ service: 'dynamodb', operation: 'UpdateItem', ...(status !== undefined ? { status } : {}), ...(errorName ? { errorName } : {}) });
+  const refused = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+  expect(storeFaultOf(new AwsRequestError({ service: 'dynamodb', operation: 'GetItem' }, { cause: refused }))).toBe('outage');
+  expect(storeFaultOf(refused)).toBe('outage');
+  expect(storeFaultOf(failed(400, 'ThrottlingException'))).toBe('outage');
+  expect(storeFaultOf(failed(400, 'RequestLimitExceeded'))).toBe('outage');
+  expect(storeFaultOf(failed(429, 'Whatever'))).toBe('outage');
+  expect(storeFaultOf(failed(503))).toBe('outage');
+  expect(storeFaultOf(failed(400, 'ValidationException'))).toBe('rejected');
+  expect(storeFaultOf(failed(403))).toBe('rejected');
+  // Found in a cause chain, as the guard meets it.
+  expect(storeFaultOf(new UsageStoreError('count', 'x', 'outage', { cause: failed(400, 'ResourceNotFoundException') }))).toBe('rejected');
+});
+
+test('a cached body is sent as DynamoDB JSON binary (base64) and read back as the same bytes', async () => {
+  const bytes = new Uint8Array([0, 1, 2, 250, 255]);
+  const store = createDynamoUsageStore({ tableName: 'usage', endpoint: dynamo.url });
+  dynamo.handler = (_request, res) => sendJson(res, 200, {});
+  await store.putCached('cache#k', { body: bytes, storedAt: 5, expiresAt: 6 }, call());
+  const sent = JSON.parse(dynamo.requests.at(-1)!.body);
+  expect(target(-1)).toBe('DynamoDB_20120810.PutItem');
+  expect(sent.Item).toEqual({ pk: { S: 'cache#k' }, body: { B: 'AAEC+v8=' }, storedAt: { N: '5' }, expiresAt: { N: '6' } });
+  dynamo.handler = (_request, res) => sendJson(res, 200, { Item: sent.Item });
+  const read = await store.getCached('cache#k', call());
+  expect(read).toEqual({ body: bytes, storedAt: 5, expiresAt: 6 });
+  expect(read!.body).toBeInstanceOf(Uint8Array);
 });
 
 test('no time left: refused before anything is sent', async () => {

@@ -1,9 +1,9 @@
 /**
  * readParameter against a loopback SSM, through the real Powertools Parameters and
- * AWS SDK: values, decryption, reuse within maxAge, and the SDK's failures turned
- * into this project's errors with the SDK's own as their cause.
+ * aws-json's GetParameter: values, decryption, reuse within maxAge, and SSM's
+ * failures turned into this project's errors with the failed request as their cause.
  */
-import { ParameterNotFound } from '@aws-sdk/client-ssm';
+import { AwsRequestError } from '../../../lambda/shared/aws-json.js';
 import { findCause } from '../../../lambda/shared/errors.js';
 import {
   ParameterAccessDeniedError,
@@ -61,11 +61,11 @@ test('a value is reused within maxAge, not read again', async () => {
   expect(ssm.requests.filter((request) => request.body.Name === '/test/reused')).toHaveLength(1);
 });
 
-test('a parameter that does not exist: ParameterNotFoundError, the SDK error as its cause', async () => {
+test("a parameter that does not exist: ParameterNotFoundError, SSM's answer in its cause chain", async () => {
   const error = await rejection(readParameter('/test/missing', { maxAge: 60 }));
   expect(error).toBeInstanceOf(ParameterNotFoundError);
   expect(error).toMatchObject({ code: 'ERR_PARAMETER_NOT_FOUND', parameterName: '/test/missing' });
-  expect(findCause(error, ParameterNotFound)).toBeDefined();
+  expect(findCause(error, AwsRequestError)).toMatchObject({ service: 'ssm', operation: 'GetParameter', errorName: 'ParameterNotFound', status: 400 });
 });
 
 test('access denied (IAM or KMS): ParameterAccessDeniedError', async () => {

@@ -6,6 +6,7 @@
 import { chargedCredits, reportedCredits } from '../../../lambda/mcp/quota/credits.js';
 import { cacheKey, cacheScopeOf, packResult, unpackResult } from '../../../lambda/mcp/quota/result-cache.js';
 import { identitiesOf, refusalMessage, windowsAt } from '../../../lambda/mcp/quota/usage-guard.js';
+import { digestOf } from '../../../lambda/mcp/quota/usage-table.js';
 import webCrawl from '../../../lambda/mcp/tools/web-crawl.js';
 import webExtract from '../../../lambda/mcp/tools/web-extract.js';
 import webMap from '../../../lambda/mcp/tools/web-map.js';
@@ -256,4 +257,13 @@ describe('the hook from the settings', () => {
       usageEnvironment({ ...off, quotaCallsPerMinute: 3, quotaOverrides: [{ kind: 'client', id: 'batch', callsPerMinute: 600 }], usageTableName: 't' }),
     ).toMatchObject({ QUOTA_CALLS_PER_MINUTE: '3', QUOTA_OVERRIDES: 'client:batch=calls:600', USAGE_TABLE_NAME: 't', CACHE_TTL_SECONDS: '0' });
   });
+});
+
+test("keys' digests are SHA-256 of the value's JSON, base64url: fixed, so items written by an earlier version are found", async () => {
+  // Computed independently (Python hashlib) from the JSON texts "usr_1", ["a","b"] and "\ud800x".
+  expect(await digestOf('usr_1')).toBe('c75Qi0kbanUll-vhvj0P6RubkVkttijqQFhssxzRE-Y');
+  expect(await digestOf(['a', 'b'])).toBe('BHPvLcDTJKtlnTWAwRNOnYEgNZBcR4H91tUpsMaGDhM');
+  // A lone surrogate is its JSON escape, never UTF-8's replacement character.
+  expect(await digestOf('\ud800x')).toBe('7RZ1Xx7ZIFikp7hp3y5WzG1Zblyl0f8-c6GC4Zd5ytk');
+  expect(await digestOf('\ufffdx')).not.toBe(await digestOf('\ud800x'));
 });

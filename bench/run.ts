@@ -35,7 +35,8 @@ import { measureVerifyReference, measureWarm, type WarmCase, type WarmResult } f
 
 /** 15 rounds: every target gets 15 fresh processes (plus one unrecorded first run). */
 const COLD_RUNS = Number(process.env.BENCH_COLD_RUNS ?? 15);
-const BASE_REF = process.env.BENCH_BASE_REF ?? 'cd42884';
+// The main of before the first-search work: the "before" of the before/after table.
+const BASE_REF = process.env.BENCH_BASE_REF ?? 'c173ec3';
 const FRESH_TOKENS = 1500;
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
 

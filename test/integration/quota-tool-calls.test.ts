@@ -148,7 +148,7 @@ describe('QUOTA_CREDITS_PER_DAY=5, Tavily reporting other charges than its price
     for (let i = 0; i < 6; i++) results.push(await search(client, `free ${i}`));
     expect(outcomesOf(results)).toEqual(['ok', 'ok', 'ok', 'ok', 'ok', 'refused']);
     expect(results[5]!.content[0]!.text).toMatch(/^Daily Tavily credit budget for this (client|user) reached \(5\/5 used; this call needs up to 1\); resets at 00:00 UTC\./);
-    expect((await usageToday(running)).find((row) => row.caller === 'client-free')).toMatchObject({ credits: 5, calls: 5 });
+    expect((await usageToday(running)).find((row) => row.caller === 'usr_free')).toMatchObject({ credits: 5, calls: 5 });
     await client.close();
   });
 

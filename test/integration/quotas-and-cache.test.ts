@@ -92,6 +92,8 @@ function guardWith(store: UsageStore, options: Partial<UsageGuardOptions>, clock
 }
 
 const user = { sub: 'usr_1', clientId: 'client-a' };
+/** An override naming client-a (no limit of its own: the defaults apply), so that a user's calls count against it too. */
+const CLIENT_A_NAMED = [{ kind: 'client' as const, id: 'client-a' }];
 const machine = { sub: 'm2m-client', clientId: 'm2m-client' };
 const search = (caller = user, args: Record<string, unknown> = { query: 'q', search_depth: 'basic', topic: 'general' }) => ({
   tool: webSearch,
@@ -180,7 +182,7 @@ describe('calls per minute', () => {
   test('with 3 a minute, the fourth call from one caller is refused by name and Tavily is not called', async () => {
     const { store } = await freshStore();
     const clock = { now: NOON };
-    const { guard, events } = guardWith(store, { limits: { ...OFF, callsPerMinute: 3 } }, clock);
+    const { guard, events } = guardWith(store, { limits: { ...OFF, callsPerMinute: 3 , overrides: CLIENT_A_NAMED } }, clock);
     const tool = fakeTool();
     for (let i = 0; i < 3; i++) expect((await guard({ ...search(), tavily: tool.tavily }, tool.run)).isError).toBeUndefined();
     const fourth = await guard({ ...search(), tavily: tool.tavily }, tool.run);
@@ -196,7 +198,7 @@ describe('calls per minute', () => {
 
   test('many parallel calls never overshoot', async () => {
     const { store } = await freshStore();
-    const { guard, events } = guardWith(store, { limits: { ...OFF, callsPerMinute: 5 } }, { now: NOON });
+    const { guard, events } = guardWith(store, { limits: { ...OFF, callsPerMinute: 5 , overrides: CLIENT_A_NAMED } }, { now: NOON });
     const tool = fakeTool();
     const call = (caller = user) => guard({ ...search(caller), tavily: tool.tavily }, tool.run);
     // One counted identity (a machine token): exactly the limit gets through.
@@ -219,7 +221,7 @@ describe('calls per minute', () => {
   test('the window rolls over at the next minute', async () => {
     const { store } = await freshStore();
     const clock = { now: NOON };
-    const { guard } = guardWith(store, { limits: { ...OFF, callsPerMinute: 1 } }, clock);
+    const { guard } = guardWith(store, { limits: { ...OFF, callsPerMinute: 1 , overrides: CLIENT_A_NAMED } }, clock);
     const tool = fakeTool();
     expect((await guard({ ...search(), tavily: tool.tavily }, tool.run)).isError).toBeUndefined();
     expect((await guard({ ...search(), tavily: tool.tavily }, tool.run)).isError).toBe(true);
@@ -229,7 +231,7 @@ describe('calls per minute', () => {
 
   test('one user on two clients, and a user and a machine on one client id, are counted apart; a machine token once', async () => {
     const { store, tableName } = await freshStore();
-    const { guard } = guardWith(store, { limits: { ...OFF, callsPerMinute: 2 } }, { now: NOON });
+    const { guard } = guardWith(store, { limits: { ...OFF, callsPerMinute: 2 , overrides: CLIENT_A_NAMED } }, { now: NOON });
     const tool = fakeTool();
     const call = (caller: { sub: string; clientId: string }) => guard({ ...search(caller), tavily: tool.tavily }, tool.run);
     expect((await call({ sub: 'usr_1', clientId: 'a' })).isError).toBeUndefined();
@@ -248,10 +250,12 @@ describe('calls per minute', () => {
 
   test('identities of any length, and any characters, are counted in items of their own', async () => {
     const { store, tableName } = await freshStore();
-    const { guard, events } = guardWith(store, { limits: { ...OFF, callsPerMinute: 2 } }, { now: NOON });
+    const { guard, events } = guardWith(store, { limits: { ...OFF, callsPerMinute: 2 , overrides: CLIENT_A_NAMED } }, { now: NOON });
     const tool = fakeTool();
     // A client ID metadata document's URL is chosen by the client: far past DynamoDB's 2 KB key limit here.
-    const long = { sub: 'usr_long', clientId: `https://client.example/${'x'.repeat(5_000)}` };
+    // A client acting for itself (sub = client_id), so that its client_id is what counts.
+    const url = `https://client.example/${'x'.repeat(5_000)}`;
+    const long = { sub: url, clientId: url };
     const results = [];
     for (let i = 0; i < 4; i++) results.push(await guard({ ...search(long), tavily: tool.tavily }, tool.run));
     expect(results.map((result) => result.isError ?? false)).toEqual([false, false, true, true]);
@@ -266,7 +270,7 @@ describe('calls per minute', () => {
 describe('daily credits', () => {
   test('the estimate is checked before the call; advanced search costs 2; the total cap protects the plan', async () => {
     const { store } = await freshStore();
-    const { guard } = guardWith(store, { limits: { ...OFF, creditsPerDay: 3, creditsPerDayTotal: 4 } }, { now: NOON });
+    const { guard } = guardWith(store, { limits: { ...OFF, creditsPerDay: 3, creditsPerDayTotal: 4 , overrides: CLIENT_A_NAMED } }, { now: NOON });
     const tool = fakeTool();
     const advanced = { query: 'q', search_depth: 'advanced', topic: 'general' };
     expect((await guard({ ...search(user, advanced), tavily: tool.tavily }, tool.run)).isError).toBeUndefined();
@@ -283,7 +287,7 @@ describe('daily credits', () => {
 
   test("what is recorded is Tavily's figure within the documented prices; a failed call is refunded", async () => {
     const { store, tableName } = await freshStore();
-    const { guard, events } = guardWith(store, { limits: { ...OFF, creditsPerDay: 100, creditsPerDayTotal: 1_000 } }, { now: NOON });
+    const { guard, events } = guardWith(store, { limits: { ...OFF, creditsPerDay: 100, creditsPerDayTotal: 1_000 , overrides: CLIENT_A_NAMED } }, { now: NOON });
     let answer: unknown = { results: [], usage: { credits: 2 } };
     const tool = fakeTool(() => answer);
     const advanced = { query: 'q', search_depth: 'advanced', topic: 'general' };
@@ -298,7 +302,7 @@ describe('daily credits', () => {
 
   test('a reported usage of 0 for a real search is not trusted: the documented price is charged', async () => {
     const { store, tableName } = await freshStore();
-    const { guard, events } = guardWith(store, { limits: { ...OFF, creditsPerDay: 3 } }, { now: NOON });
+    const { guard, events } = guardWith(store, { limits: { ...OFF, creditsPerDay: 3 , overrides: CLIENT_A_NAMED } }, { now: NOON });
     const tool = fakeTool(() => ({ results: [{ url: 'https://example.com' }], usage: { credits: 0 } }));
     const outcomes = [];
     for (let i = 0; i < 5; i++) outcomes.push((await guard({ ...search(), tavily: tool.tavily }, tool.run)).isError ?? false);
@@ -310,7 +314,7 @@ describe('daily credits', () => {
 
   test('parallel calls cannot take a budget past its limit, however much Tavily says each cost', async () => {
     const { store, tableName } = await freshStore();
-    const { guard, events } = guardWith(store, { limits: { ...OFF, creditsPerDay: 5, creditsPerDayTotal: 1_000 } }, { now: NOON });
+    const { guard, events } = guardWith(store, { limits: { ...OFF, creditsPerDay: 5, creditsPerDayTotal: 1_000 , overrides: CLIENT_A_NAMED } }, { now: NOON });
     const tool = fakeTool(() => ({ results: [{ url: 'https://example.com' }], usage: { credits: 3 } }));
     const advanced = { query: 'q', search_depth: 'advanced', topic: 'general' };
     const results = await Promise.all(Array.from({ length: 10 }, () => guard({ ...search(machine, advanced), tavily: tool.tavily }, tool.run)));
@@ -330,7 +334,7 @@ describe('daily credits', () => {
   test('days roll over at 00:00 UTC', async () => {
     const { store } = await freshStore();
     const clock = { now: Date.parse('2026-12-02T23:59:59Z') };
-    const { guard } = guardWith(store, { limits: { ...OFF, creditsPerDay: 1 } }, clock);
+    const { guard } = guardWith(store, { limits: { ...OFF, creditsPerDay: 1 , overrides: CLIENT_A_NAMED } }, clock);
     const tool = fakeTool();
     await guard({ ...search(), tavily: tool.tavily }, tool.run);
     expect((await guard({ ...search(), tavily: tool.tavily }, tool.run)).isError).toBe(true);
@@ -369,12 +373,12 @@ describe('when the store is down', () => {
     await down.pause();
     try {
       const tool = fakeTool();
-      const allow = guardWith(store, { limits: { ...OFF, callsPerMinute: 1, creditsPerDay: 1 } }, { now: NOON });
+      const allow = guardWith(store, { limits: { ...OFF, callsPerMinute: 1, creditsPerDay: 1 , overrides: CLIENT_A_NAMED } }, { now: NOON });
       for (let i = 0; i < 3; i++) expect((await allow.guard({ ...search(), tavily: tool.tavily }, tool.run)).isError).toBeUndefined();
       expect(tool.bodies).toHaveLength(3);
       expect(allow.events.some((event) => event.kind === 'store_error' && event.decision === 'allowed')).toBe(true);
 
-      const deny = guardWith(store, { limits: { ...OFF, callsPerMinute: 1, onStoreError: 'deny' } }, { now: NOON });
+      const deny = guardWith(store, { limits: { ...OFF, callsPerMinute: 1, onStoreError: 'deny' , overrides: CLIENT_A_NAMED } }, { now: NOON });
       const refused = await deny.guard({ ...search(), tavily: tool.tavily }, tool.run);
       expect(refused).toEqual({ content: [{ type: 'text', text: STORE_DENIED_MESSAGE }], isError: true });
       expect(tool.bodies).toHaveLength(3);
@@ -400,7 +404,7 @@ describe('when the store is down', () => {
     try {
       const store = createDynamoUsageStore({ tableName: 't', endpoint: `http://127.0.0.1:${port}`, requestTimeoutMs: 200 });
       const tool = fakeTool();
-      const { guard, events } = guardWith(store, { limits: { ...OFF, callsPerMinute: 1, onStoreError: 'deny' } }, { now: NOON });
+      const { guard, events } = guardWith(store, { limits: { ...OFF, callsPerMinute: 1, onStoreError: 'deny' , overrides: CLIENT_A_NAMED } }, { now: NOON });
       const result = await guard({ ...search(), tavily: tool.tavily }, tool.run);
       expect(textOf(result)).toBe(STORE_DENIED_MESSAGE);
       expect(events).toContainEqual(expect.objectContaining({ kind: 'store_error', reason: 'timed out' }));
@@ -417,7 +421,7 @@ describe('the result cache', () => {
   test('two identical searches make one Tavily request; the hit says so and costs nothing', async () => {
     const { store } = await freshStore();
     const clock = { now: NOON };
-    const { guard, events } = guardWith(store, { cache: CACHE, limits: { ...OFF, creditsPerDay: 10 } }, clock);
+    const { guard, events } = guardWith(store, { cache: CACHE, limits: { ...OFF, creditsPerDay: 10 , overrides: CLIENT_A_NAMED } }, clock);
     const tool = fakeTool();
     const first = await guard({ ...search(user, { query: 'q', include_domains: ['b.com', 'a.com'], topic: 'general' }), tavily: tool.tavily }, tool.run);
     clock.now += 42_000;
@@ -458,7 +462,7 @@ describe('the result cache', () => {
 
   test('a hit counts against calls per minute but not against the credit budget', async () => {
     const { store } = await freshStore();
-    const { guard } = guardWith(store, { cache: CACHE, limits: { ...OFF, callsPerMinute: 2, creditsPerDay: 1 } }, { now: NOON });
+    const { guard } = guardWith(store, { cache: CACHE, limits: { ...OFF, callsPerMinute: 2, creditsPerDay: 1 , overrides: CLIENT_A_NAMED } }, { now: NOON });
     const tool = fakeTool();
     expect((await guard({ ...search(), tavily: tool.tavily }, tool.run)).isError).toBeUndefined();
     const hit = await guard({ ...search(), tavily: tool.tavily }, tool.run);

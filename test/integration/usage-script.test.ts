@@ -24,7 +24,7 @@ beforeAll(async () => {
   const guard = createUsageGuard({
     store: createDynamoUsageStore({ tableName: local.tableName, endpoint: local.endpoint }),
     // A total cap, so that the server's item is counted (without one it is not).
-    limits: { callsPerMinute: 0, creditsPerDay: 10, creditsPerDayTotal: 50, overrides: [], onStoreError: 'deny' },
+    limits: { callsPerMinute: 0, creditsPerDay: 10, creditsPerDayTotal: 50, overrides: [{ kind: 'client', id: 'client-1' }], onStoreError: 'deny' },
     cache: { ttlSeconds: 600, newsTtlSeconds: 60, scope: 'shared' },
   });
   const tavily: TavilyClient = { call: async () => ({ results: [] }) };

@@ -143,12 +143,18 @@ interface Identity {
   readonly id: string;
 }
 
-/** The counted identities of a caller: `client_id` and `sub`, once if they are the same (a machine token). */
-export function identitiesOf(caller: GuardedToolCall['caller']): Identity[] {
-  const identities: Identity[] = [];
-  if (caller.clientId) identities.push({ kind: 'client', id: caller.clientId });
-  if (caller.sub && caller.sub !== caller.clientId) identities.push({ kind: 'sub', id: caller.sub });
-  return identities;
+/**
+ * Who a call counts against. A user's token (a `sub` that is not the client) counts against the
+ * user; a client acting for itself (no `sub`, or `sub` = `client_id`: a machine token) against the
+ * client. A user's token counts against its client as well only when QUOTA_OVERRIDES names that
+ * client: a public client (Claude, ChatGPT, Cursor...) has one `client_id` for all of its users,
+ * and a default per-client limit would be one limit all of them share.
+ */
+export function identitiesOf(caller: GuardedToolCall['caller'], overrides: QuotaLimits['overrides']): Identity[] {
+  const user = caller.sub !== '' && caller.sub !== caller.clientId;
+  if (!user) return caller.clientId ? [{ kind: 'client', id: caller.clientId }] : [];
+  const clientNamed = caller.clientId !== '' && overrides.some((each) => each.kind === 'client' && each.id === caller.clientId);
+  return [...(clientNamed ? [{ kind: 'client' as const, id: caller.clientId }] : []), { kind: 'sub', id: caller.sub }];
 }
 
 const WHO: Readonly<Record<Subject, string>> = { client: 'client', sub: 'user', total: 'server' };
@@ -299,7 +305,7 @@ async function begin(guard: Guard, call: GuardedToolCall): Promise<CurrentCall> 
   const cacheLifetime =
     guard.cache.ttlSeconds > 0 ? tool.cache.lifetimeSeconds(args, { seconds: guard.cache.ttlSeconds, newsSeconds: guard.cache.newsTtlSeconds }) : 0;
   const [budgets, cacheScope] = await Promise.all([
-    guard.counting ? budgetsOf(guard.limits, identitiesOf(caller), windows.day) : [],
+    guard.counting ? budgetsOf(guard.limits, identitiesOf(caller, guard.limits.overrides), windows.day) : [],
     cacheLifetime > 0 ? cacheScopeOf(guard.cache.scope, caller) : undefined,
   ]);
   return {
@@ -400,7 +406,7 @@ export async function settleReservation(store: UsageStore, reservation: HeldRese
   if (credits === 0) return;
   const windows = windowsAt(Date.parse(`${reservation.day}T00:00:00Z`));
   // The items the guard reserved on under these limits (the server's only under a total cap), settled with none.
-  const budgets = (await budgetsOf(limits, identitiesOf(reservation.caller), reservation.day)).map(
+  const budgets = (await budgetsOf(limits, identitiesOf(reservation.caller, limits.overrides), reservation.day)).map(
     ({ subject, id, key }): Budget => ({ subject, id, key }),
   );
   const results = await Promise.allSettled(budgets.map((budget) => store.count(usageCount(windows, budget, { minuteCall: 0, credits, calls: 0 }), call)));

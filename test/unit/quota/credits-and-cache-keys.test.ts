@@ -155,12 +155,20 @@ describe('cache keys: a hash of exactly the request the tool sends', () => {
 });
 
 describe('callers, windows, messages', () => {
-  test('sub and client_id count separately, a machine token (sub = client) once', () => {
-    expect(identitiesOf({ sub: 'usr_1', clientId: 'c' })).toEqual([
+  test("a user counts as the user (and as the client only when an override names it); a client acting for itself as the client", () => {
+    // A public client's client_id is shared by all its users: by default, no limit of the client's is shared by them.
+    expect(identitiesOf({ sub: 'usr_1', clientId: 'c' }, [])).toEqual([{ kind: 'sub', id: 'usr_1' }]);
+    expect(identitiesOf({ sub: 'usr_1', clientId: 'c' }, [{ kind: 'client', id: 'c', creditsPerDay: 5 }])).toEqual([
       { kind: 'client', id: 'c' },
       { kind: 'sub', id: 'usr_1' },
     ]);
-    expect(identitiesOf({ sub: 'c', clientId: 'c' })).toEqual([{ kind: 'client', id: 'c' }]);
+    expect(identitiesOf({ sub: 'usr_1', clientId: 'c' }, [{ kind: 'client', id: 'other', creditsPerDay: 5 }])).toEqual([{ kind: 'sub', id: 'usr_1' }]);
+    // A machine token (sub = client_id, or no sub): the client, once.
+    expect(identitiesOf({ sub: 'c', clientId: 'c' }, [])).toEqual([{ kind: 'client', id: 'c' }]);
+    expect(identitiesOf({ sub: '', clientId: 'c' }, [])).toEqual([{ kind: 'client', id: 'c' }]);
+    // A user without a client_id: the user.
+    expect(identitiesOf({ sub: 'usr_1', clientId: '' }, [])).toEqual([{ kind: 'sub', id: 'usr_1' }]);
+    expect(identitiesOf({ sub: '', clientId: '' }, [])).toEqual([]);
   });
 
   test('fixed UTC windows', () => {

@@ -29,6 +29,8 @@ const OFF = { callsPerMinute: 0, creditsPerDay: 0, creditsPerDayTotal: 0, overri
 const NO_CACHE = { ttlSeconds: 0, newsTtlSeconds: 0, scope: 'organization' as const };
 const CACHE = { ttlSeconds: 600, newsTtlSeconds: 60, scope: 'organization' as const };
 const user = { sub: 'usr_1', clientId: 'client-a', organizationId: 'org_1' };
+/** An override naming client-a (no limit of its own: the defaults apply), so that a user's calls count against it too. */
+const CLIENT_A_NAMED = [{ kind: 'client' as const, id: 'client-a' }];
 const textOf = (result: ToolCallResult) => result.content.map((block) => block.text).join('\n');
 
 /**
@@ -88,10 +90,10 @@ function guarded(store: UsageStore, options: Partial<UsageGuardOptions>) {
 
 const usageOf = async (store: MemoryUsageStore, kind: 'client' | 'sub' | 'total', id = '*') => store.items.get(await usageItemKey(DAY, kind, id));
 
-describe('store requests and sequential phases per call (a user on a client: two identities; the server only under a total cap)', () => {
+describe('store requests and sequential phases per call (a user on a client an override names: two identities; the server only under a total cap)', () => {
   test('quotas and cache on: a miss is one phase before Tavily (2 counts, 1 lookup) and one after (the entry stored); a hit gives its reservation back', async () => {
     const observed = observedStore();
-    const { call } = guarded(observed.store, { limits: { ...OFF, callsPerMinute: 10, creditsPerDay: 100 }, cache: CACHE });
+    const { call } = guarded(observed.store, { limits: { ...OFF, callsPerMinute: 10, creditsPerDay: 100 , overrides: CLIENT_A_NAMED }, cache: CACHE });
     expect((await call(webSearch, { query: 'phases' })).isError).toBeUndefined();
     expect(observed.take()).toEqual({ requests: 4, phases: 2 });
     expect(harness.fake.requests).toHaveLength(1);
@@ -102,7 +104,7 @@ describe('store requests and sequential phases per call (a user on a client: two
 
   test('quotas only: one phase before Tavily, none after when Tavily charged what was reserved, one when it charged less', async () => {
     const observed = observedStore();
-    const { call } = guarded(observed.store, { limits: { ...OFF, callsPerMinute: 10, creditsPerDay: 100 } });
+    const { call } = guarded(observed.store, { limits: { ...OFF, callsPerMinute: 10, creditsPerDay: 100 , overrides: CLIENT_A_NAMED } });
     await call(webSearch, { query: 'q' });
     expect(observed.take()).toEqual({ requests: 2, phases: 1 });
     // Ten URLs reserve 2 credits; one of them fails, so 9 pages cost 2 as well.
@@ -115,9 +117,18 @@ describe('store requests and sequential phases per call (a user on a client: two
     expect(await usageOf(observed.inner, 'client', 'client-a')).toMatchObject({ credits: 1 + 2 + 1, calls: 3 });
   });
 
+  test('a user on a client no override names (a public client shared by its users): one count, so a miss is 3 requests', async () => {
+    const observed = observedStore();
+    const { call } = guarded(observed.store, { limits: { ...OFF, callsPerMinute: 10, creditsPerDay: 100 }, cache: CACHE });
+    await call(webSearch, { query: 'public' });
+    expect(observed.take()).toEqual({ requests: 3, phases: 2 });
+    expect(await usageOf(observed.inner, 'sub', 'usr_1')).toMatchObject({ credits: 1, calls: 1 });
+    expect(await usageOf(observed.inner, 'client', 'client-a')).toBeUndefined();
+  });
+
   test('a machine token (sub = client_id) is one identity: one count, not two', async () => {
     const observed = observedStore();
-    const { call } = guarded(observed.store, { limits: { ...OFF, callsPerMinute: 10 } });
+    const { call } = guarded(observed.store, { limits: { ...OFF, callsPerMinute: 10 , overrides: CLIENT_A_NAMED } });
     await call(webSearch, { query: 'q' }, { sub: 'm2m', clientId: 'm2m' });
     expect(observed.take()).toEqual({ requests: 1, phases: 1 });
     expect(await usageOf(observed.inner, 'sub', 'm2m')).toBeUndefined();
@@ -125,11 +136,11 @@ describe('store requests and sequential phases per call (a user on a client: two
 
   test("the server's item is counted only under a total cap: a third count in the same phase, and no write to one hot item otherwise", async () => {
     const observed = observedStore();
-    const { call } = guarded(observed.store, { limits: { ...OFF, creditsPerDay: 100 } });
+    const { call } = guarded(observed.store, { limits: { ...OFF, creditsPerDay: 100 , overrides: CLIENT_A_NAMED } });
     await call(webSearch, { query: 'q' });
     expect(observed.take()).toEqual({ requests: 2, phases: 1 });
     expect(await usageOf(observed.inner, 'total')).toBeUndefined();
-    const capped = guarded(observed.store, { limits: { ...OFF, creditsPerDay: 100, creditsPerDayTotal: 50 } });
+    const capped = guarded(observed.store, { limits: { ...OFF, creditsPerDay: 100, creditsPerDayTotal: 50 , overrides: CLIENT_A_NAMED } });
     await capped.call(webSearch, { query: 'q' });
     expect(observed.take()).toEqual({ requests: 3, phases: 1 });
     expect(await usageOf(observed.inner, 'total')).toMatchObject({ credits: 1, calls: 1 });
@@ -148,7 +159,7 @@ describe('store requests and sequential phases per call (a user on a client: two
 describe('credits: the worst case the arguments allow is reserved before Tavily, and settled down after', () => {
   test('a crawl reserves its mapping and extraction of `limit` pages, and is charged for the pages it returned', async () => {
     const store = memoryUsageStore();
-    const { call, events } = guarded(store, { limits: { ...OFF, creditsPerDay: 100 } });
+    const { call, events } = guarded(store, { limits: { ...OFF, creditsPerDay: 100 , overrides: CLIENT_A_NAMED } });
     // limit 20, advanced, with instructions: 2 credits per 10 pages mapped (4) + 2 per 5 extracted (8) = 12 reserved.
     await call(webCrawl, { url: 'https://docs.example.com', limit: 20, extract_depth: 'advanced', instructions: 'api pages' });
     const reservation = store.counts[0]!;
@@ -160,7 +171,7 @@ describe('credits: the worst case the arguments allow is reserved before Tavily,
 
   test('a reservation that does not fit is refused by name, with what it needed, and Tavily is not called', async () => {
     const store = memoryUsageStore();
-    const { call, events } = guarded(store, { limits: { ...OFF, creditsPerDay: 10 } });
+    const { call, events } = guarded(store, { limits: { ...OFF, creditsPerDay: 10 , overrides: CLIENT_A_NAMED } });
     const urls = Array.from({ length: 20 }, (_, i) => `https://example.com/${i}`);
     expect((await call(webExtract, { urls: urls.slice(0, 10), extract_depth: 'advanced' })).isError).toBeUndefined();
     const refused = await call(webExtract, { urls, extract_depth: 'advanced' });
@@ -169,13 +180,13 @@ describe('credits: the worst case the arguments allow is reserved before Tavily,
     expect(harness.fake.requests).toHaveLength(1);
     // Nothing of the refused call stays counted, for the user either.
     expect(await usageOf(store, 'sub', 'usr_1')).toMatchObject({ credits: 4, calls: 1 });
-    const never = await guarded(memoryUsageStore(), { limits: { ...OFF, creditsPerDay: 5 } }).call(webExtract, { urls, extract_depth: 'advanced' });
+    const never = await guarded(memoryUsageStore(), { limits: { ...OFF, creditsPerDay: 5 , overrides: CLIENT_A_NAMED } }).call(webExtract, { urls, extract_depth: 'advanced' });
     expect(textOf(never)).toContain('is 5 credits, and this call may cost up to 8: it can never fit');
   });
 
   test('a hit needs no credits: a credit budget that is full does not refuse it, and the hit still counts against the minute', async () => {
     const store = memoryUsageStore();
-    const { call } = guarded(store, { limits: { ...OFF, callsPerMinute: 3, creditsPerDay: 1 }, cache: CACHE });
+    const { call } = guarded(store, { limits: { ...OFF, callsPerMinute: 3, creditsPerDay: 1 , overrides: CLIENT_A_NAMED }, cache: CACHE });
     await call(webSearch, { query: 'popular' });
     expect(textOf(await call(webSearch, { query: 'other' }))).toContain('credit budget');
     expect((await call(webSearch, { query: 'popular' })).structuredContent?.cache).toEqual({ hit: true });
@@ -193,7 +204,7 @@ describe('a failing store', () => {
     const observed = observedStore();
     const subKey = await usageItemKey(DAY, 'sub', 'usr_1');
     observed.failWith((operation, key) => (operation === 'count' && key === subKey ? outage() : undefined));
-    const { call, events } = guarded(observed.store, { limits: { ...OFF, callsPerMinute: 1 } });
+    const { call, events } = guarded(observed.store, { limits: { ...OFF, callsPerMinute: 1 , overrides: CLIENT_A_NAMED } });
     expect((await call(webSearch, { query: 'q' })).isError).toBeUndefined();
     expect(events.filter((event) => event.kind === 'store_error')).toEqual([
       { kind: 'store_error', operation: 'count', reason: 'ThrottlingException', fault: 'outage', tool: 'web_search', sub: 'usr_1', clientId: 'client-a', decision: 'allowed' },
@@ -206,7 +217,7 @@ describe('a failing store', () => {
     const observed = observedStore();
     const subKey = await usageItemKey(DAY, 'sub', 'usr_1');
     observed.failWith((operation, key) => (operation === 'count' && key === subKey ? outage() : undefined));
-    const { call, events } = guarded(observed.store, { limits: { ...OFF, callsPerMinute: 1, onStoreError: 'deny' } });
+    const { call, events } = guarded(observed.store, { limits: { ...OFF, callsPerMinute: 1, onStoreError: 'deny' , overrides: CLIENT_A_NAMED } });
     expect(textOf(await call(webSearch, { query: 'q' }))).toBe(STORE_DENIED_MESSAGE);
     expect(events.at(-1)).toMatchObject({ kind: 'store_error', decision: 'denied', fault: 'outage' });
     expect(await usageOf(observed.inner, 'client', 'client-a')).toMatchObject({ calls: 0, minuteCalls: 0, credits: 0 });
@@ -216,7 +227,7 @@ describe('a failing store', () => {
   test('a request the store rejects (a bug, not an outage) is refused even with allow, and logged as rejected', async () => {
     const observed = observedStore();
     observed.failWith((operation) => (operation === 'count' ? rejected() : undefined));
-    const { call, events } = guarded(observed.store, { limits: { ...OFF, callsPerMinute: 5 } });
+    const { call, events } = guarded(observed.store, { limits: { ...OFF, callsPerMinute: 5 , overrides: CLIENT_A_NAMED } });
     expect(textOf(await call(webSearch, { query: 'q' }))).toBe(STORE_REJECTED_MESSAGE);
     expect(events).toEqual([
       { kind: 'store_error', operation: 'count', reason: 'ValidationException', fault: 'rejected', tool: 'web_search', sub: 'usr_1', clientId: 'client-a', decision: 'denied' },
@@ -235,9 +246,9 @@ describe('a failing store', () => {
 
 test('a refusal by calls per minute says so, and what the other identity counted is given back', async () => {
   const store = memoryUsageStore();
-  const { call } = guarded(store, { limits: { ...OFF, callsPerMinute: 1 } });
+  const { call } = guarded(store, { limits: { ...OFF, callsPerMinute: 1, overrides: [{ kind: 'client', id: 'client-a' }, { kind: 'client', id: 'client-b' }] } });
   await call(webSearch, { query: 'q' }, { sub: 'usr_1', clientId: 'client-a' });
-  // A second client for the same user: the user is over, the new client is not, and gets its slot back.
+  // A second client (named by an override, so counted) for the same user: the user is over, the new client is not, and gets its slot back.
   const refused = await call(webSearch, { query: 'q' }, { sub: 'usr_1', clientId: 'client-b' });
   expect(textOf(refused)).toBe('Tool call rate limit for this user reached (1/1 calls per minute); resets at 12:01:00 UTC. No search was made: wait until then, or make fewer calls.');
   expect(await usageOf(store, 'client', 'client-b')).toMatchObject({ minuteCalls: 0, calls: 0, credits: 0 });
@@ -251,19 +262,21 @@ describe('settleReservation: a reservation that outlived its call', () => {
     const store = memoryUsageStore();
     const signal = new AbortController().signal;
     for (const key of await keys(DAY)) await store.count({ key, expiresAt: 1, labels: {}, credits: 250, calls: 1 }, { signal });
-    const limits = { ...OFF, callsPerMinute: 5, creditsPerDay: 300, creditsPerDayTotal: 1000 };
+    const limits = { ...OFF, callsPerMinute: 5, creditsPerDay: 300, creditsPerDayTotal: 1000, overrides: [{ kind: 'client' as const, id: 'client_1' }] };
     await settleReservation(store, { caller, day: DAY, reserved: 250, charged: 40 }, limits, { signal });
     expect((await keys(DAY)).map((key) => [store.items.get(key)?.credits, store.items.get(key)?.calls])).toEqual([[40, 1], [40, 1], [40, 1]]);
     expect(store.counts.slice(3).every((count) => count.creditsMax === undefined && count.minuteCalls === undefined && count.calls === 0)).toBe(true);
   });
 
-  test("without a total cap the server's item was never reserved on, and is not settled", async () => {
+  test("without a total cap the server's item was never reserved on, nor the client's without an override: neither is settled", async () => {
     const store = memoryUsageStore();
     const signal = new AbortController().signal;
     await settleReservation(store, { caller, day: DAY, reserved: 250, charged: 40 }, { ...OFF, creditsPerDay: 300 }, { signal });
     const [client, sub, total] = await keys(DAY);
-    expect(store.counts.map((count) => count.key)).toEqual([client, sub]);
+    // Nor the client's, which no override names: a user's call counts against the user alone.
+    expect(store.counts.map((count) => count.key)).toEqual([sub]);
     expect(store.items.get(total!)).toBeUndefined();
+    expect(store.items.get(client!)).toBeUndefined();
   });
 
   test('never above what was reserved, and no request when nothing changes', async () => {

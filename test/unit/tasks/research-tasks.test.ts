@@ -36,7 +36,8 @@ const quotaSettings = {
   quotaCreditsPerDay: 1_000,
   // A total cap, so that the server's item is reserved on and settled too.
   quotaCreditsPerDayTotal: 10_000,
-  quotaOverrides: [],
+  // Naming the client, so that a user's research counts against it too.
+  quotaOverrides: [{ kind: 'client' as const, id: 'client_a' }],
   quotaOnStoreError: 'allow' as const,
   cacheTtlSeconds: 0,
   cacheTtlNewsSeconds: DEFAULT_CACHE_TTL_NEWS_SECONDS,
@@ -88,7 +89,7 @@ async function started(caller = ALICE, model: 'mini' | 'pro' = 'mini', asTask = 
   const args = webResearch.input.parse({ input: 'How do MCP tasks work?', model });
   const guard = createUsageGuard({
     store: usage,
-    limits: { callsPerMinute: 0, creditsPerDay: 1_000, creditsPerDayTotal: 10_000, overrides: [], onStoreError: 'allow' },
+    limits: { callsPerMinute: 0, creditsPerDay: 1_000, creditsPerDayTotal: 10_000, overrides: quotaSettings.quotaOverrides, onStoreError: 'allow' },
     cache: { ttlSeconds: 0, newsTtlSeconds: 0, scope: 'shared' },
     now: () => clock,
   });

@@ -43,7 +43,7 @@ beforeAll(async () => {
     tavily: createTavilyClient({ baseUrl: tavily.url, apiKey: async () => tavily.apiKey }),
     aroundToolCall: createUsageGuard({
       store,
-      limits: { callsPerMinute: 0, creditsPerDay: 100, creditsPerDayTotal: 0, overrides: [], onStoreError: 'deny' },
+      limits: { callsPerMinute: 0, creditsPerDay: 100, creditsPerDayTotal: 0, overrides: [{ kind: 'client', id: 'client-a' }], onStoreError: 'deny' },
       cache: { ttlSeconds: 600, newsTtlSeconds: 600, scope: 'shared' },
       now: () => NOW,
     }),

@@ -275,7 +275,7 @@ function formatFirstSearch(results: Results): string {
     `What a user meets first: a cold instance's whole session to its first search, in a fresh node process per run (${runs} runs per target, in the same rounds as every target below), medians:`,
     table(rows, new Set([1, 2, 3, 4, 5, 6, 9])),
     '(start → answer = Node\'s boot + require() of index.js + initialize + tools/list + tools/call web_search, a query of its own per run (a cache miss); ' +
-      'Tavily key from SSM, cache on, as `cdk deploy` ships it; "quotas on" adds per-caller and total limits. SSM, DynamoDB (dynalite) and Tavily on loopback; ' +
+      'Tavily key from SSM, cache on, as `cdk deploy` ships it; "quotas on" adds per-caller limits (calls per minute, credits per day; a total cap would add one update in the same phase). SSM, DynamoDB (dynalite) and Tavily on loopback; ' +
       'the naive v2 bundle reads its key from SSM with Powertools and calls Tavily with fetch, with no cache. ' +
       'after init = the three requests alone: what a client waits for when the init ran before it came, as with provisioned concurrency, whose row is an instance told so by AWS_LAMBDA_INITIALIZATION_TYPE. ' +
       'process CPU = user + system time of the whole process, Node\'s boot included: steadier than wall time on a busy machine. ' +

@@ -266,9 +266,10 @@ export function quotaVariables(): Record<string, string> {
   const example = parseEnv(readFileSync(fileURLToPath(new URL('../.env.example', import.meta.url)), 'utf8'));
   const settings = parseDeploySettings(() => undefined, {
     ...example,
+    // Per-caller limits, the plain "quotas on"; a total cap (QUOTA_CREDITS_PER_DAY_TOTAL) would add
+    // one update on the server's item in the same phase.
     QUOTA_CALLS_PER_MINUTE: '100000',
     QUOTA_CREDITS_PER_DAY: '10000000',
-    QUOTA_CREDITS_PER_DAY_TOTAL: '100000000',
   });
   const { USAGE_TABLE_NAME: _name, ...variables } = usageEnvironment(settings);
   return variables;

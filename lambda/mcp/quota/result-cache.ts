@@ -1,7 +1,7 @@
 /**
  * The result cache's pure part: which calls are "identical", what an entry
- * holds and how it is packed. Web-standard only (Web Crypto, CompressionStream),
- * so it runs anywhere the MCP core does.
+ * holds and how it is packed (gzip of its JSON, with node:zlib: web streams'
+ * CompressionStream cost a warm tool call several times the CPU).
  *
  * Identical means the same tool sending Tavily the same request: the key is a
  * hash of the very body the tool sends (its `tavilyRequest`), with nothing
@@ -9,6 +9,7 @@
  * case) it normalises in that request, so that Tavily is asked what the cache
  * answers for. Only the body's key order is fixed, as JSON objects have none.
  */
+import { gunzipSync, gzipSync } from 'node:zlib';
 import type { Caller } from '../../shared/caller.js';
 import type { TavilyRequest } from '../tools/tool.js';
 import { digestOf } from './usage-table.js';
@@ -56,21 +57,19 @@ export interface CachedResult {
   readonly structured: Record<string, unknown>;
 }
 
-async function pipeBytes(bytes: Uint8Array, transform: CompressionStream | DecompressionStream): Promise<Uint8Array> {
-  const stream = new Blob([bytes as BlobPart]).stream().pipeThrough(transform);
-  return new Uint8Array(await new Response(stream).arrayBuffer());
-}
+/** What an entry may inflate to: far above any entry we write (an item holds 400 KB compressed). */
+const MAX_UNPACKED_BYTES = 64 * 1024 * 1024;
 
 /** gzip of the JSON; undefined when even compressed it would not fit in an item. */
 export async function packResult(result: CachedResult, maxBytes = MAX_CACHED_BODY_BYTES): Promise<Uint8Array | undefined> {
-  const packed = await pipeBytes(new TextEncoder().encode(JSON.stringify(result)), new CompressionStream('gzip'));
+  const packed = new Uint8Array(gzipSync(JSON.stringify(result)));
   return packed.byteLength <= maxBytes ? packed : undefined;
 }
 
 /** The entry, or undefined if it is not one we wrote (corrupt, or from an incompatible version). */
 export async function unpackResult(body: Uint8Array): Promise<CachedResult | undefined> {
   try {
-    const parsed = JSON.parse(new TextDecoder().decode(await pipeBytes(body, new DecompressionStream('gzip')))) as Partial<CachedResult>;
+    const parsed = JSON.parse(gunzipSync(body, { maxOutputLength: MAX_UNPACKED_BYTES }).toString('utf8')) as Partial<CachedResult>;
     if (typeof parsed.text !== 'string' || !parsed.structured || typeof parsed.structured !== 'object') return undefined;
     return { text: parsed.text, structured: parsed.structured };
   } catch {

@@ -19,7 +19,16 @@
  */
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { findCause, WebSearchMcpError } from '../shared/errors.js';
-import { boundedGet, HttpGetError, type BoundedGet } from '../shared/http-get.js';
+import { boundedRequest, HttpRequestError, type BoundedResponse } from '../shared/http-request.js';
+
+/** A bounded GET: the JWKS's answer, or an HttpRequestError (tests inject their own). */
+export type BoundedGet = (
+  url: string,
+  options: { readonly timeoutMs: number; readonly maxBytes: number; readonly headers?: Readonly<Record<string, string>> },
+) => Promise<Pick<BoundedResponse, 'status' | 'body'>>;
+
+const boundedGet: BoundedGet = (url, { timeoutMs, maxBytes, headers }) =>
+  boundedRequest(url, { method: 'GET', timeoutMs, maxBytes, ...(headers ? { headers } : {}) });
 
 /** The keys cannot be had: the JWKS endpoint fails, or answers nothing usable. An outage (503), not a refusal. */
 export class SigningKeysUnavailableError extends WebSearchMcpError {
@@ -113,7 +122,7 @@ export function createSigningKeySource(options: SigningKeySourceOptions): Signin
         headers: { Accept: 'application/jwk-set+json, application/json' },
       });
     } catch (error) {
-      const failure = findCause(error, HttpGetError)?.kind ?? 'network';
+      const failure = findCause(error, HttpRequestError)?.kind ?? 'network';
       if (failure === 'too-large') throw new SigningKeysUnavailableError(`JWKS response exceeds ${maxBytes} bytes`, { cause: error });
       throw new SigningKeysUnavailableError(`JWKS fetch failed: ${failure}`, { cause: error });
     }

@@ -1,5 +1,6 @@
 /**
- * Tavily's REST API over `fetch`: `POST {base}/{search,extract,crawl,map,research}`
+ * Tavily's REST API over node:http(s) (shared/http-request.ts: no undici on a
+ * cold start, a fraction of `fetch`'s CPU per call): `POST {base}/{search,extract,crawl,map,research}`
  * and `GET {base}/research/{request_id}`, with the server's own key (never the
  * client's token). Every call runs under a deadline, retries 429 and 5xx with
  * backoff and jitter while the deadline allows (honouring Retry-After), and
@@ -11,8 +12,9 @@
  * it starts anything: after a 5xx or a lost connection a research may be
  * running (and charging) already, and a retry would start and charge another.
  */
-import { WebSearchMcpError } from '../shared/errors.js';
-import { decodeUtf8, readLimited } from '../shared/http.js';
+import { findCause, WebSearchMcpError } from '../shared/errors.js';
+import { decodeUtf8 } from '../shared/http.js';
+import { boundedRequest, HttpRequestError, type BoundedResponse } from '../shared/http-request.js';
 
 export type TavilyEndpoint = 'search' | 'extract' | 'crawl' | 'map' | 'research';
 
@@ -33,7 +35,7 @@ export interface TavilyErrorDetails {
   readonly status?: number;
   /** Tavily's own one-line explanation (400s), cleaned: no raw body is ever passed on. */
   readonly detail?: string;
-  /** The error underneath (a failed fetch, an unreadable key), for the log; never shown to the agent. */
+  /** The error underneath (a failed exchange, an unreadable key), for the log; never shown to the agent. */
   readonly cause?: unknown;
 }
 
@@ -58,7 +60,6 @@ export interface TavilyClientOptions {
   readonly baseUrl: string;
   /** Resolved on the first call, not at cold start. */
   readonly apiKey: () => Promise<string>;
-  readonly fetch?: typeof fetch;
   /** Bytes of Tavily response read at most; beyond is `bad_response`. */
   readonly maxResponseBytes?: number;
   readonly maxAttempts?: number;
@@ -85,6 +86,12 @@ export interface CallOptions {
 }
 
 const sleepFor = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** A response header's value (the first, when repeated), or null. */
+function headerOf(response: BoundedResponse, name: string): string | null {
+  const value = response.headers[name];
+  return (Array.isArray(value) ? value[0] : value) ?? null;
+}
 
 /** Seconds or an HTTP date, as milliseconds from now; undefined if absent or unparseable. */
 export function retryAfterMs(value: string | null, now: number): number | undefined {
@@ -158,7 +165,6 @@ export interface ResearchStatusAnswer {
 }
 
 export function createTavilyClient(options: TavilyClientOptions) {
-  const fetchImpl = options.fetch ?? fetch;
   const maxBytes = options.maxResponseBytes ?? TAVILY_DEFAULTS.maxResponseBytes;
   const maxAttempts = options.maxAttempts ?? TAVILY_DEFAULTS.maxAttempts;
   const baseDelayMs = options.baseDelayMs ?? TAVILY_DEFAULTS.baseDelayMs;
@@ -177,9 +183,9 @@ export function createTavilyClient(options: TavilyClientOptions) {
     const timeout = AbortSignal.timeout(remaining);
     const signal = call.signal ? AbortSignal.any([timeout, call.signal]) : timeout;
     const started = now();
-    let response: Response;
+    let response: BoundedResponse;
     try {
-      response = await fetchImpl(`${base}/${request.path}`, {
+      response = await boundedRequest(`${base}/${request.path}`, {
         method: request.method,
         headers: {
           ...(request.body !== undefined ? { 'Content-Type': 'application/json' } : {}),
@@ -187,28 +193,28 @@ export function createTavilyClient(options: TavilyClientOptions) {
           Authorization: `Bearer ${key}`,
         },
         ...(request.body !== undefined ? { body: request.body } : {}),
+        maxBytes,
         signal,
-        redirect: 'error',
+        keepAlive: true,
       });
     } catch (error) {
-      call.onAttempt?.(0, now() - started);
-      if (timeout.aborted) return { ok: false, error: new TavilyError('timeout', 'Tavily did not answer in time', { cause: error }) };
+      const status = findCause(error, HttpRequestError)?.status;
+      call.onAttempt?.(status ?? 0, now() - started);
+      if (timeout.aborted) {
+        return { ok: false, error: new TavilyError('timeout', status === undefined ? 'Tavily did not answer in time' : 'Tavily did not finish answering in time', { cause: error }) };
+      }
       if (call.signal?.aborted) return { ok: false, error: new TavilyError('timeout', 'The request was cancelled', { cause: error }) };
-      return { ok: false, error: new TavilyError('unavailable', `Tavily could not be reached (${(error as Error).name})`, { cause: error }) };
-    }
-    let read;
-    try {
-      read = await readLimited(response.body, maxBytes);
-    } catch (error) {
-      call.onAttempt?.(response.status, now() - started);
-      if (timeout.aborted) return { ok: false, error: new TavilyError('timeout', 'Tavily did not finish answering in time', { cause: error }) };
-      return { ok: false, error: new TavilyError('unavailable', 'Tavily cut its answer off', { status: response.status, cause: error }) };
+      const kind = findCause(error, HttpRequestError)?.kind;
+      if (kind === 'too-large') return { ok: false, error: new TavilyError('bad_response', `Tavily's answer exceeds ${maxBytes} bytes`, { status }) };
+      if (status !== undefined) return { ok: false, error: new TavilyError('unavailable', 'Tavily cut its answer off', { status, cause: error }) };
+      return { ok: false, error: new TavilyError('unavailable', `Tavily could not be reached (${kind ?? 'network'})`, { cause: error }) };
     }
     call.onAttempt?.(response.status, now() - started);
-    if (!read.ok) {
-      return { ok: false, error: new TavilyError('bad_response', `Tavily's answer exceeds ${maxBytes} bytes`, { status: response.status }) };
+    // A redirect is not followed (the key would go wherever it points): Tavily is not reachable as configured.
+    if (response.status >= 300 && response.status < 400) {
+      return { ok: false, error: new TavilyError('unavailable', `Tavily answered with a redirect (HTTP ${response.status}), which is not followed`, { status: response.status }) };
     }
-    const text = decodeUtf8(read.bytes);
+    const text = decodeUtf8(response.body);
     let document: unknown;
     let parsed = false;
     if (text !== undefined) {
@@ -227,7 +233,7 @@ export function createTavilyClient(options: TavilyClientOptions) {
     return {
       ok: false,
       error: errorForStatus(response.status, parsed ? upstreamDetail(document, key) : undefined),
-      retryAfter: retryAfterMs(response.headers.get('retry-after'), now()),
+      retryAfter: retryAfterMs(headerOf(response, 'retry-after'), now()),
     };
   }
 

@@ -11,18 +11,18 @@
  * name for an error, at most one retry, and the caller's AbortSignal. Signing
  * stays aws4fetch's job.
  *
- * Requests go over node:http(s) with a keep-alive agent, not `fetch`: measured
- * on Node 22, a small request cost about four times the CPU through undici's
- * `fetch` (its WHATWG streams and Request machinery) as through node:http,
- * more than signing and the SDK's own middleware; and this runs several times
- * in every tool call with quotas and cache on.
+ * Requests go over node:http(s) with kept connections (http-request.ts), not
+ * `fetch`: measured on Node 22, a small request cost about four times the CPU
+ * through undici's `fetch` (its WHATWG streams and Request machinery) as through
+ * node:http, more than signing and the SDK's own middleware; and this runs
+ * several times in every tool call with quotas and cache on.
  */
 import { createHash } from 'node:crypto';
-import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { IncomingHttpHeaders } from 'node:http';
 import { setTimeout as pause } from 'node:timers/promises';
 import { AwsV4Signer } from 'aws4fetch';
 import { WebSearchMcpError } from './errors.js';
+import { boundedRequest } from './http-request.js';
 import { ConfigurationError } from './settings.js';
 
 /** What differs between the JSON-protocol services this project calls. */
@@ -212,37 +212,8 @@ export function errorNameOf(body: Readonly<Record<string, unknown>>, errorTypeHe
   return name.includes('#') ? name.split('#')[1] : name;
 }
 
-interface Answer {
-  readonly status: number;
-  readonly headers: IncomingHttpHeaders;
-  readonly text: string;
-}
-
-/** Connections are kept for the next request (the SDK's clients keep theirs too); one that went stale is a network failure, retried. */
-const agents = { http: new HttpAgent({ keepAlive: true }), https: new HttpsAgent({ keepAlive: true }) };
-
-/** One POST, its answer read whole (AWS's answers here are small: an item is at most 400 KB). */
-function post(url: URL, headers: Record<string, string>, body: string, signal: AbortSignal | undefined): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const secure = url.protocol === 'https:';
-    const request = (secure ? httpsRequest : httpRequest)(
-      url,
-      { method: 'POST', headers, agent: secure ? agents.https : agents.http, ...(signal ? { signal } : {}) },
-      (response) => {
-        const chunks: Buffer[] = [];
-        response.on('data', (chunk: Buffer) => chunks.push(chunk));
-        response.on('error', reject);
-        response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers, text: Buffer.concat(chunks).toString('utf8') }));
-        // Cut off mid-answer (an abort, a dropped connection) without an 'error' to say so: no answer either.
-        response.on('close', () => {
-          if (!response.complete) reject(new Error('The connection closed before the answer was complete'));
-        });
-      },
-    );
-    request.on('error', reject);
-    request.end(body);
-  });
-}
+/** The most an AWS answer here may hold: a DynamoDB item is at most 400 KB, an SSM parameter 8 KB. */
+const MAX_ANSWER_BYTES = 4 * 1024 * 1024;
 
 export function createAwsJsonClient(service: AwsJsonService, options: AwsJsonClientOptions = {}): AwsJsonClient {
   const env = process.env;
@@ -261,7 +232,7 @@ export function createAwsJsonClient(service: AwsJsonService, options: AwsJsonCli
     const failure = (fields: { status?: number; errorName?: string; serviceMessage?: string; details?: Record<string, unknown> } = {}, cause?: unknown) =>
       new AwsRequestError({ service: service.name, operation, ...fields }, cause === undefined ? undefined : { cause });
     if (signal?.aborted) throw failure({}, signal.reason);
-    let response: Answer;
+    let response: { readonly status: number; readonly headers: IncomingHttpHeaders; readonly text: string };
     try {
       const signed = await new AwsV4Signer({
         method: 'POST',
@@ -276,9 +247,11 @@ export function createAwsJsonClient(service: AwsJsonService, options: AwsJsonCli
         body,
         ...signing,
       }).sign();
-      const headers: Record<string, string> = { 'Content-Length': String(Buffer.byteLength(body)) };
+      const headers: Record<string, string> = {};
       signed.headers.forEach((value, name) => (headers[name] = value));
-      response = await post(target, headers, body, signal);
+      // Connections are kept for the next request (the SDK's clients keep theirs too); one that went stale is a network failure, retried.
+      const answer = await boundedRequest(target, { method: 'POST', headers, body, maxBytes: MAX_ANSWER_BYTES, keepAlive: true, ...(signal ? { signal } : {}) });
+      response = { status: answer.status, headers: answer.headers, text: answer.body.toString('utf8') };
     } catch (error) {
       throw failure({}, error);
     }

@@ -155,12 +155,20 @@ describe('retries', () => {
     const error = await tavilyFailure(down.call('search', { query: 'a' }, within(20_000)));
     expect(error.kind).toBe('unavailable');
     expect(error.status).toBeUndefined();
-    expect(error.message).toBe('Tavily could not be reached (TypeError)');
+    expect(error.message).toBe('Tavily could not be reached (network)');
     expect(sleeps).toEqual([125, 250]);
-    // One of the project's errors, with fetch's own failure underneath for the log.
+    // One of the project's errors, with the exchange's failure, and node:http's under it, for the log.
     expect(error).toBeInstanceOf(WebSearchMcpError);
     expect(error).toMatchObject({ name: 'TavilyError', code: 'ERR_TAVILY' });
-    expect(error.cause).toMatchObject({ name: 'TypeError', message: 'fetch failed' });
+    expect(error.cause).toMatchObject({ name: 'HttpRequestError', kind: 'network' });
+    expect((error.cause as Error).cause).toMatchObject({ code: 'ECONNREFUSED' });
+  });
+
+  test('a redirect is not followed: unavailable, and the key goes nowhere else', async () => {
+    tavily.always('search', { kind: 'status', status: 307, headers: { Location: 'https://elsewhere.example/search' } });
+    const error = await tavilyFailure(client({ maxAttempts: 1 }).call('search', { query: 'a' }, within(20_000)));
+    expect(error).toMatchObject({ kind: 'unavailable', status: 307 });
+    expect(error.message).toBe('Tavily answered with a redirect (HTTP 307), which is not followed');
   });
 
   test.each([

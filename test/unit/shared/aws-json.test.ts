@@ -278,8 +278,9 @@ describe('one retry, for failures a retry can cure', () => {
     const error = await failure(createAwsJsonClient(SSM, { endpoint: await unusedLoopbackUrl() }).call('GetParameter', { Name: '/p' }));
     expect(error).toMatchObject({ service: 'ssm', operation: 'GetParameter', status: undefined, errorName: undefined, reason: 'no answer' });
     expect(error.message).toBe('ssm GetParameter: no answer');
-    // Another realm's Error (node:http's): matched by shape.
-    expect(error.cause).toMatchObject({ code: 'ECONNREFUSED' });
+    // The exchange's failure (http-request.ts), with node:http's own underneath (another realm's Error: matched by shape).
+    expect(error.cause).toMatchObject({ name: 'HttpRequestError', kind: 'network' });
+    expect((error.cause as Error).cause).toMatchObject({ code: 'ECONNREFUSED' });
   });
 
   test("the caller's signal aborts the request in flight; aborted, nothing more is sent", async () => {
@@ -296,7 +297,8 @@ describe('one retry, for failures a retry can cure', () => {
     controller.abort();
     const error = await failure(pending);
     expect(error).toMatchObject({ status: undefined, reason: 'no answer' });
-    expect((error.cause as Error).name).toBe('AbortError');
+    expect(error.cause).toMatchObject({ name: 'HttpRequestError', kind: 'aborted' });
+    expect(((error.cause as Error).cause as Error).name).toBe('AbortError');
     expect(service.requests.length - before).toBe(1);
     // Already aborted: nothing is sent, and the abort's reason is the cause.
     const timedOut = await failure(dynamo().call('GetItem', {}, { signal: AbortSignal.abort(new DOMException('deadline', 'TimeoutError')) }));

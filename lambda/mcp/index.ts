@@ -27,8 +27,9 @@ import { remainingTimeOf } from '../shared/api-gateway.js';
 import { createOriginPolicy } from '../shared/cors.js';
 import { createObservability, describeError, sourceMappedStack } from '../shared/observability.js';
 import { createAdmission, refusalResult } from './admission.js';
-import { createFastPath } from './fast-path.js';
+import { createFastPath, type FastAnswer } from './fast-path.js';
 import type { SdkPath } from './sdk-path.js';
+import type { ToolRuntime } from './tool-runtime.js';
 import { parseMcpSettings } from './settings.js';
 
 const settings = parseMcpSettings(process.env);
@@ -49,6 +50,19 @@ function loadSdkPath(): Promise<SdkPath> {
     },
   );
   return sdkPath;
+}
+
+let runtime: Promise<{ runtime: ToolRuntime; run: typeof import('./tool-runtime.js').runPlainToolCall }> | undefined;
+/** What the fast path's tool calls need (the instance's one, shared with the SDK path), loaded on the first. */
+function loadToolRuntime() {
+  runtime ??= import('./tool-runtime.js').then(
+    ({ toolRuntime, runPlainToolCall }) => ({ runtime: toolRuntime(settings, observability), run: runPlainToolCall }),
+    (error: unknown) => {
+      runtime = undefined;
+      throw error;
+    },
+  );
+  return runtime;
 }
 
 if (process.env.AWS_LAMBDA_INITIALIZATION_TYPE === 'provisioned-concurrency') {
@@ -85,11 +99,25 @@ export async function handler(event: APIGatewayProxyEvent, context: Context): Pr
       if (refusal.rpc) logger.info('JSON-RPC', { ...refusal.rpc });
       return refusalResult(refusal);
     }
-    let fast: ReturnType<typeof fastAnswer>;
+    let judged: ReturnType<typeof fastAnswer>;
     try {
-      fast = fastAnswer(admission.request);
+      judged = fastAnswer(admission.request);
     } catch {
-      fast = undefined; // whatever the fast path cannot read, the SDK path judges
+      judged = undefined; // whatever the fast path cannot read, the SDK path judges
+    }
+    let fast: FastAnswer | undefined;
+    if (judged && 'call' in judged) {
+      // From here a tool may run: whatever fails is this request's error, never a second try on the SDK path.
+      try {
+        const { runtime, run } = await loadToolRuntime();
+        const result = await run(runtime, judged.call, admission.request, remainingTimeOf(context));
+        fast = result && judged.answer(result);
+      } catch (error) {
+        logger.error('Unhandled error', { ...describeError(error), stack: sourceMappedStack(error) });
+        return internalError(requestId);
+      }
+    } else {
+      fast = judged;
     }
     if (fast) {
       logger.info('JSON-RPC', { ...fast.rpc });

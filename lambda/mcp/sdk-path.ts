@@ -10,20 +10,18 @@ import './zod-jitless.js';
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import { coreAnswer, toProxyResult } from '../shared/api-gateway.js';
 import { loadParameterReader } from '../shared/parameters.js';
-import { describeError, MetricUnit, sourceMappedStack, type Observability } from '../shared/observability.js';
+import { MetricUnit, type Observability } from '../shared/observability.js';
 import type { AdmittedRequest } from './admission.js';
 import { createMcpEndpoint, type EndpointInvocation } from './mcp-endpoint.js';
 import { SUPPORTED_PROTOCOL_VERSIONS } from './protocol-answers.generated.js';
 import { callsATool } from './protocol.js';
-import { usageGuardFromSettings } from './quota/index.js';
 import { usageNeedsTable } from './quota/usage-settings.js';
 import { createMcpServerFactory } from './server.js';
 import type { McpSettings } from './settings.js';
-import { createTavilyClient } from './tavily.js';
-import { createTavilyKeyProvider } from './tavily-key.js';
 import { createResearchCredits } from './tasks/research-credits.js';
 import { createResearchTasks, type ResearchEvent } from './tasks/research-tasks.js';
 import { createDynamoTaskStore } from './tasks/task-store.js';
+import { toolRuntime, type ToolRuntime } from './tool-runtime.js';
 import { toolEntries } from './tools/index.js';
 
 export type SdkPath = (request: AdmittedRequest, invocation: EndpointInvocation) => Promise<APIGatewayProxyResult>;
@@ -80,16 +78,18 @@ async function loadUsageStore(): Promise<void> {
 /**
  * The SDK path. `supportedVersions` is for the generator of the fast path's
  * answers (scripts/generate-protocol-answers.ts), which takes them from the SDK
- * before it writes them where this module reads them.
+ * before it writes them where this module reads them. The key provider, Tavily
+ * client, usage guard and tool-call report are the instance's, shared with the
+ * fast path (tool-runtime.ts).
  */
 export function createSdkHandler(
   settings: McpSettings,
   observability: Observability,
   supportedVersions: readonly string[] = SUPPORTED_PROTOCOL_VERSIONS,
+  runtime: ToolRuntime = toolRuntime(settings, observability),
 ): SdkPath {
   const { logger } = observability;
-  const tavilyKey = createTavilyKeyProvider({ apiKey: settings.tavilyApiKey, parameterName: settings.tavilyApiKeyParameter });
-  const tavily = createTavilyClient({ baseUrl: settings.tavilyApiBaseUrl, apiKey: tavilyKey });
+  const { tavilyKey, tavily, aroundToolCall, onToolCall } = runtime;
   const { usageTableName, usageTableEndpoint } = settings;
   // Research tasks live in the usage table: without one (a misconfiguration) the research tools say so.
   const research = usageTableName
@@ -116,22 +116,8 @@ export function createSdkHandler(
     outputBudgetChars: settings.toolOutputBudgetChars,
     tavily,
     ...(research ? { research } : {}),
-    // Quotas and the result cache; undefined (nothing on the path) when both are off.
-    aroundToolCall: usageGuardFromSettings(settings, observability),
-    onToolCall: ({ internalError, ...report }) => {
-      if (internalError) logger.error('Tool call', { ...report, ...describeError(internalError), stack: sourceMappedStack(internalError) });
-      else logger.info('Tool call', { ...report });
-      observability.count('ToolCalls', { Tool: report.tool });
-      if (report.outcome !== 'ok') {
-        observability.count('ToolErrors', { Tool: report.tool, ErrorKind: report.errorKind ?? report.outcome });
-      }
-      if (report.tavilyMs !== undefined) {
-        observability.measure('TavilyLatency', MetricUnit.Milliseconds, report.tavilyMs);
-        if (report.errorKind && report.tavilyStatus !== undefined) {
-          observability.count('TavilyErrors', { ErrorKind: report.errorKind });
-        }
-      }
-    },
+    ...(aroundToolCall ? { aroundToolCall } : {}),
+    onToolCall,
   });
 
   const endpoint = createMcpEndpoint({

@@ -1,0 +1,114 @@
+/**
+ * What a tool call needs, built once per instance and shared by the MCP
+ * function's two paths: the Tavily key provider (one key cache), the Tavily
+ * client, the usage guard (quotas and the result cache), and the tool-call
+ * report (its log line and metrics). index.ts loads this module on the first
+ * tools/call the fast path takes; sdk-path.ts imports it. Both bundles leave it
+ * to its own file (lib/bundling.ts), so that one instance holds one of each.
+ *
+ * It also runs the fast path's tool call: the same function as the SDK path's
+ * (tool-call.ts), without the SDK.
+ */
+import { describeError, MetricUnit, sourceMappedStack, type Observability } from '../shared/observability.js';
+import type { AdmittedRequest } from './admission.js';
+import { RESPONSE_MARGIN_MS } from './protocol.js';
+import { usageGuardFromSettings } from './quota/index.js';
+import type { AroundToolCall, ToolCallResult } from './quota/usage-guard.js';
+import type { UsageStore } from './quota/usage-store.js';
+import type { McpSettings } from './settings.js';
+import { createTavilyClient, type TavilyApi } from './tavily.js';
+import { createTavilyKeyProvider } from './tavily-key.js';
+import { createToolCaller, type ToolCaller, type ToolCallReport } from './tool-call.js';
+import { toolEntries } from './tools/index.js';
+
+export interface ToolRuntime {
+  /** The Tavily key, read on first need and kept for a while (tavily-key.ts). */
+  readonly tavilyKey: () => Promise<string>;
+  readonly tavily: TavilyApi;
+  /** Quotas and the result cache; undefined (nothing on the path) when both are off. */
+  readonly aroundToolCall: AroundToolCall | undefined;
+  readonly onToolCall: (report: ToolCallReport) => void;
+  /** The tool call with these, for tools that never become research tasks (the fast path's). */
+  readonly toolCaller: ToolCaller;
+}
+
+/** The log line and metrics of one tool call (the stack alarms on the error counts). */
+export function reportToolCall(observability: Observability) {
+  const { logger } = observability;
+  return ({ internalError, ...report }: ToolCallReport) => {
+    if (internalError) logger.error('Tool call', { ...report, ...describeError(internalError), stack: sourceMappedStack(internalError) });
+    else logger.info('Tool call', { ...report });
+    observability.count('ToolCalls', { Tool: report.tool });
+    if (report.outcome !== 'ok') {
+      observability.count('ToolErrors', { Tool: report.tool, ErrorKind: report.errorKind ?? report.outcome });
+    }
+    if (report.tavilyMs !== undefined) {
+      observability.measure('TavilyLatency', MetricUnit.Milliseconds, report.tavilyMs);
+      if (report.errorKind && report.tavilyStatus !== undefined) {
+        observability.count('TavilyErrors', { ErrorKind: report.errorKind });
+      }
+    }
+  };
+}
+
+/** A runtime of its own; `usageStore` stands in for the DynamoDB table (tests). Instances use `toolRuntime`. */
+export function createToolRuntime(settings: McpSettings, observability: Observability, more: { readonly usageStore?: UsageStore } = {}): ToolRuntime {
+  const tavilyKey = createTavilyKeyProvider({ apiKey: settings.tavilyApiKey, parameterName: settings.tavilyApiKeyParameter });
+  const tavily = createTavilyClient({ baseUrl: settings.tavilyApiBaseUrl, apiKey: tavilyKey });
+  const aroundToolCall = usageGuardFromSettings(settings, observability, more.usageStore);
+  const onToolCall = reportToolCall(observability);
+  const toolCaller = createToolCaller({
+    tools: toolEntries,
+    toolScopes: settings.toolScopes,
+    outputBudgetChars: settings.toolOutputBudgetChars,
+    tavily,
+    onToolCall,
+    ...(aroundToolCall ? { aroundToolCall } : {}),
+  });
+  return { tavilyKey, tavily, aroundToolCall, onToolCall, toolCaller };
+}
+
+const runtimes = new WeakMap<McpSettings, WeakMap<Observability, ToolRuntime>>();
+
+/** The instance's runtime for these settings, built on first need: both paths get the same one. */
+export function toolRuntime(settings: McpSettings, observability: Observability): ToolRuntime {
+  let bySettings = runtimes.get(settings);
+  if (!bySettings) runtimes.set(settings, (bySettings = new WeakMap()));
+  let runtime = bySettings.get(observability);
+  if (!runtime) bySettings.set(observability, (runtime = createToolRuntime(settings, observability)));
+  return runtime;
+}
+
+/** A tools/call the fast path judged plain (fast-path.ts): a known tool's name, and its arguments as sent. */
+export interface PlainToolCall {
+  readonly name: string;
+  readonly arguments: Record<string, unknown> | undefined;
+}
+
+/**
+ * The fast path's tool call: the tool's result, or undefined for a tool the
+ * SDK path must serve (one that may become a research task). Nothing has run
+ * when it declines.
+ */
+export async function runPlainToolCall(
+  runtime: ToolRuntime,
+  call: PlainToolCall,
+  request: AdmittedRequest,
+  remainingTimeMs: () => number,
+  now: () => number = Date.now,
+): Promise<ToolCallResult | undefined> {
+  const found = runtime.toolCaller.find(call.name);
+  if (!found || (await found.entry.load()).longRunning) return undefined;
+  // As on the SDK path: the key read (SSM, on a cold instance) starts beside the guard's lookup. Its failure is the call's to report.
+  runtime.tavilyKey().catch(() => {});
+  const { caller } = request;
+  const { result } = await runtime.toolCaller.call(found, call.arguments, {
+    granted: caller.scopes,
+    caller: { sub: caller.sub, clientId: caller.clientId, ...(caller.organizationId !== undefined ? { organizationId: caller.organizationId } : {}) },
+    deadline: now() + remainingTimeMs() - RESPONSE_MARGIN_MS,
+    // Stateless and one request per invocation: nothing can cancel this call before its answer (the SDK's signal never fires here either).
+    signal: new AbortController().signal,
+    declaresTasks: false,
+  });
+  return result;
+}

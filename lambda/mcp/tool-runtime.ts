@@ -87,8 +87,8 @@ export interface PlainToolCall {
 
 /**
  * The fast path's tool call: the tool's result, or undefined for a tool the
- * SDK path must serve (one that may become a research task). Nothing has run
- * when it declines.
+ * SDK path must serve (one that works with research tasks, which only it
+ * keeps). Nothing has run when it declines.
  */
 export async function runPlainToolCall(
   runtime: ToolRuntime,
@@ -98,7 +98,9 @@ export async function runPlainToolCall(
   now: () => number = Date.now,
 ): Promise<ToolCallResult | undefined> {
   const found = runtime.toolCaller.find(call.name);
-  if (!found || (await found.entry.load()).longRunning) return undefined;
+  if (!found) return undefined;
+  const tool = await found.entry.load();
+  if (tool.usesResearch || tool.longRunning) return undefined;
   // As on the SDK path: the key read (SSM, on a cold instance) starts beside the guard's lookup. Its failure is the call's to report.
   runtime.tavilyKey().catch(() => {});
   const { caller } = request;

@@ -1,14 +1,19 @@
 /**
- * The MCP function's fast path: the handshake and the listing, answered from
- * the admitted request (admission.ts) with the SDK's own answers, taken at
- * build time (protocol-answers.generated.ts): no SDK, no `Request`/`Response`
- * (and so no undici) and no zod.
+ * The MCP function's fast path: the handshake, the listing and plain tool
+ * calls, answered from the admitted request (admission.ts) with the SDK's own
+ * answers, taken at build time (protocol-answers.generated.ts): no SDK, no
+ * `Request`/`Response` (and so no undici) and no zod for the handshake and
+ * the listing.
  *
  * It answers, in both eras:
- * - 2025 (legacy): `initialize`, `notifications/initialized`, `ping`, `tools/list`;
- * - 2026-07-28 (modern): `server/discover`, `tools/list`;
- * and only when the request is a plain success the SDK would answer the same
- * way. It refuses nothing: admission has refused what is refused, and anything
+ * - 2025 (legacy): `initialize`, `notifications/initialized`, `ping`, `tools/list`, `tools/call`;
+ * - 2026-07-28 (modern): `server/discover`, `tools/list`, `tools/call`;
+ * and only when the request is a plain one the SDK would take the same way. A
+ * tools/call (a known tool's name, arguments an object or absent, nothing
+ * else) is judged here and run by index.ts through tool-runtime.ts, loaded on
+ * the first: the same tool call as the SDK path's (tool-call.ts), its result,
+ * error results included, put in the SDK's envelope. A tool that works with
+ * research tasks is left to the SDK path. It refuses nothing: admission has refused what is refused, and anything
  * else it does not answer (another method, a member it does not know, an
  * unusual version, a batch) gets `undefined`, and the SDK path (sdk-path.ts)
  * serves it, with every check and error code of its own.

@@ -6,7 +6,10 @@
  * path (fast-path.ts) can answer (initialize, notifications/initialized, ping,
  * server/discover, tools/list, in their plain forms) is answered from the SDK's
  * own answers, taken at build time, with no SDK and no undici loaded: a
- * client's first requests, and so most cold starts, never load either.
+ * client's first requests, and so most cold starts, never load either. A plain
+ * tools/call of a tool that keeps no research task is run by the function both
+ * paths share (tool-call.ts, loaded with tool-runtime.ts on the first call) and
+ * answered in the SDK's envelope, still without the SDK.
  * Everything else goes to the SDK path (sdk-path.ts: the MCP SDK v2 server
  * behind the MCP endpoint), loaded on its first need and kept for the instance.
  *
@@ -67,7 +70,7 @@ function loadToolRuntime() {
 
 if (process.env.AWS_LAMBDA_INITIALIZATION_TYPE === 'provisioned-concurrency') {
   const started = performance.now();
-  Promise.all([loadSdkPath(), import('./sdk-path.js').then(({ loadWhatAToolCallNeeds }) => loadWhatAToolCallNeeds(settings))]).then(
+  Promise.all([loadSdkPath(), loadToolRuntime(), import('./sdk-path.js').then(({ loadWhatAToolCallNeeds }) => loadWhatAToolCallNeeds(settings))]).then(
     () => logger.info('Loaded for the first tool call', { initializationType: 'provisioned-concurrency', loadMs: Math.round(performance.now() - started) }),
     // What failed to load here fails again, and is logged, on the first request that needs it.
     () => {},

@@ -21,8 +21,7 @@ import type { McpSettings } from './settings.js';
 import { createResearchCredits } from './tasks/research-credits.js';
 import { createResearchTasks, type ResearchEvent } from './tasks/research-tasks.js';
 import { createDynamoTaskStore } from './tasks/task-store.js';
-import { toolRuntime, type ToolRuntime } from './tool-runtime.js';
-import { toolEntries } from './tools/index.js';
+import { toolEntries, toolRuntime, type ToolRuntime } from './tool-runtime.js';
 
 export type SdkPath = (request: AdmittedRequest, invocation: EndpointInvocation) => Promise<APIGatewayProxyResult>;
 

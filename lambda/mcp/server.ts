@@ -13,8 +13,8 @@
  * every tool's zod schema into JSON Schema again on each tools/list, advertises
  * `listChanged: true` (a 2026-07-28 `subscriptions/listen` would then be held
  * open until API Gateway's timeout) and cannot show each caller only the tools
- * its scopes allow. Tool calls are checked against a tool-to-scopes table
- * before anything runs.
+ * its scopes allow. A tool call is the one the fast path makes too
+ * (tool-call.ts): the scopes check, parse, guard, run and error results.
  *
  * For 2026-07-28 it also serves the tasks extension (tasks/task-methods.ts): a
  * long-running tool's call (web_research) answers with a task handle when the

@@ -21,6 +21,9 @@ import { createTavilyKeyProvider } from './tavily-key.js';
 import { createToolCaller, type ToolCaller, type ToolCallReport } from './tool-call.js';
 import { toolEntries } from './tools/index.js';
 
+// The SDK path takes the tools from here: one copy of their modules per instance.
+export { toolEntries };
+
 export interface ToolRuntime {
   /** The Tavily key, read on first need and kept for a while (tavily-key.ts). */
   readonly tavilyKey: () => Promise<string>;

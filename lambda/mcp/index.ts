@@ -19,7 +19,7 @@
  *
  * An instance initialized for provisioned concurrency has no client waiting on
  * its init: it loads the SDK path and everything a first tool call loads
- * (sdk-path.ts) there, so that its first requests load nothing. (Lambda runs
+ * (tool-runtime.ts) there, so that its first requests load nothing. (Lambda runs
  * the init's pending promise jobs before the first invocation; nothing in
  * them waits on the network.)
  */
@@ -70,7 +70,7 @@ function loadToolRuntime() {
 
 if (process.env.AWS_LAMBDA_INITIALIZATION_TYPE === 'provisioned-concurrency') {
   const started = performance.now();
-  Promise.all([loadSdkPath(), loadToolRuntime(), import('./sdk-path.js').then(({ loadWhatAToolCallNeeds }) => loadWhatAToolCallNeeds(settings))]).then(
+  Promise.all([loadSdkPath(), import('./tool-runtime.js').then(({ loadWhatAToolCallNeeds }) => loadWhatAToolCallNeeds(settings)), loadToolRuntime()]).then(
     () => logger.info('Loaded for the first tool call', { initializationType: 'provisioned-concurrency', loadMs: Math.round(performance.now() - started) }),
     // What failed to load here fails again, and is logged, on the first request that needs it.
     () => {},

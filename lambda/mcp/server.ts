@@ -34,7 +34,7 @@ import {
 import type { ToolCallResult } from './quota/usage-guard.js';
 import type { ResearchTasks } from './tasks/research-tasks.js';
 import { createTaskResult, declaresTasks, isCreateTaskResult, registerTaskMethods, TASKS_EXTENSION } from './tasks/task-methods.js';
-import { createToolCaller, type ToolCallOptions } from './tool-call.js';
+import { createToolCaller, type ToolCaller, type ToolCallOptions } from './tool-call.js';
 import { CAPABILITIES, INSTRUCTIONS, LIST_CACHE_TTL_MS, SERVER_INFO, toolsFor } from './server-info.js';
 
 export { LIST_CACHE_TTL_MS, SERVER_NAME, SERVER_VERSION } from './server-info.js';
@@ -49,6 +49,8 @@ export interface RequestFacts {
 export type { ToolCallReport } from './tool-call.js';
 
 export interface McpServerOptions extends ToolCallOptions {
+  /** The instance's tool call (tool-runtime.ts), made with these options; built from them when absent. */
+  readonly toolCaller?: ToolCaller;
   /**
    * Research tasks (tasks/research-tasks.ts). Unset where there is nowhere to keep them (no usage
    * table): then no call becomes a task, the research tools say so, and tasks/* find no task.
@@ -107,7 +109,7 @@ function callerOf(context: ServerContext) {
 
 export function createMcpServerFactory(options: McpServerOptions): McpServerFactory {
   const now = options.now ?? Date.now;
-  const toolCaller = createToolCaller(options);
+  const toolCaller = options.toolCaller ?? createToolCaller(options);
   const entries = toolCaller.tools.map(({ listing, scopes }) => ({ listing: listing as Tool, scopes }));
   const listings = new Map<string, Tool[]>();
 

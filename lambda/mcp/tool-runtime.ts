@@ -1,23 +1,29 @@
 /**
  * What a tool call needs, built once per instance and shared by the MCP
  * function's two paths: the Tavily key provider (one key cache), the Tavily
- * client, the usage guard (quotas and the result cache), and the tool-call
- * report (its log line and metrics). index.ts loads this module on the first
- * tools/call the fast path takes; sdk-path.ts imports it. Both bundles leave it
- * to its own file (lib/bundling.ts), so that one instance holds one of each.
+ * client, the usage guard (quotas and the result cache), research tasks, the
+ * tool-call report (its log line and metrics) and the tool call itself
+ * (tool-call.ts). index.ts loads this module on the first tools/call the fast
+ * path takes; sdk-path.ts imports it. Both bundles leave it to its own file
+ * (lib/bundling.ts), so that an instance holds one of each, and the errors the
+ * tools, Tavily client and task store throw are one set of classes.
  *
- * It also runs the fast path's tool call: the same function as the SDK path's
- * (tool-call.ts), without the SDK.
+ * It also runs the fast path's tool call, without the SDK.
  */
 import { describeError, MetricUnit, sourceMappedStack, type Observability } from '../shared/observability.js';
+import { loadParameterReader } from '../shared/parameters.js';
 import type { AdmittedRequest } from './admission.js';
 import { RESPONSE_MARGIN_MS } from './protocol.js';
 import { usageGuardFromSettings } from './quota/index.js';
 import type { AroundToolCall, ToolCallResult } from './quota/usage-guard.js';
 import type { UsageStore } from './quota/usage-store.js';
+import { usageNeedsTable } from './quota/usage-settings.js';
 import type { McpSettings } from './settings.js';
 import { createTavilyClient, type TavilyApi } from './tavily.js';
 import { createTavilyKeyProvider } from './tavily-key.js';
+import { createResearchCredits } from './tasks/research-credits.js';
+import { createResearchTasks, type ResearchEvent, type ResearchTasks } from './tasks/research-tasks.js';
+import { createDynamoTaskStore } from './tasks/task-store.js';
 import { createToolCaller, type ToolCaller, type ToolCallReport } from './tool-call.js';
 import { toolEntries } from './tools/index.js';
 
@@ -31,8 +37,59 @@ export interface ToolRuntime {
   /** Quotas and the result cache; undefined (nothing on the path) when both are off. */
   readonly aroundToolCall: AroundToolCall | undefined;
   readonly onToolCall: (report: ToolCallReport) => void;
-  /** The tool call with these, for tools that never become research tasks (the fast path's). */
+  /** Undefined without a usage table (a misconfiguration): then the research tools say so. */
+  readonly research: ResearchTasks | undefined;
+  /** The tool call with all of these. */
   readonly toolCaller: ToolCaller;
+}
+
+/** A log line and the metrics per research event (the stack alarms on the failure rate). */
+export function reportResearch(observability: Observability) {
+  const { logger } = observability;
+  return (event: ResearchEvent) => {
+    switch (event.kind) {
+      case 'started':
+        logger.info('Research started', { model: event.model, asTask: event.asTask });
+        observability.count('ResearchStarted', { Model: event.model });
+        return;
+      case 'completed':
+      case 'failed':
+        logger.info(event.kind === 'completed' ? 'Research completed' : 'Research failed', { ...event });
+        observability.count(event.kind === 'completed' ? 'ResearchCompleted' : 'ResearchFailed', { Model: event.model });
+        observability.measure('ResearchDuration', MetricUnit.Milliseconds, event.durationMs);
+        return;
+      case 'cancelled':
+        logger.info('Research cancelled', { model: event.model });
+        observability.count('ResearchCancelled', { Model: event.model });
+        return;
+      case 'check_failed':
+        logger.warn('Research status check failed', { errorKind: event.errorKind });
+        observability.count('ResearchCheckErrors', { ErrorKind: event.errorKind });
+        return;
+    }
+  };
+}
+
+/**
+ * Everything a first tool call loads, loaded now, with no request sent: for an
+ * instance initialized ahead of its clients (provisioned concurrency), whose
+ * init may take the time and must end with nothing in flight. The tools'
+ * modules; `fetch` and `Request` (Node loads them on first use); the SSM reader
+ * when the key is in SSM; and the quota guard and usage store, when quotas or
+ * the cache are on. Failures are left to the first call, which reports them.
+ */
+export async function loadWhatAToolCallNeeds(settings: McpSettings): Promise<void> {
+  void globalThis.Request;
+  await Promise.allSettled([
+    ...toolEntries.map((entry) => entry.load()),
+    ...(settings.tavilyApiKey || !settings.tavilyApiKeyParameter ? [] : [loadParameterReader()]),
+    ...(usageNeedsTable(settings) ? [loadUsageStore()] : []),
+  ]);
+}
+
+/** The quota guard, the usage store and its signed DynamoDB requests (modules only: no client is made, nothing sent). */
+async function loadUsageStore(): Promise<void> {
+  await Promise.all([import('./quota/usage-guard.js'), import('./quota/usage-store.js')]);
 }
 
 /** The log line and metrics of one tool call (the stack alarms on the error counts). */
@@ -60,6 +117,27 @@ export function createToolRuntime(settings: McpSettings, observability: Observab
   const tavily = createTavilyClient({ baseUrl: settings.tavilyApiBaseUrl, apiKey: tavilyKey });
   const aroundToolCall = usageGuardFromSettings(settings, observability, more.usageStore);
   const onToolCall = reportToolCall(observability);
+  const { logger } = observability;
+  const { usageTableName, usageTableEndpoint } = settings;
+  // Research tasks live in the usage table: without one (a misconfiguration) the research tools say so.
+  const research = usageTableName
+    ? createResearchTasks({
+        store: createDynamoTaskStore({ tableName: usageTableName, ...(usageTableEndpoint ? { endpoint: usageTableEndpoint } : {}) }),
+        tavily,
+        credits: createResearchCredits({
+          settings,
+          onSettleFailed: (reason) => {
+            logger.warn('Research credits not settled', { reason });
+            observability.count('UsageStoreErrors', { Operation: 'settle' });
+          },
+        }),
+        ttlMs: settings.taskTtlSeconds * 1000,
+        waitMs: settings.researchWaitSeconds * 1000,
+        outputBudgetChars: settings.toolOutputBudgetChars,
+        finish: async (task, answer, budgetChars) => (await import('./tools/web-research.js')).researchResult(task, answer, budgetChars),
+        onEvent: reportResearch(observability),
+      })
+    : undefined;
   const toolCaller = createToolCaller({
     tools: toolEntries,
     toolScopes: settings.toolScopes,
@@ -67,8 +145,9 @@ export function createToolRuntime(settings: McpSettings, observability: Observab
     tavily,
     onToolCall,
     ...(aroundToolCall ? { aroundToolCall } : {}),
+    ...(research ? { research } : {}),
   });
-  return { tavilyKey, tavily, aroundToolCall, onToolCall, toolCaller };
+  return { tavilyKey, tavily, aroundToolCall, onToolCall, research, toolCaller };
 }
 
 const runtimes = new WeakMap<McpSettings, WeakMap<Observability, ToolRuntime>>();

@@ -75,8 +75,18 @@ export const ALIASES: Readonly<Record<string, string>> = {
  * (reading and compiling the second file), next to a Tavily call of hundreds of ms.
  */
 export const LAZY_FILES: Readonly<Partial<Record<string, readonly { readonly import: string; readonly entry: string }[]>>> = {
-  mcp: [{ import: './sdk-path.js', entry: fileURLToPath(new URL('../lambda/mcp/sdk-path.ts', import.meta.url)) }],
+  mcp: [
+    { import: './sdk-path.js', entry: fileURLToPath(new URL('../lambda/mcp/sdk-path.ts', import.meta.url)) },
+    // What a tool call needs, without the SDK: loaded by the fast path's first tools/call and by the SDK path,
+    // one file for both so that an instance holds one key cache and one usage guard.
+    { import: './tool-runtime.js', entry: fileURLToPath(new URL('../lambda/mcp/tool-runtime.ts', import.meta.url)) },
+  ],
 };
+
+/** The lazily loaded files `file` itself loads (the other lazy files of its function), left to their own files. */
+function lazyImportsOf(functionName: string, file: { readonly import: string }): string[] {
+  return lazyImports(functionName).filter((each) => each !== file.import);
+}
 
 /** The imports a function's entry bundle leaves to files of their own. */
 export function lazyImports(functionName: string): string[] {
@@ -90,7 +100,7 @@ export async function buildLazyFiles(functionName: string, outdir: string): Prom
   return Promise.all(
     files.map(async (file) => {
       const outfile = join(outdir, basename(file.import));
-      await build(esbuildOptions(file.entry, outfile));
+      await build(esbuildOptions(file.entry, outfile, lazyImportsOf(functionName, file)));
       return outfile;
     }),
   );
@@ -152,7 +162,7 @@ export function bundleFunctionSync(functionName: string, entry: string, outdir: 
   esbuild.buildSync(esbuildOptions(entry, outfiles[0]!, lazyImports(functionName)));
   for (const file of LAZY_FILES[functionName] ?? []) {
     const outfile = join(outdir, basename(file.import));
-    esbuild.buildSync(esbuildOptions(file.entry, outfile));
+    esbuild.buildSync(esbuildOptions(file.entry, outfile, lazyImportsOf(functionName, file)));
     outfiles.push(outfile);
   }
   return outfiles;

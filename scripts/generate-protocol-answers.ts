@@ -7,9 +7,12 @@
  *   what its own server/discover lists. The endpoint serves all of them.
  * - The answers: the real SDK path (sdk-path.ts, behind admission) is sent
  *   initialize, notifications/initialized, ping and tools/list (2025 era), and
- *   server/discover and tools/list (2026-07-28), once each. Each answer's status,
- *   headers and body are kept, with gaps where the request decides: the id, the
- *   negotiated version, the tools a caller's scopes show.
+ *   server/discover and tools/list (2026-07-28), once each, and in each era a
+ *   tools/call of a tool the caller has no scope for (its error result needs no
+ *   Tavily). Each answer's status, headers and body are kept, with gaps where the
+ *   request decides: the id, the negotiated version, the tools a caller's scopes
+ *   show, the tool's result (whose members must be where and as
+ *   `toolResultMembers` writes them).
  * - Each tool's listing, as the SDK serializes it.
  *
  * Run after the tool catalog's generator (the SDK path lists the catalog). A
@@ -21,7 +24,7 @@ import type { APIGatewayProxyResult } from 'aws-lambda';
 import { createMcpHandler, Server, SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/server';
 import { authorizerContext, proxyEvent } from '../local/api-gateway-events.js';
 import { createAdmission } from '../lambda/mcp/admission.js';
-import type { AnswerTemplate } from '../lambda/mcp/protocol.js';
+import { toolResultMembers, type AnswerTemplate, type PlainToolResult } from '../lambda/mcp/protocol.js';
 import { createSdkHandler } from '../lambda/mcp/sdk-path.js';
 import { parseMcpSettings } from '../lambda/mcp/settings.js';
 import { callerContext } from '../lambda/shared/caller.js';
@@ -111,7 +114,7 @@ export async function protocolAnswersSource(): Promise<string> {
   const caller = { sub: 'usr_generator', clientId: 'generator', scopes, exp: Math.floor(Date.now() / 1000) + 600, tokenId: 'generator' };
   const corsNames = Object.keys(originPolicy.responseHeaders(null)).map((name) => name.toLowerCase());
 
-  async function answer(body: object, headers: ReadonlyArray<readonly [string, string]>): Promise<APIGatewayProxyResult> {
+  async function answer(body: object, headers: ReadonlyArray<readonly [string, string]>, scopes = caller.scopes): Promise<APIGatewayProxyResult> {
     const event = proxyEvent(
       {
         method: 'POST',
@@ -124,7 +127,7 @@ export async function protocolAnswersSource(): Promise<string> {
         requestId: 'generator',
         host: HOST,
       },
-      authorizerContext({ principalId: caller.sub, context: callerContext(caller) }),
+      authorizerContext({ principalId: caller.sub, context: callerContext({ ...caller, scopes }) }),
     );
     const admission = admit(event);
     if (!admission.admitted) throw new Error(`Admission refused the generator's request: ${admission.refusal.body}`);
@@ -142,12 +145,14 @@ export async function protocolAnswersSource(): Promise<string> {
       headers[name] = String(values[0]);
     }
     if (result.body === '') return { status: result.statusCode, headers, body: [''] };
-    const parsed = JSON.parse(result.body) as { result?: { tools?: unknown[] } };
+    const parsed = JSON.parse(result.body) as { result?: { tools?: unknown[]; content?: PlainToolResult['content']; isError?: boolean } };
     const listed = parsed.result?.tools;
     if (listed) {
       tools[era] = listed.map((tool) => JSON.stringify(tool));
       gaps.tools = JSON.stringify(listed);
     }
+    const content = parsed.result?.content;
+    if (content) gaps.result = toolResultMembers({ content, ...(parsed.result?.isError !== undefined ? { isError: parsed.result.isError } : {}) });
     return { status: result.statusCode, headers, body: withGaps(result.body, gaps) };
   }
 
@@ -165,6 +170,9 @@ export async function protocolAnswersSource(): Promise<string> {
       legacy[method] = template('legacy', await answer({ jsonrpc: '2.0', id: ID, method }, [['MCP-Protocol-Version', versions.legacy[0]!]]), { id });
     }
   }
+  // A tool the caller has no scope for: the answer is the shared tool call's error result, with no Tavily call.
+  const toolCall = (more: object = {}) => ({ jsonrpc: '2.0', id: ID, method: 'tools/call', params: { name: 'web_search', arguments: {}, ...more } });
+  legacy['tools/call'] = template('legacy', await answer(toolCall(), [['MCP-Protocol-Version', versions.legacy[0]!]], []), { id });
   const version = versions.modern[0]!;
   const envelope = {
     'io.modelcontextprotocol/protocolVersion': version,
@@ -176,6 +184,8 @@ export async function protocolAnswersSource(): Promise<string> {
     const headers = [['MCP-Protocol-Version', version], ['Mcp-Method', method]] as const;
     modern[method] = template('modern', await answer({ jsonrpc: '2.0', id: ID, method, params: { _meta: envelope } }, headers), { id });
   }
+  const toolCallHeaders = [['MCP-Protocol-Version', version], ['Mcp-Method', 'tools/call'], ['Mcp-Name', 'web_search']] as const;
+  modern['tools/call'] = template('modern', await answer(toolCall({ _meta: envelope }), toolCallHeaders, []), { id });
 
   // One listing per tool serves both eras: the fast path fills either era's tools gap with the same text.
   if (tools.legacy.join('\n') !== tools.modern.join('\n')) {

@@ -1,14 +1,19 @@
 /**
- * The MCP function's fast path: the handshake and the listing, answered from
- * the admitted request (admission.ts) with the SDK's own answers, taken at
- * build time (protocol-answers.generated.ts): no SDK, no `Request`/`Response`
- * (and so no undici) and no zod.
+ * The MCP function's fast path: the handshake, the listing and plain tool
+ * calls, answered from the admitted request (admission.ts) with the SDK's own
+ * answers, taken at build time (protocol-answers.generated.ts): no SDK, no
+ * `Request`/`Response` (and so no undici) and no zod for the handshake and
+ * the listing.
  *
  * It answers, in both eras:
- * - 2025 (legacy): `initialize`, `notifications/initialized`, `ping`, `tools/list`;
- * - 2026-07-28 (modern): `server/discover`, `tools/list`;
- * and only when the request is a plain success the SDK would answer the same
- * way. It refuses nothing: admission has refused what is refused, and anything
+ * - 2025 (legacy): `initialize`, `notifications/initialized`, `ping`, `tools/list`, `tools/call`;
+ * - 2026-07-28 (modern): `server/discover`, `tools/list`, `tools/call`;
+ * and only when the request is a plain one the SDK would take the same way. A
+ * tools/call (a known tool's name, arguments an object or absent, nothing
+ * else) is judged here and run by index.ts through tool-runtime.ts, loaded on
+ * the first: the same tool call as the SDK path's (tool-call.ts), its result,
+ * error results included, put in the SDK's envelope. A tool that works with
+ * research tasks is left to the SDK path. It refuses nothing: admission has refused what is refused, and anything
  * else it does not answer (another method, a member it does not know, an
  * unusual version, a batch) gets `undefined`, and the SDK path (sdk-path.ts)
  * serves it, with every check and error code of its own.
@@ -21,7 +26,18 @@
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import type { AdmittedRequest } from './admission.js';
 import { ANSWER_TEMPLATES, LEGACY_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSIONS, TOOL_LISTINGS } from './protocol-answers.generated.js';
-import { describeMessage, fillTemplate, isPlainObject, PROTOCOL_VERSION_META_KEY, type AnswerTemplate, type RpcReport, type TemplateValues } from './protocol.js';
+import {
+  answerTooLarge,
+  describeMessage,
+  fillTemplate,
+  isPlainObject,
+  PROTOCOL_VERSION_META_KEY,
+  toolResultMembers,
+  type AnswerTemplate,
+  type PlainToolResult,
+  type RpcReport,
+  type TemplateValues,
+} from './protocol.js';
 import { toolsFor } from './server-info.js';
 
 const CLIENT_CAPABILITIES_KEY = 'io.modelcontextprotocol/clientCapabilities';
@@ -30,6 +46,16 @@ const CLIENT_INFO_KEY = 'io.modelcontextprotocol/clientInfo';
 export interface FastAnswer {
   readonly result: APIGatewayProxyResult;
   readonly rpc: RpcReport;
+}
+
+/**
+ * A plain tools/call of a known tool: `call` is run (tool-runtime.ts, loaded
+ * on the first one), and `answer` wraps its result as the SDK would. A call
+ * the runtime declines (a tool that may become a task) goes to the SDK path.
+ */
+export interface FastToolCall {
+  readonly call: { readonly name: string; readonly arguments: Record<string, unknown> | undefined };
+  answer(result: PlainToolResult): FastAnswer;
 }
 
 export interface FastPathOptions {
@@ -100,6 +126,17 @@ const isEmpty = (params: Record<string, unknown> | undefined) => params === unde
 interface Choice {
   readonly template: AnswerTemplate;
   readonly values: TemplateValues;
+  /** A tools/call: the values lack `result` until the tool has run. */
+  readonly toolCall?: FastToolCall['call'];
+}
+
+/** A tools/call's params in the plain form (a known tool's name, arguments a JSON object or absent), as the call to make. */
+function plainToolCall(params: Record<string, unknown> | undefined): FastToolCall['call'] | undefined {
+  if (params === undefined || !onlyKeys(params, ['name', 'arguments', '_meta'])) return undefined;
+  const { name, arguments: args } = params;
+  if (!isString(name) || !Object.hasOwn(TOOL_LISTINGS, name)) return undefined;
+  if (args !== undefined && !isPlainObject(args)) return undefined;
+  return { name, arguments: args };
 }
 
 export function createFastPath(options: FastPathOptions) {
@@ -134,6 +171,10 @@ export function createFastPath(options: FastPathOptions) {
       if (!plainClientCapabilities(params.capabilities) || !plainImplementation(params.clientInfo)) return undefined;
       return { template: legacy.initialize!, values: { id, version: JSON.stringify(version) } };
     }
+    if (method === 'tools/call') {
+      const toolCall = plainToolCall(params);
+      return toolCall && { template: legacy['tools/call']!, values: { id }, toolCall };
+    }
     if (!isEmpty(params)) return undefined;
     if (method === 'ping') return { template: legacy.ping!, values: { id } };
     if (method === 'tools/list') return { template: legacy['tools/list']!, values: { id, tools: toolsJson(request.caller.scopes) } };
@@ -143,7 +184,9 @@ export function createFastPath(options: FastPathOptions) {
   /** The modern answer, or undefined for anything the SDK should judge. */
   function modernChoice(message: Message, request: AdmittedRequest): Choice | undefined {
     const { method, params } = message;
-    if (message.id === undefined || params === undefined || !onlyKeys(params, ['_meta'])) return undefined;
+    if (message.id === undefined || params === undefined) return undefined;
+    const toolCall = method === 'tools/call' ? plainToolCall(params) : undefined;
+    if (!onlyKeys(params, toolCall ? ['_meta', 'name', 'arguments'] : ['_meta'])) return undefined;
     const meta = params._meta;
     if (!isPlainObject(meta) || !onlyKeys(meta, [PROTOCOL_VERSION_META_KEY, CLIENT_CAPABILITIES_KEY, CLIENT_INFO_KEY])) return undefined;
     const version = meta[PROTOCOL_VERSION_META_KEY];
@@ -153,29 +196,50 @@ export function createFastPath(options: FastPathOptions) {
     const { headers } = request;
     if (headers.get('mcp-protocol-version') !== version || headers.get('mcp-method') !== method) return undefined;
     const id = JSON.stringify(message.id);
+    if (method === 'tools/call') {
+      // Mcp-Name must name the tool; its Base64 form (for names a header cannot carry) is left to the SDK.
+      return toolCall && headers.get('mcp-name') === toolCall.name ? { template: modern['tools/call']!, values: { id }, toolCall } : undefined;
+    }
     if (method === 'server/discover') return { template: modern['server/discover']!, values: { id } };
     if (method === 'tools/list') return { template: modern['tools/list']!, values: { id, tools: toolsJson(request.caller.scopes) } };
     return undefined;
   }
 
-  /** The fast answer to an admitted request, or undefined: then the SDK path serves it. */
-  return function fastAnswer(request: AdmittedRequest): FastAnswer | undefined {
-    const message = plainMessage(request.body);
-    if (!message || request.era === undefined) return undefined;
-    const choice = request.era === 'modern' ? modernChoice(message, request) : legacyChoice(message, request);
-    if (!choice) return undefined;
-
-    const { template } = choice;
+  function fastAnswerOf(message: Message, request: AdmittedRequest, era: 'modern' | 'legacy', template: AnswerTemplate, body: string): FastAnswer {
     const multiValueHeaders: Record<string, string[]> = {};
     for (const [name, value] of Object.entries({ ...template.headers, ...request.responseHeaders })) multiValueHeaders[name] = [value];
     return {
-      result: { statusCode: template.status, multiValueHeaders, body: fillTemplate(template, choice.values), isBase64Encoded: false },
+      result: { statusCode: template.status, multiValueHeaders, body, isBase64Encoded: false },
       rpc: {
         method: describeMessage(message).method,
-        era: request.era,
+        era,
         outcome: message.id === undefined ? 'notification' : 'result',
         status: template.status,
         durationMs: now() - request.receivedAt,
+      },
+    };
+  }
+
+  /**
+   * The fast answer to an admitted request; for a plain tools/call, the call to
+   * make and how to answer its result; or undefined: then the SDK path serves it.
+   */
+  return function fastAnswer(request: AdmittedRequest): FastAnswer | FastToolCall | undefined {
+    const message = plainMessage(request.body);
+    const { era } = request;
+    if (!message || era === undefined) return undefined;
+    const choice = era === 'modern' ? modernChoice(message, request) : legacyChoice(message, request);
+    if (!choice) return undefined;
+    const { template, values, toolCall } = choice;
+    if (!toolCall) return fastAnswerOf(message, request, era, template, fillTemplate(template, values));
+    return {
+      call: toolCall,
+      answer(result) {
+        const body = fillTemplate(template, { ...values, result: toolResultMembers(result) });
+        const tooLarge = answerTooLarge(body, message.id);
+        if (tooLarge === undefined) return fastAnswerOf(message, request, era, template, body);
+        const answer = fastAnswerOf(message, request, era, template, tooLarge);
+        return { ...answer, rpc: { ...answer.rpc, outcome: 'error', errorCode: -32000 } };
       },
     };
   };

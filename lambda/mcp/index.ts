@@ -6,7 +6,10 @@
  * path (fast-path.ts) can answer (initialize, notifications/initialized, ping,
  * server/discover, tools/list, in their plain forms) is answered from the SDK's
  * own answers, taken at build time, with no SDK and no undici loaded: a
- * client's first requests, and so most cold starts, never load either.
+ * client's first requests, and so most cold starts, never load either. A plain
+ * tools/call of a tool that keeps no research task is run by the function both
+ * paths share (tool-call.ts, loaded with tool-runtime.ts on the first call) and
+ * answered in the SDK's envelope, still without the SDK.
  * Everything else goes to the SDK path (sdk-path.ts: the MCP SDK v2 server
  * behind the MCP endpoint), loaded on its first need and kept for the instance.
  *
@@ -16,7 +19,7 @@
  *
  * An instance initialized for provisioned concurrency has no client waiting on
  * its init: it loads the SDK path and everything a first tool call loads
- * (sdk-path.ts) there, so that its first requests load nothing. (Lambda runs
+ * (tool-runtime.ts) there, so that its first requests load nothing. (Lambda runs
  * the init's pending promise jobs before the first invocation; nothing in
  * them waits on the network.)
  */
@@ -27,8 +30,9 @@ import { remainingTimeOf } from '../shared/api-gateway.js';
 import { createOriginPolicy } from '../shared/cors.js';
 import { createObservability, describeError, sourceMappedStack } from '../shared/observability.js';
 import { createAdmission, refusalResult } from './admission.js';
-import { createFastPath } from './fast-path.js';
+import { createFastPath, type FastAnswer } from './fast-path.js';
 import type { SdkPath } from './sdk-path.js';
+import type { ToolRuntime } from './tool-runtime.js';
 import { parseMcpSettings } from './settings.js';
 
 const settings = parseMcpSettings(process.env);
@@ -51,9 +55,22 @@ function loadSdkPath(): Promise<SdkPath> {
   return sdkPath;
 }
 
+let runtime: Promise<{ runtime: ToolRuntime; run: typeof import('./tool-runtime.js').runPlainToolCall }> | undefined;
+/** What the fast path's tool calls need (the instance's one, shared with the SDK path), loaded on the first. */
+function loadToolRuntime() {
+  runtime ??= import('./tool-runtime.js').then(
+    ({ toolRuntime, runPlainToolCall }) => ({ runtime: toolRuntime(settings, observability), run: runPlainToolCall }),
+    (error: unknown) => {
+      runtime = undefined;
+      throw error;
+    },
+  );
+  return runtime;
+}
+
 if (process.env.AWS_LAMBDA_INITIALIZATION_TYPE === 'provisioned-concurrency') {
   const started = performance.now();
-  Promise.all([loadSdkPath(), import('./sdk-path.js').then(({ loadWhatAToolCallNeeds }) => loadWhatAToolCallNeeds(settings))]).then(
+  Promise.all([loadSdkPath(), import('./tool-runtime.js').then(({ loadWhatAToolCallNeeds }) => loadWhatAToolCallNeeds(settings)), loadToolRuntime()]).then(
     () => logger.info('Loaded for the first tool call', { initializationType: 'provisioned-concurrency', loadMs: Math.round(performance.now() - started) }),
     // What failed to load here fails again, and is logged, on the first request that needs it.
     () => {},
@@ -85,11 +102,25 @@ export async function handler(event: APIGatewayProxyEvent, context: Context): Pr
       if (refusal.rpc) logger.info('JSON-RPC', { ...refusal.rpc });
       return refusalResult(refusal);
     }
-    let fast: ReturnType<typeof fastAnswer>;
+    let judged: ReturnType<typeof fastAnswer>;
     try {
-      fast = fastAnswer(admission.request);
+      judged = fastAnswer(admission.request);
     } catch {
-      fast = undefined; // whatever the fast path cannot read, the SDK path judges
+      judged = undefined; // whatever the fast path cannot read, the SDK path judges
+    }
+    let fast: FastAnswer | undefined;
+    if (judged && 'call' in judged) {
+      // From here a tool may run: whatever fails is this request's error, never a second try on the SDK path.
+      try {
+        const { runtime, run } = await loadToolRuntime();
+        const result = await run(runtime, judged.call, admission.request, remainingTimeOf(context));
+        fast = result && judged.answer(result);
+      } catch (error) {
+        logger.error('Unhandled error', { ...describeError(error), stack: sourceMappedStack(error) });
+        return internalError(requestId);
+      }
+    } else {
+      fast = judged;
     }
     if (fast) {
       logger.info('JSON-RPC', { ...fast.rpc });

@@ -33,17 +33,18 @@ import {
   describeMessage,
   isMalformedToolCall,
   isPlainObject,
+  answerTooLarge,
   ANSWER_TOO_LARGE_MESSAGE,
   MALFORMED_TOOL_CALL_MESSAGE,
   MAX_ANSWER_BYTES,
   MAX_REQUEST_BODY_BYTES,
+  RESPONSE_MARGIN_MS,
   type MessageFacts,
   type RpcReport,
 } from './protocol.js';
 import type { McpServerFactory, RequestFacts } from './server.js';
 
-/** Time kept back from the invocation's remaining time to serialize and return the response. */
-export const RESPONSE_MARGIN_MS = 1_500;
+export { RESPONSE_MARGIN_MS } from './protocol.js';
 
 const JSON_RPC_HEADERS = { 'Content-Type': 'application/json' } as const;
 
@@ -145,8 +146,9 @@ export function createMcpEndpoint(options: {
       // The SDK's in-band answer quotes its schema's issues at length; the caller gets one sentence.
       const text = JSON.stringify({ jsonrpc: '2.0', id: facts.id ?? null, error: { code: -32602, message: MALFORMED_TOOL_CALL_MESSAGE } });
       answer = { ...answer, text };
-    } else if (answer.text.length > MAX_ANSWER_BYTES / 3 && Buffer.byteLength(answer.text) > MAX_ANSWER_BYTES) {
-      answer = { ...answer, status: 200, text: JSON.stringify({ jsonrpc: '2.0', id: facts.id ?? null, error: { code: -32000, message: ANSWER_TOO_LARGE_MESSAGE } }) };
+    } else {
+      const tooLarge = answerTooLarge(answer.text, facts.id);
+      if (tooLarge !== undefined) answer = { ...answer, status: 200, text: tooLarge };
     }
     if (options.onRpc) {
       const errorCode = errorCodeOf(answer.text);

@@ -72,6 +72,19 @@ export const ANSWER_TEMPLATES: { readonly legacy: Readonly<Record<string, Answer
           "id",
           "}"
         ]
+      },
+      "tools/call": {
+        "status": 200,
+        "headers": {
+          "content-type": "application/json"
+        },
+        "body": [
+          "{\"result\":{",
+          "result",
+          "},\"jsonrpc\":\"2.0\",\"id\":",
+          "id",
+          "}"
+        ]
       }
     },
     "modern": {
@@ -95,6 +108,19 @@ export const ANSWER_TEMPLATES: { readonly legacy: Readonly<Record<string, Answer
           "{\"result\":{\"tools\":",
           "tools",
           ",\"resultType\":\"complete\",\"ttlMs\":3600000,\"cacheScope\":\"private\",\"_meta\":{\"io.modelcontextprotocol/serverInfo\":{\"name\":\"web-search-mcp\",\"title\":\"Web Search MCP\",\"version\":\"0.1.0\"}}},\"jsonrpc\":\"2.0\",\"id\":",
+          "id",
+          "}"
+        ]
+      },
+      "tools/call": {
+        "status": 200,
+        "headers": {
+          "content-type": "application/json"
+        },
+        "body": [
+          "{\"result\":{",
+          "result",
+          ",\"resultType\":\"complete\",\"_meta\":{\"io.modelcontextprotocol/serverInfo\":{\"name\":\"web-search-mcp\",\"title\":\"Web Search MCP\",\"version\":\"0.1.0\"}}},\"jsonrpc\":\"2.0\",\"id\":",
           "id",
           "}"
         ]

@@ -70,8 +70,21 @@ export const MAX_BATCH_TOOL_CALLS = 1;
  */
 export const MAX_ANSWER_BYTES = 5 * 1024 * 1024;
 
+/** Time kept back from the invocation's remaining time to serialize and return the response. */
+export const RESPONSE_MARGIN_MS = 1_500;
+
 export const ANSWER_TOO_LARGE_MESSAGE =
   'The answer is too large to return through API Gateway (over 5 MB); ask for less at a time (fewer results, a narrower crawl), or send batched requests on their own.';
+
+/**
+ * The JSON-RPC error that stands in for an answer too large for API Gateway,
+ * or undefined when `text` fits (the length test first: most answers are far
+ * below the limit, and counting bytes means encoding them).
+ */
+export function answerTooLarge(text: string, id: JsonRpcId | undefined): string | undefined {
+  if (text.length <= MAX_ANSWER_BYTES / 3 || Buffer.byteLength(text) <= MAX_ANSWER_BYTES) return undefined;
+  return JSON.stringify({ jsonrpc: '2.0', id: id ?? null, error: { code: -32000, message: ANSWER_TOO_LARGE_MESSAGE } });
+}
 
 export const MALFORMED_TOOL_CALL_MESSAGE =
   'Invalid params: tools/call needs params.name (a string) and, if present, params.arguments (a JSON object).';
@@ -159,8 +172,37 @@ export interface AnswerTemplate {
   readonly body: readonly string[];
 }
 
-/** The values a template's gaps take, as JSON text. */
-export type TemplateValues = Readonly<Partial<Record<'id' | 'version' | 'tools', string>>>;
+/** The values a template's gaps take, as JSON text (`result`: a tool result's members, without braces). */
+export type TemplateValues = Readonly<Partial<Record<'id' | 'version' | 'tools' | 'result', string>>>;
+
+/** A tool's result as this server builds it (quota/usage-guard.ts's ToolCallResult): text content only. */
+export interface PlainToolResult {
+  readonly content: ReadonlyArray<{ readonly type: string; readonly text?: string }>;
+  readonly structuredContent?: Readonly<Record<string, unknown>>;
+  readonly isError?: boolean;
+}
+
+/**
+ * A tool result's members as the SDK writes them in a tools/call answer (its
+ * CallToolResult schema's order: content, structuredContent, isError; each
+ * text block as type, text), without the enclosing braces: the `result` gap
+ * of the tools/call templates. The generator checks this against the SDK's
+ * own answer. A content block of another kind is this server's bug.
+ */
+export function toolResultMembers(result: PlainToolResult): string {
+  const content = result.content.map((block) => {
+    if (block.type !== 'text' || typeof block.text !== 'string' || Object.keys(block).length !== 2) {
+      throw new Error(`A tool result holds a content block this server does not build: ${block.type}`);
+    }
+    return { type: block.type, text: block.text };
+  });
+  const ordered = {
+    content,
+    ...(result.structuredContent !== undefined ? { structuredContent: result.structuredContent } : {}),
+    ...(result.isError !== undefined ? { isError: result.isError } : {}),
+  };
+  return JSON.stringify(ordered).slice(1, -1);
+}
 
 /** A template's body with its gaps filled. */
 export function fillTemplate(template: AnswerTemplate, values: TemplateValues): string {

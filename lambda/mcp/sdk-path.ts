@@ -9,129 +9,39 @@
 import './zod-jitless.js';
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import { coreAnswer, toProxyResult } from '../shared/api-gateway.js';
-import { loadParameterReader } from '../shared/parameters.js';
-import { describeError, MetricUnit, sourceMappedStack, type Observability } from '../shared/observability.js';
+import type { Observability } from '../shared/observability.js';
 import type { AdmittedRequest } from './admission.js';
 import { createMcpEndpoint, type EndpointInvocation } from './mcp-endpoint.js';
 import { SUPPORTED_PROTOCOL_VERSIONS } from './protocol-answers.generated.js';
 import { callsATool } from './protocol.js';
-import { usageGuardFromSettings } from './quota/index.js';
-import { usageNeedsTable } from './quota/usage-settings.js';
 import { createMcpServerFactory } from './server.js';
 import type { McpSettings } from './settings.js';
-import { createTavilyClient } from './tavily.js';
-import { createTavilyKeyProvider } from './tavily-key.js';
-import { createResearchCredits } from './tasks/research-credits.js';
-import { createResearchTasks, type ResearchEvent } from './tasks/research-tasks.js';
-import { createDynamoTaskStore } from './tasks/task-store.js';
-import { toolEntries } from './tools/index.js';
+import { toolEntries, toolRuntime, type ToolRuntime } from './tool-runtime.js';
 
 export type SdkPath = (request: AdmittedRequest, invocation: EndpointInvocation) => Promise<APIGatewayProxyResult>;
-
-/** A log line and the metrics per research event (the stack alarms on the failure rate). */
-export function reportResearch(observability: Observability) {
-  const { logger } = observability;
-  return (event: ResearchEvent) => {
-    switch (event.kind) {
-      case 'started':
-        logger.info('Research started', { model: event.model, asTask: event.asTask });
-        observability.count('ResearchStarted', { Model: event.model });
-        return;
-      case 'completed':
-      case 'failed':
-        logger.info(event.kind === 'completed' ? 'Research completed' : 'Research failed', { ...event });
-        observability.count(event.kind === 'completed' ? 'ResearchCompleted' : 'ResearchFailed', { Model: event.model });
-        observability.measure('ResearchDuration', MetricUnit.Milliseconds, event.durationMs);
-        return;
-      case 'cancelled':
-        logger.info('Research cancelled', { model: event.model });
-        observability.count('ResearchCancelled', { Model: event.model });
-        return;
-      case 'check_failed':
-        logger.warn('Research status check failed', { errorKind: event.errorKind });
-        observability.count('ResearchCheckErrors', { ErrorKind: event.errorKind });
-        return;
-    }
-  };
-}
-
-/**
- * Everything a first tool call loads, loaded now, with no request sent: for an
- * instance initialized ahead of its clients (provisioned concurrency), whose
- * init may take the time and must end with nothing in flight. The tools'
- * modules; `fetch` and `Request` (Node loads them on first use); the SSM reader
- * when the key is in SSM; and the quota guard and usage store, when quotas or
- * the cache are on. Failures are left to the first call, which reports them.
- */
-export async function loadWhatAToolCallNeeds(settings: McpSettings): Promise<void> {
-  void globalThis.Request;
-  await Promise.allSettled([
-    ...toolEntries.map((entry) => entry.load()),
-    ...(settings.tavilyApiKey || !settings.tavilyApiKeyParameter ? [] : [loadParameterReader()]),
-    ...(usageNeedsTable(settings) ? [loadUsageStore()] : []),
-  ]);
-}
-
-/** The quota guard, the usage store and its signed DynamoDB requests (modules only: no client is made, nothing sent). */
-async function loadUsageStore(): Promise<void> {
-  await Promise.all([import('./quota/usage-guard.js'), import('./quota/usage-store.js')]);
-}
 
 /**
  * The SDK path. `supportedVersions` is for the generator of the fast path's
  * answers (scripts/generate-protocol-answers.ts), which takes them from the SDK
- * before it writes them where this module reads them.
+ * before it writes them where this module reads them. The tool call, with the
+ * key provider, Tavily client, usage guard and research tasks it uses, is the
+ * instance's, shared with the fast path (tool-runtime.ts): its classes are
+ * that file's, so that one `instanceof` means the same on both paths.
  */
 export function createSdkHandler(
   settings: McpSettings,
   observability: Observability,
   supportedVersions: readonly string[] = SUPPORTED_PROTOCOL_VERSIONS,
+  runtime: ToolRuntime = toolRuntime(settings, observability),
 ): SdkPath {
   const { logger } = observability;
-  const tavilyKey = createTavilyKeyProvider({ apiKey: settings.tavilyApiKey, parameterName: settings.tavilyApiKeyParameter });
-  const tavily = createTavilyClient({ baseUrl: settings.tavilyApiBaseUrl, apiKey: tavilyKey });
-  const { usageTableName, usageTableEndpoint } = settings;
-  // Research tasks live in the usage table: without one (a misconfiguration) the research tools say so.
-  const research = usageTableName
-    ? createResearchTasks({
-        store: createDynamoTaskStore({ tableName: usageTableName, ...(usageTableEndpoint ? { endpoint: usageTableEndpoint } : {}) }),
-        tavily,
-        credits: createResearchCredits({
-          settings,
-          onSettleFailed: (reason) => {
-            logger.warn('Research credits not settled', { reason });
-            observability.count('UsageStoreErrors', { Operation: 'settle' });
-          },
-        }),
-        ttlMs: settings.taskTtlSeconds * 1000,
-        waitMs: settings.researchWaitSeconds * 1000,
-        outputBudgetChars: settings.toolOutputBudgetChars,
-        finish: async (task, answer, budgetChars) => (await import('./tools/web-research.js')).researchResult(task, answer, budgetChars),
-        onEvent: reportResearch(observability),
-      })
-    : undefined;
+  const { tavilyKey, tavily, toolCaller, research } = runtime;
   const newServer = createMcpServerFactory({
     tools: toolEntries,
     toolScopes: settings.toolScopes,
-    outputBudgetChars: settings.toolOutputBudgetChars,
     tavily,
+    toolCaller,
     ...(research ? { research } : {}),
-    // Quotas and the result cache; undefined (nothing on the path) when both are off.
-    aroundToolCall: usageGuardFromSettings(settings, observability),
-    onToolCall: ({ internalError, ...report }) => {
-      if (internalError) logger.error('Tool call', { ...report, ...describeError(internalError), stack: sourceMappedStack(internalError) });
-      else logger.info('Tool call', { ...report });
-      observability.count('ToolCalls', { Tool: report.tool });
-      if (report.outcome !== 'ok') {
-        observability.count('ToolErrors', { Tool: report.tool, ErrorKind: report.errorKind ?? report.outcome });
-      }
-      if (report.tavilyMs !== undefined) {
-        observability.measure('TavilyLatency', MetricUnit.Milliseconds, report.tavilyMs);
-        if (report.errorKind && report.tavilyStatus !== undefined) {
-          observability.count('TavilyErrors', { ErrorKind: report.errorKind });
-        }
-      }
-    },
   });
 
   const endpoint = createMcpEndpoint({

@@ -13,8 +13,8 @@
  * every tool's zod schema into JSON Schema again on each tools/list, advertises
  * `listChanged: true` (a 2026-07-28 `subscriptions/listen` would then be held
  * open until API Gateway's timeout) and cannot show each caller only the tools
- * its scopes allow. Tool calls are checked against a tool-to-scopes table
- * before anything runs.
+ * its scopes allow. A tool call is the one the fast path makes too
+ * (tool-call.ts): the scopes check, parse, guard, run and error results.
  *
  * For 2026-07-28 it also serves the tasks extension (tasks/task-methods.ts): a
  * long-running tool's call (web_research) answers with a task handle when the
@@ -31,13 +31,10 @@ import {
   type ServerContext,
   type Tool,
 } from '@modelcontextprotocol/server';
-import type { AroundToolCall, ToolCallResult } from './quota/usage-guard.js';
-import { TavilyError, type TavilyClient } from './tavily.js';
+import type { ToolCallResult } from './quota/usage-guard.js';
 import type { ResearchTasks } from './tasks/research-tasks.js';
 import { createTaskResult, declaresTasks, isCreateTaskResult, registerTaskMethods, TASKS_EXTENSION } from './tasks/task-methods.js';
-import { DEFAULT_OUTPUT_BUDGET_CHARS, fittedResult } from './tools/output-budget.js';
-import type { ToolEntry } from './tools/registry.js';
-import { invalidArgumentsMessage, ToolAdviceError, toolFailureMessage } from './tools/tool-errors.js';
+import { createToolCaller, type ToolCaller, type ToolCallOptions } from './tool-call.js';
 import { CAPABILITIES, INSTRUCTIONS, LIST_CACHE_TTL_MS, SERVER_INFO, toolsFor } from './server-info.js';
 
 export { LIST_CACHE_TTL_MS, SERVER_NAME, SERVER_VERSION } from './server-info.js';
@@ -49,43 +46,16 @@ export interface RequestFacts {
   readonly requestId: string;
 }
 
-export interface ToolCallReport {
-  readonly tool: string;
-  readonly outcome: 'ok' | 'tool_error' | 'invalid_arguments' | 'forbidden';
-  readonly errorKind?: string;
-  readonly durationMs: number;
-  /** The last Tavily answer's status (0: no answer), when Tavily was called. */
-  readonly tavilyStatus?: number;
-  /** Time spent waiting on Tavily, retries included. */
-  readonly tavilyMs?: number;
-  readonly tavilyAttempts?: number;
-  /** An error that is nobody's fault but this server's (not a Tavily failure), for the log. */
-  readonly internalError?: unknown;
-}
+export type { ToolCallReport } from './tool-call.js';
 
-export interface McpServerOptions {
-  /** Listings to show, and modules loaded on a tool's first call (tools/registry.ts). */
-  readonly tools: readonly ToolEntry[];
-  /** Scopes each tool needs (TOOL_SCOPES); a tool missing from the table needs its module's default scopes. */
-  readonly toolScopes: Readonly<Record<string, readonly string[]>>;
-  readonly tavily: TavilyClient;
-  readonly outputBudgetChars?: number;
-  readonly now?: () => number;
-  readonly onToolCall?: (report: ToolCallReport) => void;
-  /**
-   * The one hook around a validated tool call: quotas and the result cache (quota/usage-guard.ts).
-   * It may answer without running the tool, or run it with the Tavily client it gives.
-   */
-  readonly aroundToolCall?: AroundToolCall;
+export interface McpServerOptions extends ToolCallOptions {
+  /** The instance's tool call (tool-runtime.ts), made with these options; built from them when absent. */
+  readonly toolCaller?: ToolCaller;
   /**
    * Research tasks (tasks/research-tasks.ts). Unset where there is nowhere to keep them (no usage
    * table): then no call becomes a task, the research tools say so, and tasks/* find no task.
    */
   readonly research?: ResearchTasks;
-}
-
-function errorResult(text: string): ToolCallResult {
-  return { content: [{ type: 'text', text }], isError: true };
 }
 
 /** A task handle on its way past the SDK's check of tools/call results (see TaskServer). */
@@ -139,13 +109,8 @@ function callerOf(context: ServerContext) {
 
 export function createMcpServerFactory(options: McpServerOptions): McpServerFactory {
   const now = options.now ?? Date.now;
-  const budget = options.outputBudgetChars ?? DEFAULT_OUTPUT_BUDGET_CHARS;
-
-  const entries = options.tools.map((entry) => {
-    const listing: Tool = entry.listing;
-    return { entry, listing, scopes: options.toolScopes[entry.listing.name] ?? entry.defaultScopes };
-  });
-  const byName = new Map(entries.map((each) => [each.listing.name, each]));
+  const toolCaller = options.toolCaller ?? createToolCaller(options);
+  const entries = toolCaller.tools.map(({ listing, scopes }) => ({ listing: listing as Tool, scopes }));
   const listings = new Map<string, Tool[]>();
 
   async function listTools(_request: unknown, context: ServerContext) {
@@ -159,72 +124,26 @@ export function createMcpServerFactory(options: McpServerOptions): McpServerFact
     return { tools };
   }
 
+  /** The shared tool call (tool-call.ts), with what only the SDK path has: the unknown tool's -32602, and task handles. */
   async function callTool(
     request: { params: { name: string; arguments?: Record<string, unknown> } },
     context: ServerContext,
   ): Promise<ToolCallResult | ReturnType<typeof createTaskResult>> {
-    const started = now();
-    const authInfo = context.http?.authInfo;
-    const found = byName.get(request.params.name);
+    const found = toolCaller.find(request.params.name);
     if (!found) {
       throw new ProtocolError(
         ProtocolErrorCode.InvalidParams,
         `Unknown tool: ${request.params.name.slice(0, 100)}. Call tools/list to see the tools available.`,
       );
     }
-    const { name } = found.listing;
-    const report = (outcome: ToolCallReport['outcome'], more: Partial<ToolCallReport> = {}) =>
-      options.onToolCall?.({ tool: name, outcome, durationMs: now() - started, ...more });
-
-    const granted = authInfo?.scopes ?? [];
-    const missing = found.scopes.filter((scope) => !granted.includes(scope));
-    if (missing.length > 0) {
-      report('forbidden');
-      return errorResult(`${name} needs the scope "${missing.join(' ')}", which your access token does not grant. Authorize again requesting it.`);
-    }
-
-    const tool = await found.entry.load();
-
-    const parsed = tool.input.safeParse(request.params.arguments ?? {});
-    if (!parsed.success) {
-      report('invalid_arguments');
-      return errorResult(invalidArgumentsMessage(tool.name, parsed.error.issues));
-    }
-
-    const tavily = { tavilyAttempts: 0, tavilyMs: 0, tavilyStatus: undefined as number | undefined };
-    const withTavily = () => (tavily.tavilyAttempts > 0 ? tavily : {});
-    const deadline = deadlineOf(context);
-    const caller = callerOf(context);
-    // A long-running tool's call becomes a task only for a client that declared the extension on this request.
-    const asTask = tool.longRunning === true && options.research !== undefined && declaresTasks(context);
-    const research = options.research?.session(caller, { asTask, startedAt: started, deadline });
-    const execute = async (client: TavilyClient): Promise<ToolCallResult> => {
-      try {
-        const result = await tool.run(parsed.data, {
-          tavily: client,
-          deadline,
-          signal: context.mcpReq.signal,
-          onTavilyAttempt: (status, durationMs) => {
-            tavily.tavilyStatus = status;
-            tavily.tavilyMs += durationMs;
-            tavily.tavilyAttempts += 1;
-          },
-          ...(research ? { research } : {}),
-        });
-        report('ok', withTavily());
-        return fittedResult(result, tool.render, budget);
-      } catch (error) {
-        if (error instanceof TavilyError) report('tool_error', { errorKind: error.kind, ...withTavily() });
-        else if (error instanceof ToolAdviceError) report('tool_error', { errorKind: error.kind, ...withTavily() });
-        else report('tool_error', { errorKind: 'internal', ...withTavily(), internalError: error });
-        return errorResult(toolFailureMessage(error, tool));
-      }
-    };
-    const guarded = { tool, args: parsed.data, caller, deadline, tavily: options.tavily };
-    const result = options.aroundToolCall ? await options.aroundToolCall(guarded, execute) : await execute(options.tavily);
-    // Past the guard (counted, its worst case reserved) and recorded: the client polls the task from here on.
-    if (asTask && research?.created && !result.isError) return createTaskResult(research.created, options.research!.pollIntervalMs);
-    return result;
+    const { result, task } = await toolCaller.call(found, request.params.arguments, {
+      granted: context.http?.authInfo?.scopes ?? [],
+      caller: callerOf(context),
+      deadline: deadlineOf(context),
+      signal: context.mcpReq.signal,
+      declaresTasks: declaresTasks(context),
+    });
+    return task ? createTaskResult(task, options.research!.pollIntervalMs) : result;
   }
 
   function deadlineOf(context: ServerContext): number {

@@ -27,7 +27,9 @@ async function searchOnce(running: TestStack) {
 describe('initialized for provisioned concurrency', () => {
   let running: TestStack;
   beforeAll(async () => {
-    running = await startTestStack({ stack: { extraEnvironment: { AWS_LAMBDA_INITIALIZATION_TYPE: 'provisioned-concurrency' } } });
+    // One instance per function: "logs it once" is about one instance's init, and on a busy machine a
+    // client's trailing request could hold it when the next arrives, starting a second one.
+    running = await startTestStack({ stack: { maxInstances: 1, extraEnvironment: { AWS_LAMBDA_INITIALIZATION_TYPE: 'provisioned-concurrency' } } });
   });
   afterAll(async () => running?.close());
 

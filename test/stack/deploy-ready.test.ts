@@ -249,7 +249,7 @@ describe('the bundles', () => {
     );
     expect(found).toEqual([]);
     // Where they are reached instead, so that the check above cannot pass on bundles that lost them.
-    for (const [name, file] of [['authorizer', 'index.js'], ['mcp', 'sdk-path.js']] as const) {
+    for (const [name, file] of [['authorizer', 'index.js'], ['mcp', 'tool-runtime.js']] as const) {
       const sources = sourcesOf(name, file);
       expect(sources.some((source) => source.endsWith('lambda/shared/aws-json.ts'))).toBe(true);
       expect(sources.some((source) => source.includes('node_modules/aws4fetch/'))).toBe(true);

@@ -85,6 +85,11 @@ export interface ToolDefinition<Name extends string = string, Input extends z.Zo
    * any other, the tool waits for the work within the deadline (tasks/research-tasks.ts).
    */
   readonly longRunning?: true;
+  /**
+   * Set on a tool that works with research tasks (its context's `research`): only the SDK path
+   * keeps them, so the fast path (lambda/mcp/fast-path.ts) leaves its calls to it.
+   */
+  readonly usesResearch?: true;
   /** The request a call with these (validated) arguments sends; `run` sends exactly this. */
   tavilyRequest(args: z.output<Input>): TavilyRequest;
   run(args: z.output<Input>, context: ToolContext): Promise<z.output<Output>>;

@@ -31,6 +31,7 @@ export default defineTool({
   // The research was paid for when it started; looking at it is free.
   credits: pricedPerCall(() => 0),
   cache: NEVER_CACHED,
+  usesResearch: true,
   timeoutAdvice: 'call it again',
   // Only ever a GET of the research's status: this names what the call is about (nothing caches it).
   tavilyRequest: (args) => ({ endpoint: 'research', body: { research_id: args.research_id } }),

@@ -171,6 +171,7 @@ const webResearch = defineTool({
   credits: pricedPerCall<WebResearchArgs>((args) => RESEARCH_WORST_CASE_CREDITS[args.model]),
   cache: NEVER_CACHED,
   longRunning: true,
+  usesResearch: true,
   timeoutAdvice: 'use model "mini", or a narrower question',
   tavilyRequest: researchRequest,
   async run(args, context) {

@@ -24,6 +24,7 @@ import { LEGACY_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSIONS } from '../../../lam
 import type { RpcReport } from '../../../lambda/mcp/protocol.js';
 import { createSdkHandler } from '../../../lambda/mcp/sdk-path.js';
 import { parseMcpSettings } from '../../../lambda/mcp/settings.js';
+import { createToolRuntime, runPlainToolCall } from '../../../lambda/mcp/tool-runtime.js';
 import { MALFORMED_REQUEST } from '../../../lambda/shared/api-gateway.js';
 import { callerContext } from '../../../lambda/shared/caller.js';
 import { createOriginPolicy } from '../../../lambda/shared/cors.js';
@@ -62,6 +63,8 @@ const quietObservability = {
   invocation: (_requestId: string, _context: unknown, work: () => Promise<unknown>) => work(),
 } as unknown as Observability;
 const sdkHandler = createSdkHandler(settings, quietObservability);
+// The fast path's own instance: a tool call it runs must not share a key cache or guard with the SDK path's.
+const fastRuntime = createToolRuntime(settings, quietObservability);
 const invocation = { requestId: 'req-1', remainingTimeMs: () => 20_000 };
 
 const SCOPE_SETS: readonly (readonly string[])[] = [[READ], [READ, CRAWL], [CRAWL, READ, 'other:scope'], []];
@@ -132,10 +135,12 @@ const withoutDuration = (report: RpcReport | undefined) => {
 };
 
 /** The fast path as index.ts runs it: admission's refusal, the fast answer, or undefined (then the SDK path serves). */
-function viaFastPath(event: APIGatewayProxyEvent): (PathAnswer & { readonly refused: boolean }) | undefined {
+async function viaFastPath(event: APIGatewayProxyEvent): Promise<(PathAnswer & { readonly refused: boolean }) | undefined> {
   const admission = admit(event);
   if (!admission.admitted) return { result: refusalResult(admission.refusal), report: withoutDuration(admission.refusal.rpc), refused: true };
-  const answer = fastAnswer(admission.request);
+  const judged = fastAnswer(admission.request);
+  // Tool calls are compared with a fake Tavily in fast-path-tool-call.test.ts; here one is run as index.ts would (Tavily unreachable).
+  const answer = judged && 'call' in judged ? await runPlainToolCall(fastRuntime, judged.call, admission.request, invocation.remainingTimeMs).then((result) => result && judged.answer(result)) : judged;
   return answer && { result: answer.result, report: withoutDuration(answer.rpc), refused: false };
 }
 
@@ -152,7 +157,7 @@ async function viaSdkPath(event: APIGatewayProxyEvent): Promise<PathAnswer> {
 /** Both paths on one event: equal wherever the fast path answers. Resolves to who answered. */
 async function compare(shape: Shape): Promise<'fast' | 'refused' | 'sdk'> {
   const event = eventFor(shape);
-  const fast = viaFastPath(structuredClone(event));
+  const fast = await viaFastPath(structuredClone(event));
   const sdk = await viaSdkPath(structuredClone(event));
   if (!fast) return 'sdk';
   expect({ shape, answer: comparable(fast.result) }).toEqual({ shape, answer: comparable(sdk.result) });
@@ -578,7 +583,7 @@ test('a malformed Host gets the same 400 on every method and both paths, whateve
     for (const base of methodShapes()) {
       for (const more of hostile) {
         const event = eventFor({ ...base, ...more, host });
-        const fast = viaFastPath(structuredClone(event));
+        const fast = await viaFastPath(structuredClone(event));
         const sdk = await viaSdkPath(structuredClone(event));
         expect({ host, answer: fast && comparable(fast.result) }).toEqual({ host, answer: expected });
         expect({ host, answer: comparable(sdk.result) }).toEqual({ host, answer: expected });
@@ -588,7 +593,7 @@ test('a malformed Host gets the same 400 on every method and both paths, whateve
   }
   // Two Host headers are one malformed Host (RFC 9110), even when they agree.
   for (const base of methodShapes()) {
-    const fast = viaFastPath(eventFor({ ...base, headers: [...base.headers, ['Host', 'mcp.example.com']] }));
+    const fast = await viaFastPath(eventFor({ ...base, headers: [...base.headers, ['Host', 'mcp.example.com']] }));
     expect(fast && comparable(fast.result)).toEqual(expected);
   }
   expect(checked).toBeGreaterThan(1000);

@@ -39,10 +39,10 @@ test('every template has a body with gaps only for what a request decides', () =
     for (const template of Object.values(era)) {
       expect(template.body.length % 2).toBe(1);
       template.body.forEach((part, index) => {
-        if (index % 2 === 1) expect(['id', 'version', 'tools']).toContain(part);
+        if (index % 2 === 1) expect(['id', 'version', 'tools', 'result']).toContain(part);
       });
     }
   }
-  expect(Object.keys(ANSWER_TEMPLATES.legacy).sort()).toEqual(['initialize', 'notifications/initialized', 'ping', 'tools/list']);
-  expect(Object.keys(ANSWER_TEMPLATES.modern).sort()).toEqual(['server/discover', 'tools/list']);
+  expect(Object.keys(ANSWER_TEMPLATES.legacy).sort()).toEqual(['initialize', 'notifications/initialized', 'ping', 'tools/call', 'tools/list']);
+  expect(Object.keys(ANSWER_TEMPLATES.modern).sort()).toEqual(['server/discover', 'tools/call', 'tools/list']);
 });

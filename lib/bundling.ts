@@ -23,7 +23,7 @@ export const ESBUILD_TARGET = 'node22';
 /**
  * What the bundles leave to the runtime: only the tracing modules. The AWS SDK
  * is not among them, nor bundled: no function uses it. DynamoDB and SSM are
- * called through lambda/shared/aws-json.ts (node:http, signed by aws4fetch), since
+ * called through lambda/shared/aws-json.ts (node:http, signed by aws4), since
  * loading and first using the SDK's clients, from the runtime or bundled, was
  * most of a cold instance's first search (its cost is module evaluation and
  * middleware, not reading files).

@@ -1,7 +1,7 @@
 /**
  * Calls to AWS APIs that speak the AWS JSON protocol (DynamoDB, SSM): a POST of
  * JSON to the service's endpoint, the operation named in `X-Amz-Target`,
- * signed with SigV4 by aws4fetch's signer (WebCrypto).
+ * signed with SigV4 by aws4 (mhart's signer, on node:crypto).
  *
  * This replaces the AWS SDK v3 clients on the functions' paths: loading and
  * first using them was most of a cold instance's first search, and their
@@ -9,7 +9,9 @@
  * matters is kept, in one place: where the endpoint, region and credentials
  * come from (as the SDK finds them in a Lambda environment), the service's
  * name for an error, at most one retry, and the caller's AbortSignal. Signing
- * stays aws4fetch's job.
+ * stays a library's job: aws4, synchronous on node:crypto, rather than aws4fetch,
+ * whose WebCrypto and `Headers` cost a first request ~85 ms (undici and
+ * WebCrypto loaded) and every request ~0.35 ms of CPU.
  *
  * Requests go over node:http(s) with kept connections (http-request.ts), not
  * `fetch`: measured on Node 22, a small request cost about four times the CPU
@@ -17,10 +19,9 @@
  * node:http, more than signing and the SDK's own middleware; and this runs
  * several times in every tool call with quotas and cache on.
  */
-import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { setTimeout as pause } from 'node:timers/promises';
-import { AwsV4Signer } from 'aws4fetch';
+import aws4 from 'aws4';
 import { WebSearchMcpError } from './errors.js';
 import { boundedRequest } from './http-request.js';
 import { ConfigurationError } from './settings.js';
@@ -219,13 +220,9 @@ export function createAwsJsonClient(service: AwsJsonService, options: AwsJsonCli
   const env = process.env;
   const { url, configured } = endpointOf(service, options, env);
   const target = new URL(url);
-  const signing = {
-    ...credentialsOf(service, configured, env),
-    service: service.name,
-    region: regionOf(options, env),
-    // The signing key, derived once a day rather than on every request.
-    cache: new Map<string, ArrayBuffer>(),
-  };
+  const credentials = credentialsOf(service, configured, env);
+  const region = regionOf(options, env);
+  const path = `${target.pathname}${target.search}`;
   const parse = (text: string) => (text ? JSON.parse(text, service.binaryAttributes ? base64AsBinary : undefined) : {}) as unknown;
 
   async function exchange(operation: string, body: string, signal: AbortSignal | undefined): Promise<unknown> {
@@ -234,21 +231,21 @@ export function createAwsJsonClient(service: AwsJsonService, options: AwsJsonCli
     if (signal?.aborted) throw failure({}, signal.reason);
     let response: { readonly status: number; readonly headers: IncomingHttpHeaders; readonly text: string };
     try {
-      const signed = await new AwsV4Signer({
-        method: 'POST',
-        url,
-        headers: {
-          'Content-Type': service.contentType,
-          'X-Amz-Target': `${service.targetPrefix}.${operation}`,
-          // The payload's hash, which SigV4 signs, taken here with node:crypto: aws4fetch takes it
-          // with WebCrypto when it is not given, whose per-call cost was most of a request's CPU.
-          'X-Amz-Content-Sha256': createHash('sha256').update(body).digest('hex'),
+      // Signed again for each try (X-Amz-Date is when it is sent), by aws4 with node:crypto: it adds
+      // Host, X-Amz-Date, X-Amz-Security-Token and Authorization, and keeps the day's signing key.
+      const signed = aws4.sign(
+        {
+          host: target.host,
+          path,
+          method: 'POST',
+          service: service.name,
+          region,
+          headers: { 'Content-Type': service.contentType, 'X-Amz-Target': `${service.targetPrefix}.${operation}` },
+          body,
         },
-        body,
-        ...signing,
-      }).sign();
-      const headers: Record<string, string> = {};
-      signed.headers.forEach((value, name) => (headers[name] = value));
+        credentials,
+      );
+      const headers = signed.headers as Record<string, string>;
       // Connections are kept for the next request (the SDK's clients keep theirs too); one that went stale is a network failure, retried.
       const answer = await boundedRequest(target, { method: 'POST', headers, body, maxBytes: MAX_ANSWER_BYTES, keepAlive: true, ...(signal ? { signal } : {}) });
       response = { status: answer.status, headers: answer.headers, text: answer.body.toString('utf8') };

@@ -236,7 +236,7 @@ describe('the bundles', () => {
     );
   });
 
-  test('no function bundles or loads the AWS SDK: DynamoDB and SSM are reached through aws-json and aws4fetch', () => {
+  test('no function bundles or loads the AWS SDK: DynamoDB and SSM are reached through aws-json and aws4', () => {
     const sdk = /@aws-sdk\/|@smithy\//;
     const found = Object.values(functionSpecs).flatMap((spec) =>
       Object.entries(bundleOf(spec.name)).flatMap(([file, text]) => [
@@ -252,7 +252,7 @@ describe('the bundles', () => {
     for (const [name, file] of [['authorizer', 'index.js'], ['mcp', 'tool-runtime.js']] as const) {
       const sources = sourcesOf(name, file);
       expect(sources.some((source) => source.endsWith('lambda/shared/aws-json.ts'))).toBe(true);
-      expect(sources.some((source) => source.includes('node_modules/aws4fetch/'))).toBe(true);
+      expect(sources.some((source) => source.includes('node_modules/aws4/'))).toBe(true);
     }
   });
 

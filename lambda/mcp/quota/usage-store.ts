@@ -8,7 +8,7 @@
  * written. Only when that update is refused is the item read (DynamoDB returns
  * it with the refusal), to say which limit refused, or to start a new minute.
  *
- * DynamoDB is called through aws-json.ts (node:http, signed by aws4fetch), not the
+ * DynamoDB is called through aws-json.ts (node:http, signed by aws4), not the
  * AWS SDK. Its client is made on the first operation (or by `warm`), never at
  * cold start, and the store's timeout starts only once it is made: preparing to
  * send is not waiting for the store.

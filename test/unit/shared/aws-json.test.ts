@@ -7,7 +7,7 @@
  */
 import { createHash, createHmac } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import { AwsV4Signer } from 'aws4fetch';
+import aws4 from 'aws4';
 import {
   AwsRequestError,
   createAwsJsonClient,
@@ -100,21 +100,16 @@ describe('where requests go', () => {
 });
 
 describe('signing', () => {
-  test("the independent verifier and aws4fetch both give AWS's get-vanilla signature", async () => {
+  test("the independent verifier and aws4 both give AWS's get-vanilla signature", () => {
     const secret = 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY';
     const vanilla = 'AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;x-amz-date, Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31';
     const request = { method: 'GET', path: '/', headers: { host: 'example.amazonaws.com', 'x-amz-date': '20150830T123600Z', authorization: vanilla }, body: '' };
     expect(expectedSignature(request, secret)).toBe(signatureIn(vanilla));
-    const signed = await new AwsV4Signer({
-      method: 'GET',
-      url: 'https://example.amazonaws.com/',
-      accessKeyId: 'AKIDEXAMPLE',
-      secretAccessKey: secret,
-      service: 'service',
-      region: 'us-east-1',
-      datetime: '20150830T123600Z',
-    }).sign();
-    expect(signed.headers.get('Authorization')).toBe(vanilla);
+    const signed = aws4.sign(
+      { host: 'example.amazonaws.com', path: '/', method: 'GET', service: 'service', region: 'us-east-1', headers: { 'X-Amz-Date': '20150830T123600Z' } },
+      { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: secret },
+    );
+    expect(signed.headers!.Authorization).toBe(vanilla);
   });
 
   test('a request: POST / with the JSON content type and target, signed for the service and region with the environment’s key', async () => {

@@ -17,6 +17,7 @@ const bootMs = performance.now();
 
 import { readFileSync, writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { lambdaContext } from './lambda-context.mjs';
 
 const spec = JSON.parse(readFileSync(process.argv[2], 'utf8'));
 const RUN_MARKER = '__BENCH_RUN__';
@@ -25,23 +26,6 @@ const trace = spec.traceUpstreams ? (await import('./upstream-trace.mjs')).trace
 const require = createRequire(import.meta.url);
 const ms = (from, to) => Number(to - from) / 1e6;
 
-function lambdaContext(requestId) {
-  const deadline = Date.now() + 30_000;
-  return {
-    awsRequestId: requestId,
-    functionName: process.env.AWS_LAMBDA_FUNCTION_NAME,
-    functionVersion: '$LATEST',
-    invokedFunctionArn: `arn:aws:lambda:us-east-1:000000000000:function:${process.env.AWS_LAMBDA_FUNCTION_NAME}`,
-    memoryLimitInMB: process.env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE,
-    logGroupName: `/aws/lambda/${process.env.AWS_LAMBDA_FUNCTION_NAME}`,
-    logStreamName: 'bench',
-    callbackWaitsForEmptyEventLoop: true,
-    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
-    done() {},
-    fail() {},
-    succeed() {},
-  };
-}
 
 /** A result that is not the expected one: a fast error must never pass for a fast answer. */
 class Mismatch extends Error {}
@@ -94,7 +78,8 @@ try {
   if (typeof handler !== 'function') throw new Error(`${spec.bundle} exports no handler`);
 
   for (const [index, invocation] of spec.invocations.entries()) {
-    const context = lambdaContext(`bench-${index}`);
+    const deadline = Date.now() + 30_000;
+    const context = lambdaContext(`bench-${index}`, () => Math.max(0, deadline - Date.now()));
     const body = invocation.event.body;
     const event = typeof body === 'string' && body.includes(RUN_MARKER) ? { ...invocation.event, body: body.replaceAll(RUN_MARKER, thisRun) } : invocation.event;
     const requestStarted = process.hrtime.bigint();

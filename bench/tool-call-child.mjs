@@ -17,6 +17,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { lambdaContext } from './lambda-context.mjs';
 import { traceUpstreams } from './upstream-trace.mjs';
 
 const RUN_MARKER = '__BENCH_RUN__';
@@ -24,20 +25,7 @@ const spec = JSON.parse(readFileSync(process.argv[2], 'utf8'));
 const trace = traceUpstreams();
 const { handler } = spec.bundle ? createRequire(import.meta.url)(spec.bundle) : { handler: undefined };
 
-const context = {
-  awsRequestId: 'bench-tool-call',
-  functionName: process.env.AWS_LAMBDA_FUNCTION_NAME,
-  functionVersion: '$LATEST',
-  invokedFunctionArn: `arn:aws:lambda:us-east-1:000000000000:function:${process.env.AWS_LAMBDA_FUNCTION_NAME}`,
-  memoryLimitInMB: process.env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE,
-  logGroupName: `/aws/lambda/${process.env.AWS_LAMBDA_FUNCTION_NAME}`,
-  logStreamName: 'bench',
-  callbackWaitsForEmptyEventLoop: true,
-  getRemainingTimeInMillis: () => 30_000,
-  done() {},
-  fail() {},
-  succeed() {},
-};
+const context = lambdaContext('bench-tool-call');
 
 let counter = 0;
 

@@ -11,24 +11,12 @@
  */
 import { readFileSync, writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { lambdaContext } from './lambda-context.mjs';
 
 const spec = JSON.parse(readFileSync(process.argv[2], 'utf8'));
 const { handler } = createRequire(import.meta.url)(spec.bundle);
 
-const context = {
-  awsRequestId: 'bench-warm',
-  functionName: process.env.AWS_LAMBDA_FUNCTION_NAME,
-  functionVersion: '$LATEST',
-  invokedFunctionArn: `arn:aws:lambda:us-east-1:000000000000:function:${process.env.AWS_LAMBDA_FUNCTION_NAME}`,
-  memoryLimitInMB: process.env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE,
-  logGroupName: `/aws/lambda/${process.env.AWS_LAMBDA_FUNCTION_NAME}`,
-  logStreamName: 'bench',
-  callbackWaitsForEmptyEventLoop: true,
-  getRemainingTimeInMillis: () => 30_000,
-  done() {},
-  fail() {},
-  succeed() {},
-};
+const context = lambdaContext('bench-warm');
 
 function check(result, expect, name) {
   const ok =

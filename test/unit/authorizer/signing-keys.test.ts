@@ -7,6 +7,7 @@ import {
 } from '../../../lambda/authorizer/signing-keys.js';
 import { sendJson, startLoopbackServer, unusedLoopbackUrl, type LoopbackServer } from '../helpers/loopback-server.js';
 import { rsaKey, verifiesWith, weakRsaKey, type TestKey } from './keys.js';
+import { rejection } from '../../fixtures/rejection.js';
 
 let jwks: LoopbackServer;
 let primary: TestKey;
@@ -37,15 +38,6 @@ beforeEach(() => {
 
 const source = (options: Partial<SigningKeySourceOptions> = {}) =>
   createSigningKeySource({ jwksUrl: `${jwks.url}/keys`, now: () => clock, ...options });
-
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('fetching', () => {
   test('the JWKS is fetched on first use, with a JWKS Accept header, and the key for the kid is returned', async () => {

@@ -1,36 +1,19 @@
 /**
  * The Tavily key provider against a loopback SSM, through the real Powertools
- * Parameters and AWS SDK: reads that overlap (a tool call starts one as it
+ * Parameters and aws-json: reads that overlap (a tool call starts one as it
  * arrives, and asks again when it calls Tavily) share one SSM request, and a
  * failed read is not kept.
  */
 import { createTavilyKeyProvider } from '../../../lambda/mcp/tavily-key.js';
 import { TavilyError } from '../../../lambda/mcp/tavily.js';
-import { startFakeSsm, type FakeSsm } from '../../fixtures/fake-ssm.js';
+import { fakeSsmForThisProcess } from '../../fixtures/fake-ssm.js';
 
-let ssm: FakeSsm;
-const saved: Record<string, string | undefined> = {};
+const fakeSsm = fakeSsmForThisProcess();
 
-beforeAll(async () => {
-  ssm = await startFakeSsm();
-  for (const [name, value] of Object.entries(ssm.environment)) {
-    saved[name] = process.env[name];
-    process.env[name] = value;
-  }
-});
-
-afterAll(async () => {
-  for (const [name, value] of Object.entries(saved)) {
-    if (value === undefined) delete process.env[name];
-    else process.env[name] = value;
-  }
-  await ssm?.close();
-});
-
-const readsOf = (name: string) => ssm.requests.filter((request) => request.body.Name === name).length;
+const readsOf = (name: string) => fakeSsm().requests.filter((request) => request.body.Name === name).length;
 
 test('reads under way are shared: one SSM request however many ask', async () => {
-  ssm.parameters.set('/key/shared', 'tvly-shared');
+  fakeSsm().parameters.set('/key/shared', 'tvly-shared');
   const key = createTavilyKeyProvider({ parameterName: '/key/shared' });
   const early = key();
   const later = key();
@@ -44,13 +27,13 @@ test('a failed read is not kept: the next call reads again', async () => {
   const failure = await key().catch((error: unknown) => error);
   expect(failure).toBeInstanceOf(TavilyError);
   expect((failure as TavilyError).kind).toBe('missing_key');
-  ssm.parameters.set('/key/late', 'tvly-late');
+  fakeSsm().parameters.set('/key/late', 'tvly-late');
   expect(await key()).toBe('tvly-late');
   expect(readsOf('/key/late')).toBe(2);
 });
 
 test('a key in the environment is returned as it is, with no SSM request', async () => {
-  const before = ssm.requests.length;
+  const before = fakeSsm().requests.length;
   expect(await createTavilyKeyProvider({ apiKey: 'tvly-local', parameterName: '/key/unused' })()).toBe('tvly-local');
-  expect(ssm.requests.length).toBe(before);
+  expect(fakeSsm().requests.length).toBe(before);
 });

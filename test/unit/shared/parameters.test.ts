@@ -11,42 +11,17 @@ import {
   ParameterUnavailableError,
   readParameter,
 } from '../../../lambda/shared/parameters.js';
-import { startFakeSsm, type FakeSsm } from '../../fixtures/fake-ssm.js';
+import { fakeSsmForThisProcess } from '../../fixtures/fake-ssm.js';
+import { rejection } from '../../fixtures/rejection.js';
 
-let ssm: FakeSsm;
-const saved: Record<string, string | undefined> = {};
-
-beforeAll(async () => {
-  ssm = await startFakeSsm();
-  for (const [name, value] of Object.entries(ssm.environment)) {
-    saved[name] = process.env[name];
-    process.env[name] = value;
-  }
-});
-
-afterAll(async () => {
-  for (const [name, value] of Object.entries(saved)) {
-    if (value === undefined) delete process.env[name];
-    else process.env[name] = value;
-  }
-  await ssm?.close();
-});
-
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected a rejection');
-}
+const fakeSsm = fakeSsmForThisProcess();
 
 test('reads the value, decrypted when asked', async () => {
-  ssm.parameters.set('/test/secret', 'tvly-secret');
-  ssm.parameters.set('/test/plain', 'jti:abc');
+  fakeSsm().parameters.set('/test/secret', 'tvly-secret');
+  fakeSsm().parameters.set('/test/plain', 'jti:abc');
   expect(await readParameter('/test/secret', { decrypt: true, maxAge: 60 })).toBe('tvly-secret');
   expect(await readParameter('/test/plain', { maxAge: 60 })).toBe('jti:abc');
-  const bodies = ssm.requests.filter((request) => String(request.body.Name).startsWith('/test/')).map((request) => request.body);
+  const bodies = fakeSsm().requests.filter((request) => String(request.body.Name).startsWith('/test/')).map((request) => request.body);
   expect(bodies).toEqual([
     { Name: '/test/secret', WithDecryption: true },
     { Name: '/test/plain', WithDecryption: false },
@@ -54,11 +29,11 @@ test('reads the value, decrypted when asked', async () => {
 });
 
 test('a value is reused within maxAge, not read again', async () => {
-  ssm.parameters.set('/test/reused', 'first');
+  fakeSsm().parameters.set('/test/reused', 'first');
   expect(await readParameter('/test/reused', { maxAge: 300 })).toBe('first');
-  ssm.parameters.set('/test/reused', 'second');
+  fakeSsm().parameters.set('/test/reused', 'second');
   expect(await readParameter('/test/reused', { maxAge: 300 })).toBe('first');
-  expect(ssm.requests.filter((request) => request.body.Name === '/test/reused')).toHaveLength(1);
+  expect(fakeSsm().requests.filter((request) => request.body.Name === '/test/reused')).toHaveLength(1);
 });
 
 test("a parameter that does not exist: ParameterNotFoundError, SSM's answer in its cause chain", async () => {
@@ -69,7 +44,7 @@ test("a parameter that does not exist: ParameterNotFoundError, SSM's answer in i
 });
 
 test('access denied (IAM or KMS): ParameterAccessDeniedError', async () => {
-  ssm.parameters.set('/test/denied', 'AccessDenied');
+  fakeSsm().parameters.set('/test/denied', 'AccessDenied');
   const error = await rejection(readParameter('/test/denied', { decrypt: true, maxAge: 60 }));
   expect(error).toBeInstanceOf(ParameterAccessDeniedError);
   expect(error).toMatchObject({ code: 'ERR_PARAMETER_ACCESS_DENIED', parameterName: '/test/denied' });
@@ -77,7 +52,7 @@ test('access denied (IAM or KMS): ParameterAccessDeniedError', async () => {
 });
 
 test("any other failure: ParameterUnavailableError, naming SSM's reason", async () => {
-  ssm.parameters.set('/test/kms', 'Error:InvalidKeyId');
+  fakeSsm().parameters.set('/test/kms', 'Error:InvalidKeyId');
   const error = await rejection(readParameter('/test/kms', { decrypt: true, maxAge: 60 }));
   expect(error).toBeInstanceOf(ParameterUnavailableError);
   expect(error).toMatchObject({ code: 'ERR_PARAMETER_UNAVAILABLE', reason: 'InvalidKeyId' });

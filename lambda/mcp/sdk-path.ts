@@ -16,7 +16,7 @@ import { SUPPORTED_PROTOCOL_VERSIONS } from './protocol-answers.generated.js';
 import { callsATool } from './protocol.js';
 import { createMcpServerFactory } from './server.js';
 import type { McpSettings } from './settings.js';
-import { toolEntries, toolRuntime, type ToolRuntime } from './tool-runtime.js';
+import { toolRuntime, type ToolRuntime } from './tool-runtime.js';
 
 export type SdkPath = (request: AdmittedRequest, invocation: EndpointInvocation) => Promise<APIGatewayProxyResult>;
 
@@ -35,14 +35,8 @@ export function createSdkHandler(
   runtime: ToolRuntime = toolRuntime(settings, observability),
 ): SdkPath {
   const { logger } = observability;
-  const { tavilyKey, tavily, toolCaller, research } = runtime;
-  const newServer = createMcpServerFactory({
-    tools: toolEntries,
-    toolScopes: settings.toolScopes,
-    tavily,
-    toolCaller,
-    ...(research ? { research } : {}),
-  });
+  const { tavilyKey, toolCaller, research } = runtime;
+  const newServer = createMcpServerFactory({ toolCaller, ...(research ? { research } : {}) });
 
   const endpoint = createMcpEndpoint({
     newServer,

@@ -34,7 +34,7 @@ import {
 import type { ToolCallResult } from './quota/usage-guard.js';
 import type { ResearchTasks } from './tasks/research-tasks.js';
 import { createTaskResult, declaresTasks, isCreateTaskResult, registerTaskMethods, TASKS_EXTENSION } from './tasks/task-methods.js';
-import { createToolCaller, type ToolCaller, type ToolCallOptions } from './tool-call.js';
+import type { ToolCaller } from './tool-call.js';
 import { CAPABILITIES, INSTRUCTIONS, LIST_CACHE_TTL_MS, SERVER_INFO, toolsFor } from './server-info.js';
 
 export { LIST_CACHE_TTL_MS, SERVER_NAME, SERVER_VERSION } from './server-info.js';
@@ -48,14 +48,15 @@ export interface RequestFacts {
 
 export type { ToolCallReport } from './tool-call.js';
 
-export interface McpServerOptions extends ToolCallOptions {
-  /** The instance's tool call (tool-runtime.ts), made with these options; built from them when absent. */
-  readonly toolCaller?: ToolCaller;
+export interface McpServerOptions {
+  /** The instance's tool call (tool-runtime.ts: the one the fast path runs too). */
+  readonly toolCaller: ToolCaller;
   /**
    * Research tasks (tasks/research-tasks.ts). Unset where there is nowhere to keep them (no usage
    * table): then no call becomes a task, the research tools say so, and tasks/* find no task.
    */
   readonly research?: ResearchTasks;
+  readonly now?: () => number;
 }
 
 /** A task handle on its way past the SDK's check of tools/call results (see TaskServer). */
@@ -109,7 +110,7 @@ function callerOf(context: ServerContext) {
 
 export function createMcpServerFactory(options: McpServerOptions): McpServerFactory {
   const now = options.now ?? Date.now;
-  const toolCaller = options.toolCaller ?? createToolCaller(options);
+  const { toolCaller } = options;
   const entries = toolCaller.tools.map(({ listing, scopes }) => ({ listing: listing as Tool, scopes }));
   const listings = new Map<string, Tool[]>();
 

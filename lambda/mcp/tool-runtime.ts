@@ -28,7 +28,6 @@ import { createToolCaller, type ToolCaller, type ToolCallReport } from './tool-c
 import { toolEntries } from './tools/index.js';
 
 // The SDK path takes the tools from here: one copy of their modules per instance.
-export { toolEntries };
 
 export interface ToolRuntime {
   /** The Tavily key, read on first need and kept for a while (tavily-key.ts). */

@@ -7,6 +7,7 @@
 import { createAdmission, type AdmittedRequest } from '../../../lambda/mcp/admission.js';
 import { createMcpEndpoint, type EndpointInvocation } from '../../../lambda/mcp/mcp-endpoint.js';
 import { SUPPORTED_PROTOCOL_VERSIONS } from '../../../lambda/mcp/protocol-answers.generated.js';
+import { createToolCaller } from '../../../lambda/mcp/tool-call.js';
 import { createMcpServerFactory } from '../../../lambda/mcp/server.js';
 import { createTavilyClient } from '../../../lambda/mcp/tavily.js';
 import { toolEntries } from '../../../lambda/mcp/tools/index.js';
@@ -24,10 +25,12 @@ beforeEach(() => tavily.reset());
 
 function endpoint(outputBudgetChars?: number) {
   const newServer = createMcpServerFactory({
-    tools: toolEntries,
-    toolScopes: defaultToolScopes(),
-    tavily: createTavilyClient({ baseUrl: tavily.url, apiKey: async () => tavily.apiKey }),
-    ...(outputBudgetChars ? { outputBudgetChars } : {}),
+    toolCaller: createToolCaller({
+      tools: toolEntries,
+      toolScopes: defaultToolScopes(),
+      tavily: createTavilyClient({ baseUrl: tavily.url, apiKey: async () => tavily.apiKey }),
+      ...(outputBudgetChars ? { outputBudgetChars } : {}),
+    }),
   });
   return createMcpEndpoint({ newServer, supportedVersions: SUPPORTED_PROTOCOL_VERSIONS });
 }

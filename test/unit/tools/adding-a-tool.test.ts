@@ -12,6 +12,7 @@ import { SUPPORTED_PROTOCOL_VERSIONS } from '../../../lambda/mcp/protocol-answer
 import { createUsageGuard } from '../../../lambda/mcp/quota/usage-guard.js';
 import { usageItemKey } from '../../../lambda/mcp/quota/usage-table.js';
 import { createMcpServerFactory } from '../../../lambda/mcp/server.js';
+import { createToolCaller } from '../../../lambda/mcp/tool-call.js';
 import { createTavilyClient } from '../../../lambda/mcp/tavily.js';
 import { toolModules } from '../../../lambda/mcp/tools/index.js';
 import { loadTools, toolList, toolRegistry } from '../../../lambda/mcp/tools/registry.js';
@@ -38,14 +39,16 @@ beforeAll(async () => {
   store = memoryUsageStore();
   const registry = toolRegistry(modules, catalogOf(await loadTools(modules)));
   const newServer = createMcpServerFactory({
-    tools: registry,
-    toolScopes: defaultToolScopes(),
-    tavily: createTavilyClient({ baseUrl: tavily.url, apiKey: async () => tavily.apiKey }),
-    aroundToolCall: createUsageGuard({
-      store,
-      limits: { callsPerMinute: 0, creditsPerDay: 100, creditsPerDayTotal: 0, overrides: [{ kind: 'client', id: 'client-a' }], onStoreError: 'deny' },
-      cache: { ttlSeconds: 600, newsTtlSeconds: 600, scope: 'shared' },
-      now: () => NOW,
+    toolCaller: createToolCaller({
+      tools: registry,
+      toolScopes: defaultToolScopes(),
+      tavily: createTavilyClient({ baseUrl: tavily.url, apiKey: async () => tavily.apiKey }),
+      aroundToolCall: createUsageGuard({
+        store,
+        limits: { callsPerMinute: 0, creditsPerDay: 100, creditsPerDayTotal: 0, overrides: [{ kind: 'client', id: 'client-a' }], onStoreError: 'deny' },
+        cache: { ttlSeconds: 600, newsTtlSeconds: 600, scope: 'shared' },
+        now: () => NOW,
+      }),
     }),
   });
   serve = createMcpEndpoint({ newServer, supportedVersions: SUPPORTED_PROTOCOL_VERSIONS });

@@ -14,7 +14,7 @@
  */
 import { findCause, WebSearchMcpError } from '../shared/errors.js';
 import { decodeUtf8 } from '../shared/http.js';
-import { boundedRequest, HttpRequestError, type BoundedResponse } from '../shared/http-request.js';
+import { boundedRequest, headerOf, HttpRequestError, type BoundedResponse } from '../shared/http-request.js';
 
 export type TavilyEndpoint = 'search' | 'extract' | 'crawl' | 'map' | 'research';
 
@@ -86,12 +86,6 @@ export interface CallOptions {
 }
 
 const sleepFor = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/** A response header's value (the first, when repeated), or null. */
-function headerOf(response: BoundedResponse, name: string): string | null {
-  const value = response.headers[name];
-  return (Array.isArray(value) ? value[0] : value) ?? null;
-}
 
 /** Seconds or an HTTP date, as milliseconds from now; undefined if absent or unparseable. */
 export function retryAfterMs(value: string | null, now: number): number | undefined {
@@ -233,7 +227,7 @@ export function createTavilyClient(options: TavilyClientOptions) {
     return {
       ok: false,
       error: errorForStatus(response.status, parsed ? upstreamDetail(document, key) : undefined),
-      retryAfter: retryAfterMs(headerOf(response, 'retry-after'), now()),
+      retryAfter: retryAfterMs(headerOf(response, 'retry-after') ?? null, now()),
     };
   }
 

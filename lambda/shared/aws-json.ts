@@ -23,7 +23,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { setTimeout as pause } from 'node:timers/promises';
 import aws4 from 'aws4';
 import { WebSearchMcpError } from './errors.js';
-import { boundedRequest } from './http-request.js';
+import { boundedRequest, headerOf } from './http-request.js';
 import { ConfigurationError } from './settings.js';
 
 /** What differs between the JSON-protocol services this project calls. */
@@ -267,8 +267,7 @@ export function createAwsJsonClient(service: AwsJsonService, options: AwsJsonCli
       // A gateway's HTML, or nothing: the status and the header still say what they can.
     }
     const { __type, code, Code, message, Message, ...details } = answer;
-    const errorType = response.headers['x-amzn-errortype'];
-    const errorName = errorNameOf(answer, typeof errorType === 'string' ? errorType : undefined);
+    const errorName = errorNameOf(answer, headerOf(response, 'x-amzn-errortype'));
     const serviceMessage = message ?? Message;
     throw failure({
       status: response.status,

@@ -38,6 +38,12 @@ export interface BoundedResponse {
   readonly body: Buffer;
 }
 
+/** A header of the answer (its first value, when repeated; names in lower case), or undefined. */
+export function headerOf(response: Pick<BoundedResponse, 'headers'>, name: string): string | undefined {
+  const value = response.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
 /** What went wrong, for the caller to tell apart; the message never repeats the URL, which may hold secrets. */
 export type HttpRequestFailure = 'timeout' | 'aborted' | 'too-large' | 'network';
 
